@@ -1,0 +1,381 @@
+"""Netlink commands on the per-netns endpoint table (pm_kernel.c, pm_netlink.c).
+
+One function per kernel function, named after it. Each reads top-down as the
+kernel does: the checks in the kernel's order (`first_error`), then the
+effect, then "state unchanged on error" as one `ite`. Per-connection effects
+(`mptcp_nl_add_subflow_or_signal_addr` and friends) join in issue 4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pmcheck.model.backend import Ops, first_true, select
+from pmcheck.model.constants import (
+    AF_INET,
+    AF_INET6,
+    EBUSY,
+    EEXIST,
+    EINVAL,
+    EOPNOTSUPP,
+    ERANGE,
+    FLAG_BACKUP,
+    FLAG_FULLMESH,
+    FLAG_IMPLICIT,
+    FLAG_LAMINAR,
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+    MPTCP_PM_ADDR_FLAGS_MASK,
+    MPTCP_PM_ADDR_MAX,
+    MPTCP_PM_MAX_ADDR_ID,
+    MSG,
+)
+from pmcheck.model.inputs import AddrInput, Outcome
+from pmcheck.model.rules import Ctx, Inputs, first_error, rule
+from pmcheck.model.state import Endpoint, Netns, State
+
+# --- helpers shared by the rules ------------------------------------------
+
+
+def empty_endpoint(ops: Ops) -> Endpoint:
+    return Endpoint(
+        ops.false(), ops.const(0, 4), ops.const(0, 8), ops.const(0, 16),
+        ops.const(0, 8), ops.const(0, 8), ops.const(0, 8),
+    )
+
+
+def address_use_port(ops: Ops, flags: Any) -> Any:
+    """`address_use_port`: only signal-only endpoints keep a port."""
+    return ops.eq(ops.band(flags, ops.const(FLAG_SIGNAL | FLAG_SUBFLOW, 8)),
+                  ops.const(FLAG_SIGNAL, 8))
+
+
+def mptcp_addresses_equal(ops: Ops, a_addr: Any, a_port: Any, b_addr: Any, b_port: Any,
+                          use_port: Any) -> Any:
+    """`mptcp_addresses_equal` (protocol.h). Address keys already identify an
+    IPv4 address with its v4-mapped IPv6 form, so equal keys = equal addresses."""
+    return ops.and_(ops.eq(a_addr, b_addr),
+                    ops.or_(ops.not_(use_port), ops.eq(a_port, b_port)))
+
+
+def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Any) -> list[Any]:
+    """`__lookup_addr_by_id`: one-hot first entry with this id, list order."""
+    return first_true(ops, [ops.and_(e.used, ops.eq(e.id, ident)) for e in ns.endp])
+
+
+def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
+    """`__lookup_addr`: first entry equal to the address; the port is compared
+    only when the entry has one."""
+    return first_true(ops, [
+        ops.and_(e.used, mptcp_addresses_equal(ops, e.addr, e.port, addr, port,
+                                               ops.ne(e.port, ops.const(0, 16))))
+        for e in ns.endp
+    ])
+
+
+def list_add(ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint,
+             at_head: Any) -> tuple[Endpoint, ...]:
+    """`list_add_rcu` (head) or `list_add_tail_rcu` (tail) on a compact list
+    of `count` < MPTCP_PM_ADDR_MAX entries."""
+    head = (new, *endp[:-1])
+    tail = tuple(ops.ite(ops.eq(count, ops.const(i, 8)), new, e) for i, e in enumerate(endp))
+    return tuple(ops.ite(at_head, h, t) for h, t in zip(head, tail, strict=True))
+
+
+def list_del(ops: Ops, endp: tuple[Endpoint, ...], hits: list[Any]) -> tuple[Endpoint, ...]:
+    """`list_del_rcu` of the one-hot entry: later entries move up one slot."""
+    out = []
+    removed = ops.false()
+    empty = empty_endpoint(ops)
+    for i, e in enumerate(endp):
+        removed = ops.or_(removed, hits[i])
+        nxt = endp[i + 1] if i + 1 < len(endp) else empty
+        out.append(ops.ite(removed, nxt, e))
+    return tuple(out)
+
+
+def count_flag(ops: Ops, counter: Any, flags: Any, flag: int, delta: int) -> Any:
+    """Counter +delta when `flags` has `flag` (u8 arithmetic, as the kernel's)."""
+    step = ops.add if delta > 0 else ops.sub
+    return ops.ite(ops.has(flags, flag), step(counter, ops.const(1, 8), 8), counter)
+
+
+def parse_family_checks(ops: Ops, a: AddrInput, require_family: bool) -> list[tuple[Any, int, int]]:
+    """`mptcp_pm_parse_pm_addr_attr`: the family checks, in order."""
+    missing = ops.eq(a.family, ops.const(0, 4))
+    unknown = ops.and_(ops.not_(missing), ops.ne(a.family, ops.const(AF_INET, 4)),
+                       ops.ne(a.family, ops.const(AF_INET6, 4)))
+    checks = [(unknown, EINVAL, MSG["unknown address family"])]
+    if require_family:
+        checks.insert(0, (missing, EINVAL, MSG["missing family"]))
+    return checks
+
+
+# --- ADD -------------------------------------------------------------------
+
+
+def mptcp_pm_nl_append_new_local_addr(
+    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Any
+) -> tuple[Netns, list[tuple[Any, int, int]], Any]:
+    """`mptcp_pm_nl_append_new_local_addr(pernet, entry, needs_id, replace=true)`.
+
+    Returns the namespace as the kernel leaves it (on failure only `next_id`
+    may have moved: the 255 -> 1 reset and the allocation retry happen before
+    the function can fail), the ordered error checks, and the new id.
+    """
+    ops = k.ops
+    nid = ops.ite(ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8)),
+                  ops.const(1, 8), ns.next_id)
+    full = ops.not_(ops.ult(ns.endpoints, ops.const(MPTCP_PM_ADDR_MAX, 8)))
+    busy = ops.bit_test(ns.id_bitmap, entry.id)
+
+    # Duplicate scan: ports are compared only when either side has one.
+    port = ops.ite(address_use_port(ops, entry.flags), entry.port, ops.const(0, 16))
+    hits = first_true(ops, [
+        ops.and_(e.used, mptcp_addresses_equal(
+            ops, e.addr, e.port, entry.addr, port,
+            ops.or_(ops.ne(e.port, ops.const(0, 16)), ops.ne(port, ops.const(0, 16)))))
+        for e in ns.endp
+    ])
+    dup = ops.or_(*hits)
+    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
+    cur_implicit = ops.has(cur.flags, FLAG_IMPLICIT)
+    exists = ops.and_(dup, ops.not_(cur_implicit))
+    implicit_with_id = ops.and_(dup, cur_implicit, ops.ne(entry.id, ops.const(0, 8)))
+    replacing = ops.and_(dup, cur_implicit, ops.eq(entry.id, ops.const(0, 8)))
+
+    # ID allocation: find_next_zero_bit from next_id, one retry from 1.
+    early = ops.or_(full, busy, exists, implicit_with_id)
+    want = ops.ite(replacing, cur.id, entry.id)
+    alloc = ops.and_(ops.not_(early), ops.eq(want, ops.const(0, 8)), needs_id)
+    first = ops.find_next_zero_u8(ns.id_bitmap, nid)
+    retry = ops.and_(alloc, ops.eq(first, ops.const(0, 8)), ops.ne(nid, ops.const(1, 8)))
+    nid = ops.ite(retry, ops.const(1, 8), nid)
+    new_id = ops.ite(alloc, ops.ite(retry, ops.find_next_zero_u8(ns.id_bitmap, nid), first),
+                     want)
+    no_id = ops.and_(alloc, ops.eq(new_id, ops.const(0, 8)))
+
+    checks = [
+        (full, ERANGE, MSG["too many addresses or duplicate one: -34"]),
+        (busy, EBUSY, MSG["too many addresses or duplicate one: -16"]),
+        (exists, EEXIST, MSG["too many addresses or duplicate one: -17"]),
+        (implicit_with_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
+        (no_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
+    ]
+
+    # The effect. A replaced implicit entry leaves the list (its id is kept).
+    endp = tuple(ops.ite(replacing, e, f) for e, f in
+                 zip(list_del(ops, ns.endp, hits), ns.endp, strict=True))
+    count = ops.ite(replacing, ops.sub(ns.endpoints, ops.const(1, 8), 8), ns.endpoints)
+    new = Endpoint(ops.true(), entry.family, entry.addr, port, new_id, entry.flags,
+                   entry.ifindex)
+    added = ns._replace(
+        endp=list_add(ops, endp, count, new, ops.ne(port, ops.const(0, 16))),
+        endpoints=ops.add(count, ops.const(1, 8), 8),
+        next_id=ops.ite(ops.ult(nid, new_id), new_id, nid),
+        id_bitmap=ops.bit_set(ns.id_bitmap, new_id),
+        endp_signal_max=count_flag(ops, ns.endp_signal_max, entry.flags, FLAG_SIGNAL, +1),
+        endp_subflow_max=count_flag(ops, ns.endp_subflow_max, entry.flags, FLAG_SUBFLOW, +1),
+        endp_laminar_max=count_flag(ops, ns.endp_laminar_max, entry.flags, FLAG_LAMINAR, +1),
+    )
+    if k.version.has_endp_fullmesh_max:
+        added = added._replace(endp_fullmesh_max=count_flag(
+            ops, ns.endp_fullmesh_max, entry.flags, FLAG_FULLMESH, +1))
+    failed = ops.or_(*(c for c, _, _ in checks))
+    return ops.ite(failed, ns._replace(next_id=nid), added), checks, new_id
+
+
+@rule("endpoint add", writes=("netns",), reads_inputs=("addr",))
+def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_add_addr_doit` (pm_kernel.c): validate, then append.
+
+    Checks in kernel order: family (`mptcp_pm_parse_entry`, which also masks
+    the flags with GENMASK(5,0)), port only for signal-only endpoints, not
+    signal+fullmesh, not implicit; the listener socket for a port endpoint is
+    assumed to bind (the live interpreter makes every address local); then
+    `mptcp_pm_nl_append_new_local_addr` with `needs_id` as the version has it.
+    """
+    ops, a, ns = k.ops, inp.addr, st.netns
+    flags = ops.band(a.flags, ops.const(MPTCP_PM_ADDR_FLAGS_MASK, 8))
+    port_given = ops.ne(a.port, ops.const(0, 16))
+    parse = [
+        *parse_family_checks(ops, a, require_family=True),
+        (ops.and_(port_given, ops.not_(address_use_port(ops, flags))), EINVAL,
+         MSG["flags must have signal and not subflow when using port"]),
+        (ops.and_(ops.has(flags, FLAG_SIGNAL), ops.has(flags, FLAG_FULLMESH)), EINVAL,
+         MSG["flags mustn't have both signal and fullmesh"]),
+        (ops.has(flags, FLAG_IMPLICIT), EINVAL, MSG["can't create IMPLICIT endpoint"]),
+    ]
+    parse_failed = ops.or_(*(c for c, _, _ in parse))
+    # 6.18.10 allocates only when no ID attribute came; the revert 8e2760eaab77
+    # (6.18-stable) allocates whenever the id is 0.
+    needs_id = ops.not_(a.has_id) if k.version.explicit_id0_creates_id0 else ops.true()
+    entry = Endpoint(ops.true(), a.family, a.addr, a.port, a.id, flags, a.ifindex)
+    appended, checks, new_id = mptcp_pm_nl_append_new_local_addr(k, ns, entry, needs_id)
+    # A later check only counts when every earlier one passed.
+    checks = parse + [(ops.and_(ops.not_(parse_failed), c), e, m) for c, e, m in checks]
+    _, outcome = first_error(ops, checks, new_id)
+    return st._replace(netns=ops.ite(parse_failed, ns, appended)), outcome
+
+
+# --- DEL -------------------------------------------------------------------
+
+
+@rule("endpoint delete", writes=("netns",), reads_inputs=("addr",))
+def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_del_addr_doit` (pm_kernel.c).
+
+    ID 0 goes to `mptcp_nl_remove_id_zero_address`, which never touches the
+    endpoint list and returns 0 (so a 6.18.10 id-0 endpoint cannot be deleted,
+    F9). Otherwise lookup by id only (the address is ignored): decrement the
+    flag counters and `endpoints`, unlink, clear the id bit; next_id stays.
+    """
+    ops, a, ns = k.ops, inp.addr, st.netns
+    id_zero = ops.eq(a.id, ops.const(0, 8))
+    hits = lookup_addr_by_id_hits(ops, ns, a.id)
+    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
+    found = ops.or_(*hits)
+    checks = [
+        *parse_family_checks(ops, a, require_family=False),
+        (ops.and_(ops.not_(id_zero), ops.not_(found)), EINVAL, MSG["address not found"]),
+    ]
+    failed, outcome = first_error(ops, checks, ops.const(0, 8))
+    removed = ns._replace(
+        endp=list_del(ops, ns.endp, hits),
+        endpoints=ops.sub(ns.endpoints, ops.const(1, 8), 8),
+        id_bitmap=ops.bit_clear(ns.id_bitmap, cur.id),
+        endp_signal_max=count_flag(ops, ns.endp_signal_max, cur.flags, FLAG_SIGNAL, -1),
+        endp_subflow_max=count_flag(ops, ns.endp_subflow_max, cur.flags, FLAG_SUBFLOW, -1),
+        endp_laminar_max=count_flag(ops, ns.endp_laminar_max, cur.flags, FLAG_LAMINAR, -1),
+    )
+    if k.version.has_endp_fullmesh_max:
+        removed = removed._replace(endp_fullmesh_max=count_flag(
+            ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1))
+    return st._replace(netns=ops.ite(ops.or_(failed, id_zero), ns, removed)), outcome
+
+
+# --- FLUSH -----------------------------------------------------------------
+
+
+@rule("endpoint flush", writes=("netns",))
+def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_flush_addrs_doit`: detach the whole list (implicit entries
+    too), `__reset_counters`, next_id = 1, clear id_bitmap. Limits stay. On
+    6.19, `__reset_counters` forgets endp_fullmesh_max (fixed in 7.1-rc2,
+    "mptcp: pm: kernel: reset fullmesh counter after flush")."""
+    ops, ns = k.ops, st.netns
+    zero = ops.const(0, 8)
+    flushed = ns._replace(
+        endp=(empty_endpoint(ops),) * len(ns.endp),
+        endpoints=zero,
+        next_id=ops.const(1, 8),
+        id_bitmap=ops.const(0, 256),
+        endp_signal_max=zero,
+        endp_subflow_max=zero,
+        endp_laminar_max=zero,
+    )
+    if k.version.flush_resets_fullmesh_max:
+        flushed = flushed._replace(endp_fullmesh_max=zero)
+    return st._replace(netns=flushed), Outcome(zero, zero, zero)
+
+
+# --- SET_FLAGS ---------------------------------------------------------------
+
+
+@rule("endpoint change", writes=("netns",), reads_inputs=("addr",))
+def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_set_flags` (pm_kernel.c) behind `mptcp_pm_nl_set_flags_doit`.
+
+    No family: lookup by id (id 0 -> -EOPNOTSUPP "missing address ID");
+    else `__lookup_addr` by address. FULLMESH requested on a SIGNAL or
+    IMPLICIT endpoint -> -EINVAL. Only BACKUP and FULLMESH change, taken
+    from the request as sent (a bit not sent is cleared); LAMINAR, SIGNAL,
+    SUBFLOW in the request are ignored. 6.19 keeps endp_fullmesh_max.
+    """
+    ops, a, ns = k.ops, inp.addr, st.netns
+    mask = FLAG_BACKUP | FLAG_FULLMESH
+    req = ops.band(a.flags, ops.const(MPTCP_PM_ADDR_FLAGS_MASK, 8))
+    by_id = ops.eq(a.family, ops.const(0, 4))
+    id_hits = lookup_addr_by_id_hits(ops, ns, a.id)
+    addr_hits = lookup_addr_hits(ops, ns, a.addr, a.port)
+    hits = [ops.ite(by_id, i, d) for i, d in zip(id_hits, addr_hits, strict=True)]
+    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
+    checks = [
+        *parse_family_checks(ops, a, require_family=False),
+        (ops.and_(by_id, ops.eq(a.id, ops.const(0, 8))), EOPNOTSUPP, MSG["missing address ID"]),
+        (ops.not_(ops.or_(*hits)), EINVAL, MSG["address not found"]),
+        (ops.and_(ops.has(req, FLAG_FULLMESH),
+                  ops.ne(ops.band(cur.flags, ops.const(FLAG_SIGNAL | FLAG_IMPLICIT, 8)),
+                         ops.const(0, 8))),
+         EINVAL, MSG["invalid addr flags"]),
+    ]
+    failed, outcome = first_error(ops, checks, ops.const(0, 8))
+    new_flags = ops.bor(ops.band(cur.flags, ops.const(~mask & 0xFF, 8)),
+                        ops.band(req, ops.const(mask, 8)))
+    changed = ops.bxor(new_flags, cur.flags)
+    endp = tuple(ops.ite(h, e._replace(flags=new_flags), e) for h, e in zip(hits, ns.endp,
+                                                                            strict=True))
+    updated = ns._replace(endp=endp)
+    if k.version.has_endp_fullmesh_max:
+        fm = ns.endp_fullmesh_max
+        updated = updated._replace(endp_fullmesh_max=ops.ite(
+            ops.has(changed, FLAG_FULLMESH),
+            ops.ite(ops.has(new_flags, FLAG_FULLMESH), ops.add(fm, ops.const(1, 8), 8),
+                    ops.sub(fm, ops.const(1, 8), 8)),
+            fm))
+    return st._replace(netns=ops.ite(failed, ns, updated)), outcome
+
+
+# --- LIMITS ------------------------------------------------------------------
+
+
+@rule("limits set", writes=("netns.limit_add_addr_accepted", "netns.limit_extra_subflows"),
+      reads_inputs=("limits",))
+def mptcp_pm_nl_set_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_set_limits_doit`: each attribute optional, a value above
+    MPTCP_PM_ADDR_MAX fails with nothing written (both or none)."""
+    ops, lim, ns = k.ops, inp.limits, st.netns
+    top = ops.const(MPTCP_PM_ADDR_MAX, 32)
+    checks = [
+        (ops.and_(lim.has_add_addr_accepted, ops.ult(top, lim.add_addr_accepted)), EINVAL,
+         MSG["limit greater than maximum (8)"]),
+        (ops.and_(lim.has_subflows, ops.ult(top, lim.subflows)), EINVAL,
+         MSG["limit greater than maximum (8)"]),
+    ]
+    failed, outcome = first_error(ops, checks, ops.const(0, 8))
+    updated = ns._replace(
+        limit_add_addr_accepted=ops.ite(lim.has_add_addr_accepted,
+                                        ops.trunc(lim.add_addr_accepted, 32, 8),
+                                        ns.limit_add_addr_accepted),
+        limit_extra_subflows=ops.ite(lim.has_subflows, ops.trunc(lim.subflows, 32, 8),
+                                     ns.limit_extra_subflows),
+    )
+    return st._replace(netns=ops.ite(failed, ns, updated)), outcome
+
+
+# --- read-only commands --------------------------------------------------------
+
+
+@rule("endpoint get", writes=(), reads_inputs=("addr",))
+def mptcp_pm_nl_get_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_get_addr_doit` -> `mptcp_pm_nl_get_addr`: lookup by id;
+    not found -> -EINVAL. The reply itself is read by views.get_addr."""
+    ops = k.ops
+    found = ops.or_(*lookup_addr_by_id_hits(ops, st.netns, inp.addr.id))
+    _, outcome = first_error(ops, [(ops.not_(found), EINVAL, MSG["address not found"])],
+                             ops.const(0, 8))
+    return st, outcome
+
+
+@rule("endpoint dump", writes=())
+def mptcp_pm_nl_dump_addr(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_dump_addr`: always succeeds; the rows are views.dump_addr."""
+    zero = k.ops.const(0, 8)
+    return st, Outcome(zero, zero, zero)
+
+
+@rule("limits show", writes=())
+def mptcp_pm_nl_get_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """`mptcp_pm_nl_get_limits_doit`: always succeeds."""
+    zero = k.ops.const(0, 8)
+    return st, Outcome(zero, zero, zero)

@@ -1,0 +1,57 @@
+"""Rule inputs and outcomes: the parameters of one netlink command.
+
+Inputs are records like the state, so the checker can make them symbolic
+(one fresh variable per field per step) and a trace decodes by evaluation.
+The scenario layer (pmcheck.scenario.lower) builds them from parsed lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from pmcheck.model.state import BOOL, WIDTHS
+
+
+class AddrInput(NamedTuple):
+    """MPTCP_PM_ENDPOINT_ADDR as `mptcp_pm_parse_entry` reads it."""
+
+    family: Any  # 0 = attribute absent
+    addr: Any
+    port: Any
+    has_id: Any  # Bool: the ID attribute was present (6.18 needs_id)
+    id: Any
+    flags: Any  # already masked to 8 bits; the rule masks GENMASK(5,0)
+    ifindex: Any
+
+
+class LimitsInput(NamedTuple):
+    """MPTCP_PM_ATTR_RCV_ADD_ADDRS / MPTCP_PM_ATTR_SUBFLOWS (u32, optional)."""
+
+    has_add_addr_accepted: Any
+    add_addr_accepted: Any
+    has_subflows: Any
+    subflows: Any
+
+
+class Outcome(NamedTuple):
+    """What a command returned: errno (0 = ok), extack index, a value."""
+
+    errno: Any
+    msg: Any
+    value: Any  # the new endpoint id for add, else 0
+
+
+INPUT_WIDTHS: dict[str, int] = {
+    **WIDTHS,
+    "has_id": BOOL,
+    "has_add_addr_accepted": BOOL,
+    "add_addr_accepted": 32,
+    "has_subflows": BOOL,
+    "subflows": 32,
+    "errno": 8,
+    "msg": 8,
+    "value": 8,
+}
+
+NO_ADDR = AddrInput(0, 0, 0, False, 0, 0, 0)
+NO_LIMITS = LimitsInput(False, 0, False, 0)

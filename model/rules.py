@@ -1,0 +1,85 @@
+"""Rule registry: every rule is a named, framed function of (ctx, state, inputs).
+
+A rule names the kernel function it models (its Python name is that function's
+name) and declares the state fields it writes. Everything else is unchanged
+by construction on both backends; tests/test_frames.py checks the declaration
+against the symbolic encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pmcheck.model.backend import Ops
+from pmcheck.model.inputs import AddrInput, LimitsInput, Outcome
+from pmcheck.model.state import State
+
+from pmcheck.versions import KernelVersion
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a rule may consult besides state and inputs: the backend and the
+    kernel version (configuration, so Python `if` on it is allowed)."""
+
+    ops: Ops
+    version: KernelVersion
+
+
+class Inputs(NamedTuple):
+    """Every command's parameters; a rule reads the part it needs."""
+
+    addr: AddrInput
+    limits: LimitsInput
+
+
+RuleFn = Callable[[Ctx, State, Inputs], tuple[State, Outcome]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # the command or event, as the scenario language says it
+    kernel_function: str
+    fn: RuleFn
+    writes: tuple[str, ...]  # state paths (prefixes) the rule may change
+    reads_inputs: tuple[str, ...]  # which Inputs fields matter
+
+    def __call__(self, ctx: Ctx, state: State, inputs: Inputs) -> tuple[State, Outcome]:
+        return self.fn(ctx, state, inputs)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, writes: tuple[str, ...], reads_inputs: tuple[str, ...] = ()) -> Callable[
+    [RuleFn], RuleFn
+]:
+    """Register a rule under a scenario command name."""
+
+    def deco(fn: RuleFn) -> RuleFn:
+        if name in RULES:
+            raise ValueError(f"rule {name!r} registered twice")
+        RULES[name] = Rule(name, fn.__name__, fn, writes, reads_inputs)
+        return fn
+
+    return deco
+
+
+def first_error(ops: Ops, checks: list[tuple[Any, int, int]], value: Any) -> tuple[
+    Any, Outcome
+]:
+    """Fold kernel checks made in order into (failed, outcome).
+
+    `checks` holds (condition, errno, extack index); the first condition that
+    holds decides the result, as a chain of early `return -E...` does.
+    """
+    errno = ops.const(0, 8)
+    msg = ops.const(0, 8)
+    failed = ops.false()
+    for cond, err, m in reversed(checks):
+        errno = ops.ite(cond, ops.const(err, 8), errno)
+        msg = ops.ite(cond, ops.const(m, 8), msg)
+        failed = ops.or_(failed, cond)
+    return failed, Outcome(errno, msg, ops.ite(failed, ops.const(0, 8), value))

@@ -1,0 +1,88 @@
+"""What running a scenario gives back, in one shape for every interpreter.
+
+The concrete model, the Z3 model (evaluated under the scenario's inputs) and
+the live kernel all return a `Run`; `pmcheck diff` compares two runs field by
+field. Values are plain data so they render as tables, JSON, or trace rows.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from dataclasses import asdict, dataclass
+
+from pmcheck.scenario.ast import flag_names
+
+
+@dataclass(frozen=True, order=True)
+class EndpointRow:
+    """One endpoint as a dump shows it (dumps are sorted by id)."""
+
+    id: int
+    addr: str  # canonical text form
+    port: int  # 0 = none
+    flags: int
+    dev: str | None  # interface name, None when ifindex is 0
+
+    def describe(self) -> str:
+        parts = [self.addr]
+        if self.port:
+            parts.append(f"port {self.port}")
+        parts.append(f"id {self.id}")
+        parts.extend(flag_names(self.flags))
+        if self.dev:
+            parts.append(f"dev {self.dev}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Limits:
+    add_addr_accepted: int
+    subflows: int
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """The result of one step and the observable state after it.
+
+    errno: 0 on success, else the positive errno the kernel returned.
+    new_id: for a successful endpoint add, the id the endpoint got.
+    reply: what a show/get returned (endpoint rows, or Limits), else None.
+    endpoints/limits: the endpoint dump and the limits after the step.
+    """
+
+    index: int
+    line: int
+    text: str
+    errno: int
+    extack: str | None
+    new_id: int | None
+    reply: tuple[EndpointRow, ...] | Limits | None
+    endpoints: tuple[EndpointRow, ...]
+    limits: Limits
+
+    @property
+    def status(self) -> str:
+        if self.errno == 0:
+            return "ok"
+        return f"-{_errno.errorcode.get(self.errno, str(self.errno))}"
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["status"] = self.status
+        return d
+
+
+@dataclass(frozen=True)
+class Run:
+    """All step outcomes of one scenario on one interpreter."""
+
+    interpreter: str  # "model", "z3", "kernel"
+    kernel: str  # model version name, or the live kernel's release
+    outcomes: tuple[StepOutcome, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "interpreter": self.interpreter,
+            "kernel": self.kernel,
+            "steps": [o.to_json() for o in self.outcomes],
+        }

@@ -1,0 +1,144 @@
+"""The scenario language's abstract syntax: what a parsed line means.
+
+A scenario is data. Every interpreter (concrete model, Z3 model, live kernel)
+consumes these objects and nothing else, so a counterexample trace and a
+hand-written reproducer are the same kind of thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Endpoint flag bits (include/uapi/linux/mptcp.h).
+FLAG_SIGNAL = 1 << 0
+FLAG_SUBFLOW = 1 << 1
+FLAG_BACKUP = 1 << 2
+FLAG_FULLMESH = 1 << 3
+FLAG_IMPLICIT = 1 << 4
+FLAG_LAMINAR = 1 << 5
+
+# The order in which `ip mptcp` and pm_nl_ctl print flags.
+FLAG_NAMES: tuple[tuple[str, int], ...] = (
+    ("signal", FLAG_SIGNAL),
+    ("subflow", FLAG_SUBFLOW),
+    ("laminar", FLAG_LAMINAR),
+    ("backup", FLAG_BACKUP),
+    ("fullmesh", FLAG_FULLMESH),
+    ("implicit", FLAG_IMPLICIT),
+)
+
+AF_INET = 2
+AF_INET6 = 10
+
+
+def flag_names(flags: int) -> tuple[str, ...]:
+    """Flag names in the kernel tools' print order; unknown bits as hex."""
+    names = [name for name, bit in FLAG_NAMES if flags & bit]
+    rest = flags & ~sum(bit for _, bit in FLAG_NAMES)
+    if rest:
+        names.append(hex(rest))
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a step came from: file, 1-based line and column."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class EndpointAdd:
+    """`ip mptcp endpoint add ADDR [port P] [dev IF] [id N] [FLAG...]`."""
+
+    addr: str  # canonical text (ipaddress module form)
+    family: int  # AF_INET or AF_INET6
+    port: int = 0  # 0 = no port attribute
+    dev: str | None = None
+    id: int | None = None  # None = no ID attribute (kernel allocates)
+    flags: int = 0
+
+
+@dataclass(frozen=True)
+class EndpointDelete:
+    """`ip mptcp endpoint delete id N [ADDR]` (ADDR is needed for id 0)."""
+
+    id: int
+    addr: str | None = None
+    family: int = 0  # 0 = no address given
+
+
+@dataclass(frozen=True)
+class EndpointFlush:
+    """`ip mptcp endpoint flush`."""
+
+
+@dataclass(frozen=True)
+class EndpointChange:
+    """`ip mptcp endpoint change [id N] [ADDR] [port P] [no]backup [no]fullmesh`.
+
+    `flags` is the request's flag word exactly as sent: the kernel takes
+    BACKUP and FULLMESH from it, so an option not named is sent as 0.
+    """
+
+    id: int | None = None
+    addr: str | None = None
+    family: int = 0  # 0 = lookup by id (AF_UNSPEC)
+    port: int = 0
+    flags: int = 0
+
+
+@dataclass(frozen=True)
+class EndpointShow:
+    """`ip mptcp endpoint show [id N]`: get (with id) or dump."""
+
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class LimitsSet:
+    """`ip mptcp limits set [subflows N] [add_addr_accepted N]`."""
+
+    subflows: int | None = None
+    add_addr_accepted: int | None = None
+
+
+@dataclass(frozen=True)
+class LimitsShow:
+    """`ip mptcp limits show`."""
+
+
+Command = (
+    EndpointAdd
+    | EndpointDelete
+    | EndpointFlush
+    | EndpointChange
+    | EndpointShow
+    | LimitsSet
+    | LimitsShow
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scenario line: where it came from, its text, and its meaning."""
+
+    loc: Loc
+    text: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed scenario: an optional `kernel V` line and the steps in order."""
+
+    source: str
+    kernel: str | None
+    steps: tuple[Step, ...]

@@ -1,0 +1,169 @@
+"""The JSON form of a scenario, for tools.
+
+    {"format": "pmcheck-scenario", "version": 1, "kernel": "6.18" | null,
+     "steps": [{"op": "endpoint add", "addr": "10.0.0.1", "port": 0,
+                "dev": null, "id": null, "flags": ["signal"]}, ...]}
+
+Every op and field mirrors the text form one to one, and the JSON is checked
+as strictly: a problem names the file and the JSON path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+from pmcheck.scenario.ast import (
+    Command,
+    EndpointAdd,
+    EndpointChange,
+    EndpointDelete,
+    EndpointFlush,
+    EndpointShow,
+    LimitsSet,
+    LimitsShow,
+    Loc,
+    Scenario,
+    Step,
+    flag_names,
+)
+from pmcheck.scenario.errors import ScenarioError
+from pmcheck.scenario.parser import parse_text
+from pmcheck.scenario.render import render_command
+
+FORMAT = "pmcheck-scenario"
+VERSION = 1
+
+OPS: dict[str, type] = {
+    "endpoint add": EndpointAdd,
+    "endpoint delete": EndpointDelete,
+    "endpoint flush": EndpointFlush,
+    "endpoint change": EndpointChange,
+    "endpoint show": EndpointShow,
+    "limits set": LimitsSet,
+    "limits show": LimitsShow,
+}
+_NAMES = {cls: op for op, cls in OPS.items()}
+
+
+def command_to_json(cmd: Command) -> dict[str, Any]:
+    d: dict[str, Any] = {"op": _NAMES[type(cmd)]}
+    for f in dataclasses.fields(cmd):
+        value = getattr(cmd, f.name)
+        if f.name == "family":
+            continue  # implied by the address text
+        d[f.name] = list(flag_names(value)) if f.name == "flags" else value
+    return d
+
+
+def to_json(scn: Scenario) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "kernel": scn.kernel,
+        "steps": [command_to_json(s.command) for s in scn.steps],
+    }
+
+
+def from_json_text(text: str, file: str = "<json>") -> Scenario:
+    """Parse the JSON form. Each step is re-read through the text parser (after
+    rendering its fields as an `ip mptcp` line) so both forms obey one set of
+    checks; field-level problems name their JSON path."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScenarioError(Loc(file, e.lineno, e.colno), f"invalid JSON: {e.msg}") from None
+    where = Loc(file, 0, 0)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ScenarioError(where, f'not a pmcheck scenario (need "format": "{FORMAT}")')
+    if data.get("version") != VERSION:
+        raise ScenarioError(where, f"unsupported version {data.get('version')!r} "
+                                   f"(this pmcheck reads version {VERSION})")
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        raise ScenarioError(where, '"steps" must be a list')
+    lines = []
+    kernel = data.get("kernel")
+    if kernel is not None:
+        if not isinstance(kernel, str):
+            raise ScenarioError(where, '"kernel" must be a string or null')
+        lines.append(f"kernel {kernel}")
+    for i, step in enumerate(steps):
+        lines.append(_step_line(step, f"{file}: steps[{i}]"))
+    # Line n of the generated text is steps[n - 1 - offset]; map errors back.
+    offset = 1 if kernel is not None else 0
+    try:
+        parsed = parse_text("\n".join(lines), file)
+    except ScenarioError as e:
+        idx = e.loc.line - 1 - offset
+        path = f"steps[{idx}]" if idx >= 0 else '"kernel"'
+        raise ScenarioError(Loc(file, 0, 0), f"{path}: {e.message}") from None
+    return Scenario(source=file, kernel=parsed.kernel, steps=tuple(
+        Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)))
+
+
+def _step_line(step: Any, where: str) -> str:
+    if not isinstance(step, dict):
+        raise ScenarioError(Loc(where, 0, 0), "a step must be an object")
+    op = step.get("op")
+    cls = OPS.get(op) if isinstance(op, str) else None
+    if cls is None:
+        raise ScenarioError(Loc(where, 0, 0), f"unknown op {op!r} (known: {', '.join(OPS)})")
+    names = {f.name for f in dataclasses.fields(cls)} - {"family"}
+    extra = set(step) - names - {"op"}
+    if extra:
+        raise ScenarioError(Loc(where, 0, 0), f"unknown field(s) {sorted(extra)} for {op!r}")
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name not in step:
+            continue
+        value = step[name]
+        if name == "flags":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ScenarioError(Loc(where, 0, 0), '"flags" must be a list of names')
+            kwargs[name] = value
+        elif _is_scalar(value):
+            kwargs[name] = value
+        else:
+            raise ScenarioError(Loc(where, 0, 0),
+                                f'"{name}" must be a number, a single word, or null')
+    # Render through the text syntax (flags by name) and let the parser judge.
+    return _line_for(cls, kwargs)
+
+
+def _is_scalar(value: Any) -> bool:
+    """A value that renders as exactly one word of the text form."""
+    if value is None:
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) and bool(value) and not re.search(r"[\s#]", value)
+
+
+def _line_for(cls: type, kw: dict[str, Any]) -> str:
+    flags = kw.pop("flags", [])
+    if cls is EndpointChange:
+        words = [render_command(EndpointChange(id=kw.get("id"), addr=kw.get("addr"),
+                                               port=kw.get("port") or 0))]
+        # Replace the rendered flag words with the requested ones.
+        base = words[0].replace(" nobackup nofullmesh", "")
+        return " ".join([base, *(flags or ["nobackup"])])
+    parts = {
+        EndpointAdd: lambda: ["ip mptcp endpoint add", str(kw.get("addr"))]
+        + ([f"port {kw['port']}"] if kw.get("port") else [])
+        + ([f"dev {kw['dev']}"] if kw.get("dev") else [])
+        + ([f"id {kw['id']}"] if kw.get("id") is not None else []) + list(flags),
+        EndpointDelete: lambda: ["ip mptcp endpoint delete id", str(kw.get("id"))]
+        + ([str(kw["addr"])] if kw.get("addr") else []),
+        EndpointFlush: lambda: ["ip mptcp endpoint flush"],
+        EndpointShow: lambda: ["ip mptcp endpoint show"]
+        + ([f"id {kw['id']}"] if kw.get("id") is not None else []),
+        LimitsSet: lambda: ["ip mptcp limits set"]
+        + ([f"subflows {kw['subflows']}"] if kw.get("subflows") is not None else [])
+        + ([f"add_addr_accepted {kw['add_addr_accepted']}"]
+           if kw.get("add_addr_accepted") is not None else []),
+        LimitsShow: lambda: ["ip mptcp limits show"],
+    }[cls]()
+    return " ".join(parts)

@@ -1,0 +1,306 @@
+"""Parse the text form of a scenario.
+
+Configuration lines are `ip mptcp` commands as iproute2 spells them (also
+`laminar`, which this machine's iproute2 6.1 does not know yet); `kernel V`
+picks the model version; `#` starts a comment. iproute2's own client-side
+checks are applied here (e.g. `id 0` on add, `delete id 0` without an
+address), so a line that `ip` would refuse is an input error, not a kernel
+result. Connection and peer event verbs join in issue 4.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from pmcheck.scenario.ast import (
+    AF_INET,
+    AF_INET6,
+    FLAG_BACKUP,
+    FLAG_FULLMESH,
+    FLAG_IMPLICIT,
+    FLAG_LAMINAR,
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+    Command,
+    EndpointAdd,
+    EndpointChange,
+    EndpointDelete,
+    EndpointFlush,
+    EndpointShow,
+    LimitsSet,
+    LimitsShow,
+    Loc,
+    Scenario,
+    Step,
+)
+from pmcheck.scenario.errors import ScenarioError
+from pmcheck.versions import parse_version
+
+ADD_FLAGS = {
+    "signal": FLAG_SIGNAL,
+    "subflow": FLAG_SUBFLOW,
+    "backup": FLAG_BACKUP,
+    "fullmesh": FLAG_FULLMESH,
+    "laminar": FLAG_LAMINAR,
+    "implicit": FLAG_IMPLICIT,  # iproute2 sends it; the kernel refuses it
+}
+CHANGE_OPTS = {"backup": FLAG_BACKUP, "fullmesh": FLAG_FULLMESH,
+               "nobackup": 0, "nofullmesh": 0}
+MAX_STEPS = 10_000
+_DEV_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+
+
+class _Tokens:
+    """The words of one line with their columns, consumed left to right."""
+
+    def __init__(self, file: str, line_no: int, text: str) -> None:
+        self.file, self.line_no = file, line_no
+        self.words = [(m.group(), m.start() + 1) for m in re.finditer(r"\S+", text)]
+        self.pos = 0
+
+    def loc(self, back: int = 0) -> Loc:
+        i = min(self.pos - back, len(self.words) - 1)
+        col = self.words[i][1] if self.words and i >= 0 else 1
+        if self.pos - back >= len(self.words) and self.words:
+            word, start = self.words[-1]
+            col = start + len(word)
+        return Loc(self.file, self.line_no, col)
+
+    def error(self, message: str, back: int = 0) -> ScenarioError:
+        return ScenarioError(self.loc(back), message)
+
+    def peek(self) -> str | None:
+        return self.words[self.pos][0] if self.pos < len(self.words) else None
+
+    def next(self, what: str) -> str:
+        word = self.peek()
+        if word is None:
+            raise self.error(f"expected {what}, found end of line")
+        self.pos += 1
+        return word
+
+    def expect(self, *choices: str) -> str:
+        word = self.next(" or ".join(repr(c) for c in choices))
+        for c in choices:
+            if word == c:
+                return c
+        raise self.error(f"expected {' or '.join(repr(c) for c in choices)}, found {word!r}",
+                         back=1)
+
+    def done(self) -> bool:
+        return self.pos >= len(self.words)
+
+
+def _number(t: _Tokens, what: str, lo: int, hi: int) -> int:
+    word = t.next(what)
+    if not re.fullmatch(r"[0-9]+", word):
+        raise t.error(f"{what} must be a number, found {word!r}", back=1)
+    value = int(word)
+    if not lo <= value <= hi:
+        raise t.error(f"{what} {value} out of range {lo}..{hi}", back=1)
+    return value
+
+
+def _address(t: _Tokens, family_opt: int) -> tuple[str, int]:
+    word = t.next("an IP address")
+    if "%" in word:
+        raise t.error(f"scoped address {word!r} is not supported", back=1)
+    try:
+        ip = ipaddress.ip_address(word)
+    except ValueError:
+        raise t.error(f"bad IP address {word!r}", back=1) from None
+    family = AF_INET if ip.version == 4 else AF_INET6
+    if family_opt and family != family_opt:
+        want = "IPv4" if family_opt == AF_INET else "IPv6"
+        raise t.error(f"address family mismatch: {word} is not {want} (ip -{ip.version}?)",
+                      back=1)
+    return str(ip), family
+
+
+def _looks_like_address(word: str | None) -> bool:
+    if word is None:
+        return False
+    try:
+        ipaddress.ip_address(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _endpoint_add(t: _Tokens, fam: int) -> Command:
+    addr, family = _address(t, fam)
+    port, dev, ident, flags = 0, None, None, 0
+    seen: set[str] = set()
+    while not t.done():
+        word = t.next("an option")
+        if word in seen and word in ("port", "dev", "id"):
+            raise t.error(f"{word!r} given twice", back=1)
+        seen.add(word)
+        if word == "port":
+            port = _number(t, "port", 1, 65535)
+        elif word == "dev":
+            dev = t.next("an interface name")
+            if not _DEV_RE.match(dev):
+                raise t.error(f"bad interface name {dev!r}", back=1)
+        elif word == "id":
+            # iproute2 refuses id 0 on add: ids are 1..255.
+            ident = _number(t, "id", 1, 255)
+        elif word in ADD_FLAGS:
+            flags |= ADD_FLAGS[word]
+        else:
+            known = ", ".join(sorted(ADD_FLAGS))
+            raise t.error(f"unknown flag or option {word!r} (flags: {known}; "
+                          "options: port, dev, id)", back=1)
+    return EndpointAdd(addr=addr, family=family, port=port, dev=dev, id=ident, flags=flags)
+
+
+def _endpoint_delete(t: _Tokens, fam: int) -> Command:
+    t.expect("id")
+    ident = _number(t, "id", 0, 255)
+    addr, family = None, 0
+    if not t.done():
+        addr, family = _address(t, fam)
+    if ident == 0 and addr is None:
+        raise t.error("'delete id 0' needs the address (ip mptcp requires it)")
+    if not t.done():
+        raise t.error(f"unexpected {t.peek()!r} after the address")
+    return EndpointDelete(id=ident, addr=addr, family=family)
+
+
+def _endpoint_change(t: _Tokens, fam: int) -> Command:
+    ident, addr, family, port, flags = None, None, 0, 0, 0
+    opts = 0
+    while not t.done():
+        word = t.peek()
+        if word == "id":
+            t.next("id")
+            ident = _number(t, "id", 0, 255)
+        elif word == "port":
+            t.next("port")
+            port = _number(t, "port", 1, 65535)
+        elif word in CHANGE_OPTS:
+            t.next(word)
+            flags |= CHANGE_OPTS[word]
+            opts += 1
+        elif _looks_like_address(word) or (word and (":" in word or word[0].isdigit())):
+            addr, family = _address(t, fam)
+        else:
+            raise t.error(f"unknown option {word!r} (expected id, an address, port, "
+                          "backup, nobackup, fullmesh, nofullmesh)")
+    if ident is None and addr is None:
+        raise t.error("'endpoint change' needs 'id N' or an address")
+    if opts == 0:
+        raise t.error("'endpoint change' needs backup, nobackup, fullmesh or nofullmesh")
+    return EndpointChange(id=ident, addr=addr, family=family, port=port, flags=flags)
+
+
+def _endpoint_show(t: _Tokens, fam: int) -> Command:
+    if t.done():
+        return EndpointShow()
+    t.expect("id")
+    ident = _number(t, "id", 0, 255)
+    if not t.done():
+        raise t.error(f"unexpected {t.peek()!r}")
+    return EndpointShow(id=ident)
+
+
+def _endpoint_flush(t: _Tokens, fam: int) -> Command:
+    if not t.done():
+        raise t.error(f"unexpected {t.peek()!r} after 'flush'")
+    return EndpointFlush()
+
+
+def _limits(t: _Tokens) -> Command:
+    verb = t.expect("set", "show")
+    if verb == "show":
+        if not t.done():
+            raise t.error(f"unexpected {t.peek()!r}")
+        return LimitsShow()
+    values: dict[str, int] = {}
+    while not t.done():
+        key = t.expect("subflows", "add_addr_accepted")
+        if key in values:
+            raise t.error(f"{key!r} given twice", back=1)
+        # Values above 8 are the kernel's to refuse; u32 is what netlink carries.
+        values[key] = _number(t, key, 0, 2**32 - 1)
+    if not values:
+        raise t.error("'limits set' needs subflows and/or add_addr_accepted")
+    return LimitsSet(subflows=values.get("subflows"),
+                     add_addr_accepted=values.get("add_addr_accepted"))
+
+
+_ENDPOINT_VERBS: dict[str, Callable[[_Tokens, int], Command]] = {
+    "add": _endpoint_add,
+    "delete": _endpoint_delete,
+    "del": _endpoint_delete,
+    "change": _endpoint_change,
+    "show": _endpoint_show,
+    "list": _endpoint_show,
+    "flush": _endpoint_flush,
+}
+
+
+def _ip_command(t: _Tokens) -> Command:
+    t.expect("ip")
+    fam = 0
+    if t.peek() in ("-4", "-6"):
+        fam = AF_INET if t.next("-4") == "-4" else AF_INET6
+    t.expect("mptcp")
+    obj = t.expect("endpoint", "endp", "limits")
+    if obj == "limits":
+        return _limits(t)
+    verb = t.next("an endpoint command (add, delete, change, show, flush)")
+    if verb not in _ENDPOINT_VERBS:
+        raise t.error(f"unknown endpoint command {verb!r} "
+                      "(add, delete, change, show, flush)", back=1)
+    return _ENDPOINT_VERBS[verb](t, fam)
+
+
+def parse_text(text: str, file: str = "<scenario>") -> Scenario:
+    """Parse a scenario's text; raises ScenarioError on the first problem."""
+    kernel: str | None = None
+    steps: list[Step] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        t = _Tokens(file, n, line)
+        if t.peek() == "kernel":
+            t.next("kernel")
+            if kernel is not None:
+                raise t.error("'kernel' given twice", back=1)
+            if steps:
+                raise t.error("'kernel' must come before the first command", back=1)
+            word = t.next("a kernel version")
+            try:
+                kernel = parse_version(word).value
+            except ValueError as e:
+                raise t.error(str(e), back=1) from None
+            if not t.done():
+                raise t.error(f"unexpected {t.peek()!r}")
+            continue
+        if t.peek() != "ip":
+            raise t.error(f"unknown statement {t.peek()!r} (expected 'ip mptcp ...' or "
+                          "'kernel V')")
+        command = _ip_command(t)
+        if len(steps) >= MAX_STEPS:
+            raise t.error(f"too many steps (at most {MAX_STEPS})")
+        steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
+    return Scenario(source=file, kernel=kernel, steps=tuple(steps))
+
+
+def parse_file(path: str | Path) -> Scenario:
+    """Parse a scenario file: text, or the JSON form when it ends in .json."""
+    p = Path(path)
+    try:
+        data = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(Loc(str(p), 0, 0), f"cannot read: {e}") from None
+    if p.suffix == ".json":
+        from pmcheck.scenario.json_form import from_json_text
+
+        return from_json_text(data, str(p))
+    return parse_text(data, str(p))

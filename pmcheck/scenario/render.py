@@ -1,0 +1,72 @@
+"""Commands back to text: the `ip mptcp` line a step means.
+
+Used for JSON -> text, for traces (a counterexample is a scenario), and so
+that parse(render(c)) == c is testable.
+"""
+
+from __future__ import annotations
+
+from pmcheck.scenario.ast import (
+    FLAG_BACKUP,
+    FLAG_FULLMESH,
+    Command,
+    EndpointAdd,
+    EndpointChange,
+    EndpointDelete,
+    EndpointFlush,
+    EndpointShow,
+    LimitsSet,
+    LimitsShow,
+    Scenario,
+    flag_names,
+)
+
+
+def render_command(cmd: Command) -> str:
+    match cmd:
+        case EndpointAdd():
+            parts = ["ip mptcp endpoint add", cmd.addr]
+            if cmd.port:
+                parts.append(f"port {cmd.port}")
+            if cmd.dev:
+                parts.append(f"dev {cmd.dev}")
+            if cmd.id is not None:
+                parts.append(f"id {cmd.id}")
+            parts.extend(flag_names(cmd.flags))
+            return " ".join(parts)
+        case EndpointDelete():
+            tail = f" {cmd.addr}" if cmd.addr else ""
+            return f"ip mptcp endpoint delete id {cmd.id}{tail}"
+        case EndpointFlush():
+            return "ip mptcp endpoint flush"
+        case EndpointChange():
+            parts = ["ip mptcp endpoint change"]
+            if cmd.id is not None:
+                parts.append(f"id {cmd.id}")
+            if cmd.addr:
+                parts.append(cmd.addr)
+            if cmd.port:
+                parts.append(f"port {cmd.port}")
+            parts.append("backup" if cmd.flags & FLAG_BACKUP else "nobackup")
+            parts.append("fullmesh" if cmd.flags & FLAG_FULLMESH else "nofullmesh")
+            return " ".join(parts)
+        case EndpointShow():
+            return "ip mptcp endpoint show" + (f" id {cmd.id}" if cmd.id is not None else "")
+        case LimitsSet():
+            parts = ["ip mptcp limits set"]
+            if cmd.subflows is not None:
+                parts.append(f"subflows {cmd.subflows}")
+            if cmd.add_addr_accepted is not None:
+                parts.append(f"add_addr_accepted {cmd.add_addr_accepted}")
+            return " ".join(parts)
+        case LimitsShow():
+            return "ip mptcp limits show"
+    raise TypeError(f"not a command: {cmd!r}")
+
+
+def render_scenario(scn: Scenario) -> str:
+    lines = [f"# {scn.source}"]
+    if scn.kernel:
+        lines.append(f"kernel {scn.kernel}")
+    lines.extend(render_command(s.command) for s in scn.steps)
+    return "\n".join(lines) + "\n"
