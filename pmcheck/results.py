@@ -13,6 +13,13 @@ from dataclasses import asdict, dataclass
 from pmcheck.scenario.ast import flag_names
 
 
+def errno_text(errno: int) -> str:
+    """"ok" for 0, else the symbolic name as the kernel returns it: -EEXIST."""
+    if errno == 0:
+        return "ok"
+    return f"-{_errno.errorcode.get(errno, str(errno))}"
+
+
 @dataclass(frozen=True, order=True)
 class EndpointRow:
     """One endpoint as a dump shows it (dumps are sorted by id)."""
@@ -62,9 +69,7 @@ class StepOutcome:
 
     @property
     def status(self) -> str:
-        if self.errno == 0:
-            return "ok"
-        return f"-{_errno.errorcode.get(self.errno, str(self.errno))}"
+        return errno_text(self.errno)
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -1,0 +1,221 @@
+"""The `pmcheck` command line: parse, call the library, render, exit.
+
+Exit codes (stable, for CI):
+  0  success (simulate/kernel ran; diff found no mismatch)
+  1  diff found a mismatch between the model and the other side
+  2  usage or input error (malformed scenario, unknown flag, bad id, ...)
+  3  UNKNOWN / timeout (checker verdicts; never 0)
+  4  internal error, or the live kernel is unavailable
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+from pmcheck import __version__
+from pmcheck.diff import describe_value, first_mismatch
+from pmcheck.interp import BACKENDS, run_model
+from pmcheck.results import EndpointRow, Limits, Run, StepOutcome
+from pmcheck.scenario.ast import Scenario, flag_names
+from pmcheck.scenario.errors import ScenarioError
+from pmcheck.scenario.parser import parse_file
+from pmcheck.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+# A fresh namespace: no endpoints, limits 0 / 2 (pm_nl_init_net).
+DEFAULT_LIMITS = Limits(add_addr_accepted=0, subflows=2)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _version(args: argparse.Namespace, scn: Scenario, default: KernelVersion) -> KernelVersion:
+    """--kernel wins over the scenario's `kernel` line, which wins over default."""
+    text = args.kernel or scn.kernel
+    if text is None:
+        return default
+    try:
+        return parse_version(text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _changes(before: tuple[tuple[EndpointRow, ...], Limits], after: StepOutcome) -> str:
+    """One cell: what a step changed in the observable state."""
+    old = {r.id: r for r in before[0]}
+    new = {r.id: r for r in after.endpoints}
+    out = [f"+ {new[i].describe()}" for i in sorted(new.keys() - old.keys())]
+    out += [f"- {old[i].describe()}" for i in sorted(old.keys() - new.keys())]
+    for i in sorted(old.keys() & new.keys()):
+        if old[i] != new[i]:
+            was = " ".join(flag_names(old[i].flags)) or "-"
+            now = " ".join(flag_names(new[i].flags)) or "-"
+            out.append(f"~ id {i} flags {was} -> {now}" if was != now
+                       else f"~ {old[i].describe()} -> {new[i].describe()}")
+    la, lb = before[1], after.limits
+    if la != lb:
+        out.append(f"limits add_addr_accepted {la.add_addr_accepted}->{lb.add_addr_accepted}"
+                   f" subflows {la.subflows}->{lb.subflows}")
+    return "\n".join(out)
+
+
+def _reply_text(reply: object) -> str:
+    if reply is None:
+        return ""
+    if isinstance(reply, tuple):
+        return "\n".join(r.describe() for r in reply) or "(empty)"
+    return f"add_addr_accepted {reply.add_addr_accepted} subflows {reply.subflows}"  # type: ignore[attr-defined]
+
+
+def render_run(run: Run) -> str:
+    rows = []
+    prev: tuple[tuple[EndpointRow, ...], Limits] = ((), DEFAULT_LIMITS)
+    for o in run.outcomes:
+        result = o.status
+        if o.new_id is not None:
+            result += f" id {o.new_id}"
+        if o.errno and o.extack:
+            result += f"\n{o.extack}"
+        rows.append([o.line, o.text, result, _reply_text(o.reply) or _changes(prev, o)])
+        prev = (o.endpoints, o.limits)
+    head = f"{run.interpreter} {run.kernel}: {len(run.outcomes)} steps"
+    table = tabulate(rows, headers=["line", "command", "result", "reply / changes"],
+                     tablefmt="simple", maxcolwidths=[None, 40, 24, 44])
+    return f"{head}\n{table}"
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    scn = parse_file(args.file)
+    run = run_model(scn, _version(args, scn, DEFAULT_VERSION), args.backend)
+    print(json.dumps(run.to_json(), indent=2) if args.json else render_run(run))
+    return EXIT_OK
+
+
+class LiveUnavailable(Exception):
+    pass
+
+
+def _live() -> KernelVersion:
+    """The model version of the running kernel; raises if it cannot be driven."""
+    from pmcheck.live.netns import live_kernel_available
+
+    ok, reason = live_kernel_available()
+    if not ok:
+        raise LiveUnavailable(f"live kernel unavailable: {reason}")
+    return version_of_release(os.uname().release)
+
+
+def cmd_kernel(args: argparse.Namespace) -> int:
+    scn = parse_file(args.file)
+    _live()
+    from pmcheck.live.interpreter import run_on_kernel
+
+    run = run_on_kernel(scn)
+    print(json.dumps(run.to_json(), indent=2) if args.json else render_run(run))
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    scn = parse_file(args.file)
+    live_version = _live()
+    version = _version(args, scn, live_version)
+    if version is not live_version:
+        print(f"pmcheck: note: comparing model {version.value} with a kernel that runs as "
+              f"{live_version.value} ({os.uname().release})", file=sys.stderr)
+    from pmcheck.live.interpreter import run_on_kernel
+
+    model = run_model(scn, version, args.backend)
+    kernel = run_on_kernel(scn)
+    mismatch = first_mismatch(model, kernel)
+    if args.json:
+        print(json.dumps({
+            "model": model.to_json(), "kernel": kernel.to_json(),
+            "mismatch": None if mismatch is None else {
+                "index": mismatch.index, "line": mismatch.line, "text": mismatch.text,
+                "field": mismatch.field, "model": describe_value(mismatch.field, mismatch.left),
+                "kernel": describe_value(mismatch.field, mismatch.right)},
+        }, indent=2))
+    elif mismatch is None:
+        print(f"agree: {len(scn.steps)} steps, model {version.value} = kernel "
+              f"{kernel.kernel}")
+    else:
+        print(f"{args.file}:{mismatch.line}: mismatch in {mismatch.field} after "
+              f"`{mismatch.text}`")
+        print(tabulate([["model " + version.value,
+                         describe_value(mismatch.field, mismatch.left)],
+                        ["kernel " + kernel.kernel,
+                         describe_value(mismatch.field, mismatch.right)]],
+                       tablefmt="simple_grid", maxcolwidths=[None, 70]))
+    return EXIT_OK if mismatch is None else EXIT_MISMATCH
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pmcheck", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 1)[1])
+    p.add_argument("--version", action="version", version=f"pmcheck {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    versions = [v.value for v in KernelVersion]
+
+    def scenario_cmd(name: str, help_: str, backend: bool, kernel: bool) -> None:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("file", help="scenario file (.scn text, or .json)")
+        if kernel:
+            sp.add_argument("--kernel", choices=versions,
+                            help="model version (default: the scenario's `kernel` line, "
+                                 f"else {DEFAULT_VERSION.value}; for diff: the running "
+                                 "kernel's)")
+        if backend:
+            sp.add_argument("--backend", choices=BACKENDS, default="concrete",
+                            help="model interpretation: plain values or the Z3 encoding")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    scenario_cmd("simulate", "run a scenario on the model", backend=True, kernel=True)
+    scenario_cmd("kernel", "run a scenario on the live kernel (root, netns)",
+                 backend=False, kernel=False)
+    scenario_cmd("diff", "run on model and live kernel, print the first mismatch",
+                 backend=True, kernel=True)
+    return p
+
+
+COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+        return int(e.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except ScenarioError as e:
+        print(f"pmcheck: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except UsageError as e:
+        print(f"pmcheck: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except LiveUnavailable as e:
+        print(f"pmcheck: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("pmcheck: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # never a traceback for users; say what broke
+        print(f"pmcheck: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        if os.environ.get("PMCHECK_DEBUG"):
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
