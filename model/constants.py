@@ -35,6 +35,7 @@ ERANGE = errno.ERANGE
 EBUSY = errno.EBUSY
 EEXIST = errno.EEXIST
 EOPNOTSUPP = errno.EOPNOTSUPP
+EADDRINUSE = errno.EADDRINUSE
 
 # Extack messages, by index: the model carries the index (a small BV) and the
 # renderers print the text. Texts are the kernel's, format arguments filled in.
@@ -53,6 +54,7 @@ EXTACK = (
     "missing address ID",
     "invalid addr flags",
     "limit greater than maximum (8)",
+    "create listen socket error: -98",
 )
 MSG = {text: i for i, text in enumerate(EXTACK) if text is not None}
 MSG_NONE = 0

@@ -14,6 +14,7 @@ from pmcheck.model.backend import Ops, first_true, select
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
+    EADDRINUSE,
     EBUSY,
     EEXIST,
     EINVAL,
@@ -71,6 +72,13 @@ def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
                                                ops.ne(e.port, ops.const(0, 16))))
         for e in ns.endp
     ])
+
+
+def listener_in_use(ops: Ops, ns: Netns, addr: Any, port: Any) -> Any:
+    """A port endpoint's listener (`entry->lsk`) already bound to addr:port.
+    IPv4 and v4-mapped binds collide, as their address keys are equal."""
+    return ops.or_(*(ops.and_(e.used, ops.ne(e.port, ops.const(0, 16)), ops.eq(e.port, port),
+                              ops.eq(e.addr, addr)) for e in ns.endp))
 
 
 def list_add(ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint,
@@ -191,9 +199,12 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 
     Checks in kernel order: family (`mptcp_pm_parse_entry`, which also masks
     the flags with GENMASK(5,0)), port only for signal-only endpoints, not
-    signal+fullmesh, not implicit; the listener socket for a port endpoint is
-    assumed to bind (the live interpreter makes every address local); then
-    `mptcp_pm_nl_append_new_local_addr` with `needs_id` as the version has it.
+    signal+fullmesh, not implicit; then `mptcp_pm_nl_create_listen_socket`
+    for a port endpoint, which runs *before* the duplicate scan, so a second
+    `A port P` fails with -EADDRINUSE, not -EEXIST ([live] 6.18.44). Any other
+    bind failure is out of scope: the live interpreter makes every address
+    local. Then `mptcp_pm_nl_append_new_local_addr` with `needs_id` as the
+    version has it.
     """
     ops, a, ns = k.ops, inp.addr, st.netns
     flags = ops.band(a.flags, ops.const(MPTCP_PM_ADDR_FLAGS_MASK, 8))
@@ -205,6 +216,8 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
         (ops.and_(ops.has(flags, FLAG_SIGNAL), ops.has(flags, FLAG_FULLMESH)), EINVAL,
          MSG["flags mustn't have both signal and fullmesh"]),
         (ops.has(flags, FLAG_IMPLICIT), EINVAL, MSG["can't create IMPLICIT endpoint"]),
+        (ops.and_(port_given, listener_in_use(ops, ns, a.addr, a.port)), EADDRINUSE,
+         MSG["create listen socket error: -98"]),
     ]
     parse_failed = ops.or_(*(c for c, _, _ in parse))
     # 6.18.10 allocates only when no ID attribute came; the revert 8e2760eaab77

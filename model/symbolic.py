@@ -17,7 +17,7 @@ import z3
 from pmcheck.model import endpoint_table  # noqa: F401  (registers the rules)
 from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_LIMITS, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import State, bind, fresh, initial_state, substitute
+from pmcheck.model.state import BOOL, State, bind, fresh, initial_state, leaves, rebuild
 from pmcheck.model.z3_ops import Z3Ops
 
 from pmcheck.versions import KernelVersion
@@ -35,17 +35,45 @@ class SymbolicStep:
     outcome: Outcome  # terms over pre and inputs
 
     def apply(self, state: State, inputs: Inputs) -> tuple[State, Outcome]:
-        """Evaluate the encoding at a concrete state and concrete inputs."""
+        """Evaluate the encoding at a concrete state and concrete inputs.
+
+        All result leaves are packed into one bit-vector so Z3 substitutes and
+        simplifies the shared term DAG once, not once per field."""
         pairs = bind(self.pre, state) + bind(self.inputs, inputs, widths=INPUT_WIDTHS)
-        return (substitute(self.post, pairs),
-                substitute(self.outcome, pairs, widths=INPUT_WIDTHS))
+        value = z3.simplify(z3.substitute(self._packed, *pairs))
+        if not z3.is_bv_value(value):
+            raise ValueError(f"{self.rule}: encoding did not evaluate to a value")
+        bits = value.as_long()
+        fields = []
+        for width in reversed(self._widths):
+            w = max(width, 1)
+            fields.append(bits & ((1 << w) - 1) if width else bool(bits & 1))
+            bits >>= w
+        fields.reverse()
+        it = iter(fields)
+        post = rebuild(self.post, lambda _p, _w, _t: next(it))
+        outcome = rebuild(self.outcome, lambda _p, _w, _t: next(it), widths=INPUT_WIDTHS)
+        return post, outcome
+
+    @property
+    def _widths(self) -> list[int]:
+        return [w for _, w, _ in leaves(self.post)] + [
+            w for _, w, _ in leaves(self.outcome, widths=INPUT_WIDTHS)]
+
+    @property
+    def _packed(self) -> z3.BitVecRef:
+        cached = self.__dict__.get("_packed_term")
+        if cached is None:
+            parts = [_as_bv(t, w) for _, w, t in leaves(self.post)]
+            parts += [_as_bv(t, w) for _, w, t in leaves(self.outcome, widths=INPUT_WIDTHS)]
+            cached = z3.Concat(*parts)
+            object.__setattr__(self, "_packed_term", cached)
+        return cached
 
     def size(self) -> int:
         """Number of distinct AST nodes in the post-state and outcome terms."""
         seen: set[int] = set()
         stack: list[z3.ExprRef] = []
-        from pmcheck.model.state import leaves
-
         stack.extend(t for _, _, t in leaves(self.post))
         stack.extend(t for _, _, t in leaves(self.outcome, widths=INPUT_WIDTHS))
         while stack:
@@ -66,6 +94,12 @@ def symbolic_step(rule: str, version: KernelVersion, prefix: str = "") -> Symbol
     post, outcome = RULES[rule](Ctx(ops, version), pre, inputs)
     outcome = Outcome(*(_as_term(ops, v, 8) for v in outcome))
     return SymbolicStep(rule, pre, inputs, post, outcome)
+
+
+def _as_bv(term: z3.ExprRef, width: int) -> z3.BitVecRef:
+    if width == BOOL:
+        return z3.If(term, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1))
+    return term
 
 
 def _as_term(ops: Z3Ops, v: Any, width: int) -> Any:

@@ -17,6 +17,8 @@ def errno_text(errno: int) -> str:
     """"ok" for 0, else the symbolic name as the kernel returns it: -EEXIST."""
     if errno == 0:
         return "ok"
+    if errno == _errno.EOPNOTSUPP:  # Python calls 95 ENOTSUP; the kernel says EOPNOTSUPP
+        return "-EOPNOTSUPP"
     return f"-{_errno.errorcode.get(errno, str(errno))}"
 
 

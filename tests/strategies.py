@@ -1,0 +1,89 @@
+"""Hypothesis strategies for random scenarios.
+
+The pools are small on purpose: few addresses (with a v4-mapped twin), a few
+ids around the wrap-around edge, two ports and devices, so random sequences
+hit duplicates, busy ids, the 8-endpoint cap, implicit-free replacement
+paths, and id wrap-around often.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from pmcheck.scenario.ast import (
+    AF_INET,
+    AF_INET6,
+    FLAG_BACKUP,
+    FLAG_FULLMESH,
+    FLAG_LAMINAR,
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+    Command,
+    EndpointAdd,
+    EndpointChange,
+    EndpointDelete,
+    EndpointFlush,
+    EndpointShow,
+    LimitsSet,
+    LimitsShow,
+    Loc,
+    Scenario,
+    Step,
+)
+from pmcheck.scenario.render import render_command
+
+ADDRS = ["10.0.1.1", "10.0.1.2", "10.0.2.1", "10.0.3.1", "10.0.4.1", "10.0.5.1",
+         "10.0.6.1", "10.0.7.1", "10.0.8.1", "::ffff:10.0.1.1", "dead:beef:1::1",
+         "dead:beef:2::1"]
+IDS = [1, 2, 3, 4, 8, 9, 100, 253, 254, 255]
+USER_FLAGS = [FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR]
+
+
+def _family(addr: str) -> int:
+    return AF_INET6 if ":" in addr else AF_INET
+
+
+flags_st = st.lists(st.sampled_from(USER_FLAGS), max_size=3).map(lambda fs: sum(set(fs)))
+
+add_st = st.builds(
+    lambda a, port, dev, ident, flags: EndpointAdd(
+        addr=a, family=_family(a), port=port, dev=dev, id=ident, flags=flags),
+    st.sampled_from(ADDRS),
+    st.sampled_from([0, 0, 0, 1000, 2000]),
+    st.sampled_from([None, None, "lo", "eth1"]),
+    st.one_of(st.none(), st.none(), st.sampled_from(IDS)),
+    flags_st,
+)
+delete_st = st.one_of(
+    st.builds(lambda i: EndpointDelete(id=i), st.sampled_from(IDS)),
+    st.builds(lambda a: EndpointDelete(id=0, addr=a, family=_family(a)),
+              st.sampled_from(ADDRS)),
+)
+change_st = st.one_of(
+    st.builds(lambda i, f: EndpointChange(id=i, flags=f), st.sampled_from(IDS),
+              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH])),
+    st.builds(lambda a, p, f: EndpointChange(addr=a, family=_family(a), port=p, flags=f),
+              st.sampled_from(ADDRS), st.sampled_from([0, 0, 1000]),
+              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH])),
+)
+limits_st = st.builds(
+    lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
+    st.one_of(st.none(), st.integers(0, 9)),
+    st.one_of(st.none(), st.integers(0, 9)),
+).filter(lambda c: c.subflows is not None or c.add_addr_accepted is not None)
+
+command_st: st.SearchStrategy[Command] = st.one_of(
+    add_st, add_st, add_st, delete_st, change_st, limits_st,
+    st.just(EndpointFlush()),
+    st.builds(lambda i: EndpointShow(id=i), st.one_of(st.none(), st.sampled_from(IDS))),
+    st.just(LimitsShow()),
+)
+
+
+def scenario_of(commands: list[Command], kernel: str | None = None) -> Scenario:
+    steps = tuple(Step(Loc("random.scn", n + 1), render_command(c), c)
+                  for n, c in enumerate(commands))
+    return Scenario(source="random.scn", kernel=kernel, steps=steps)
+
+
+scenario_st = st.lists(command_st, min_size=1, max_size=30).map(scenario_of)
