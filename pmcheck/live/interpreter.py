@@ -31,6 +31,7 @@ from pmcheck.scenario.ast import (
     LimitsShow,
     Scenario,
     Step,
+    canonical_address,
 )
 
 # The dummy interface that carries every address the scenario mentions.
@@ -258,7 +259,7 @@ def to_row(raw: RawEndpoint, ifnames: IfNames) -> EndpointRow:
         dev = ifnames.get(raw.ifindex, f"ifindex{raw.ifindex}")
     return EndpointRow(
         id=raw.id,
-        addr=str(ipaddress.ip_address(raw.addr)),
+        addr=canonical_address(raw.addr),
         port=raw.port,
         flags=raw.flags,
         dev=dev,

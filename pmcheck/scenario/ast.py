@@ -7,6 +7,7 @@ hand-written reproducer are the same kind of thing.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 # Endpoint flag bits (include/uapi/linux/mptcp.h).
@@ -29,6 +30,16 @@ FLAG_NAMES: tuple[tuple[str, int], ...] = (
 
 AF_INET = 2
 AF_INET6 = 10
+
+
+def canonical_address(text: str) -> str:
+    """One spelling per address: Python's, except that a v4-mapped IPv6
+    address keeps its dotted tail (`::ffff:10.0.0.1`, as `ip` prints it;
+    Python 3.11 would say `::ffff:a00:1`). Raises ValueError if not an IP."""
+    ip = ipaddress.ip_address(text)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return f"::ffff:{ip.ipv4_mapped}"
+    return str(ip)
 
 
 def flag_names(flags: int) -> tuple[str, ...]:

@@ -91,7 +91,10 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
             raise ScenarioError(where, '"kernel" must be a string or null')
         lines.append(f"kernel {kernel}")
     for i, step in enumerate(steps):
-        lines.append(_step_line(step, f"{file}: steps[{i}]"))
+        try:
+            lines.append(_step_line(step))
+        except ValueError as e:
+            raise ScenarioError(where, f"steps[{i}]: {e}") from None
     # Line n of the generated text is steps[n - 1 - offset]; map errors back.
     offset = 1 if kernel is not None else 0
     try:
@@ -104,17 +107,17 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)))
 
 
-def _step_line(step: Any, where: str) -> str:
+def _step_line(step: Any) -> str:
     if not isinstance(step, dict):
-        raise ScenarioError(Loc(where, 0, 0), "a step must be an object")
+        raise ValueError("a step must be an object")
     op = step.get("op")
     cls = OPS.get(op) if isinstance(op, str) else None
     if cls is None:
-        raise ScenarioError(Loc(where, 0, 0), f"unknown op {op!r} (known: {', '.join(OPS)})")
+        raise ValueError(f"unknown op {op!r} (known: {', '.join(OPS)})")
     names = {f.name for f in dataclasses.fields(cls)} - {"family"}
     extra = set(step) - names - {"op"}
     if extra:
-        raise ScenarioError(Loc(where, 0, 0), f"unknown field(s) {sorted(extra)} for {op!r}")
+        raise ValueError(f"unknown field(s) {sorted(extra)} for {op!r}")
     kwargs: dict[str, Any] = {}
     for name in names:
         if name not in step:
@@ -122,13 +125,12 @@ def _step_line(step: Any, where: str) -> str:
         value = step[name]
         if name == "flags":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ScenarioError(Loc(where, 0, 0), '"flags" must be a list of names')
+                raise ValueError('"flags" must be a list of names')
             kwargs[name] = value
         elif _is_scalar(value):
             kwargs[name] = value
         else:
-            raise ScenarioError(Loc(where, 0, 0),
-                                f'"{name}" must be a number, a single word, or null')
+            raise ValueError(f'"{name}" must be a number, a single word, or null')
     # Render through the text syntax (flags by name) and let the parser judge.
     return _line_for(cls, kwargs)
 

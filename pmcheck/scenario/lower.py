@@ -27,6 +27,7 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Scenario,
+    canonical_address,
 )
 
 MAX_KEYS = 255
@@ -71,7 +72,7 @@ class Universe:
     def addr_text(self, key: int, family: int) -> str:
         base = self.addrs[key - 1] if 0 < key <= len(self.addrs) else f"?addr{key}"
         if family == AF_INET6 and ":" not in base:
-            return str(ipaddress.ip_address(f"::ffff:{base}"))
+            return canonical_address(f"::ffff:{base}")
         return base
 
     def dev_name(self, key: int) -> str | None:

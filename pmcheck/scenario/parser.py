@@ -35,6 +35,7 @@ from pmcheck.scenario.ast import (
     Loc,
     Scenario,
     Step,
+    canonical_address,
 )
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.versions import parse_version
@@ -117,7 +118,7 @@ def _address(t: _Tokens, family_opt: int) -> tuple[str, int]:
         want = "IPv4" if family_opt == AF_INET else "IPv6"
         raise t.error(f"address family mismatch: {word} is not {want} (ip -{ip.version}?)",
                       back=1)
-    return str(ip), family
+    return canonical_address(word), family
 
 
 def _looks_like_address(word: str | None) -> bool:

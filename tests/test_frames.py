@@ -1,0 +1,37 @@
+"""Each rule changes only the state it declares (`writes`).
+
+Checked on the Z3 encoding, where "unchanged" is exact: a field outside the
+frame must be the very pre-state variable. A rule that wrote outside its
+declared frame, even under a condition, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pmcheck.model.rules import RULES
+from pmcheck.model.state import leaves
+from pmcheck.model.symbolic import symbolic_step
+from pmcheck.versions import KernelVersion
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rule_stays_in_its_frame(name: str, version: KernelVersion) -> None:
+    rule = RULES[name]
+    step = symbolic_step(name, version)
+    outside = [
+        path
+        for (path, _, before), (_, _, after) in zip(leaves(step.pre), leaves(step.post),
+                                                    strict=True)
+        if not any(path == w or path.startswith(w + ".") or path.startswith(w + "[")
+                   for w in rule.writes)
+        and not before.eq(after)
+    ]
+    assert not outside, f"{rule.kernel_function} writes {outside} outside {rule.writes}"
+
+
+def test_every_rule_names_its_kernel_function() -> None:
+    for rule in RULES.values():
+        assert rule.kernel_function.startswith("mptcp_pm_nl_"), rule
+        assert rule.fn.__doc__ and rule.kernel_function in rule.fn.__doc__, rule

@@ -1,0 +1,64 @@
+"""Where the kernel versions differ, the model differs the same way."""
+
+from __future__ import annotations
+
+from pmcheck.interp import run_model
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.inputs import NO_ADDR, NO_LIMITS
+from pmcheck.model.rules import RULES, Ctx, Inputs
+from pmcheck.model.state import initial_state
+from pmcheck.scenario.ast import AF_INET, EndpointAdd, EndpointDelete, EndpointFlush
+from pmcheck.versions import KernelVersion, version_of_release
+from tests.strategies import scenario_of
+
+
+def test_explicit_id0_creates_endpoint_id0_on_6_18_only() -> None:
+    """F9: 6.18.10's needs_id lets an explicit id 0 through (raw netlink; ip
+    refuses it), and `del id 0` then cannot remove it."""
+    add = RULES["endpoint add"]
+    inp = Inputs(NO_ADDR._replace(family=AF_INET, addr=1, has_id=True, id=0), NO_LIMITS)
+    for version, expect_id in ((KernelVersion.V6_18, 0), (KernelVersion.V6_18_STABLE, 1)):
+        st, out = add(Ctx(CONCRETE, version), initial_state(), inp)
+        assert out.errno == 0 and out.value == expect_id, version
+        assert st.netns.endp[0].id == expect_id
+        assert (st.netns.id_bitmap & 1) == (1 if expect_id == 0 else 0)
+    st, _ = add(Ctx(CONCRETE, KernelVersion.V6_18), initial_state(), inp)
+    st2, out = RULES["endpoint delete"](Ctx(CONCRETE, KernelVersion.V6_18), st,
+                                       Inputs(NO_ADDR._replace(id=0, has_id=True), NO_LIMITS))
+    assert out.errno == 0 and st2 == st
+
+
+def test_fullmesh_counter_only_on_6_19_and_not_reset_by_flush() -> None:
+    scn = scenario_of([
+        EndpointAdd(addr="10.0.0.1", family=AF_INET, flags=0b1010),  # subflow fullmesh
+        EndpointFlush(),
+    ])
+    ctx19 = Ctx(CONCRETE, KernelVersion.V6_19)
+    st = initial_state()
+    from pmcheck.scenario.lower import Universe, lower
+
+    u = Universe.of(scn)
+    counts = []
+    for step in scn.steps:
+        name, inp = lower(step.command, u)
+        st, _ = RULES[name](ctx19, st, inp)
+        counts.append(st.netns.endp_fullmesh_max)
+    # f88191c7f361 counts it; __reset_counters forgets it until 7.1-rc2.
+    assert counts == [1, 1]
+    run18 = run_model(scn, KernelVersion.V6_18)
+    assert run18.outcomes[-1].endpoints == ()
+
+
+def test_delete_ignores_the_address_for_nonzero_ids() -> None:
+    scn = scenario_of([
+        EndpointAdd(addr="10.0.0.1", family=AF_INET),
+        EndpointDelete(id=1, addr="10.0.0.9", family=AF_INET),
+    ])
+    run = run_model(scn, KernelVersion.V6_18_STABLE)
+    assert run.outcomes[-1].errno == 0 and run.outcomes[-1].endpoints == ()
+
+
+def test_release_mapping() -> None:
+    assert version_of_release("6.18.44-fc-v595") is KernelVersion.V6_18_STABLE
+    assert version_of_release("6.18.10") is KernelVersion.V6_18
+    assert version_of_release("6.19.2") is KernelVersion.V6_19
