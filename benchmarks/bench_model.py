@@ -30,7 +30,7 @@ from pmcheck.scenario.lower import Universe, lower
 from pmcheck.versions import KernelVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.strategies
-from tests.strategies import command_st  # noqa: E402
+from tests.strategies import command_st
 
 
 def random_commands(n: int, seed: int) -> list:

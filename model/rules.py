@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 from pmcheck.model.backend import Ops
 from pmcheck.model.inputs import AddrInput, LimitsInput, Outcome
 from pmcheck.model.state import State
-
 from pmcheck.versions import KernelVersion
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import z3
+
 from pmcheck.model.constants import MPTCP_PM_ADDR_MAX
 
 BOOL = 0  # width marker for Boolean fields

@@ -14,12 +14,12 @@ from functools import cache
 from typing import Any
 
 import z3
+
 from pmcheck.model import endpoint_table  # noqa: F401  (registers the rules)
 from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_LIMITS, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import BOOL, State, bind, fresh, initial_state, leaves, rebuild
 from pmcheck.model.z3_ops import Z3Ops
-
 from pmcheck.versions import KernelVersion
 
 OUTCOME_TEMPLATE = Outcome(0, 0, 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pmcheck.model.state import Endpoint, Netns
-
 from pmcheck.results import EndpointRow, Limits
 
 # Turns a stored endpoint into a row; the scenario's universe knows the texts.

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.model.state import initial_state
 from pmcheck.model.symbolic import symbolic_step
-
 from pmcheck.scenario.lower import Universe, lower
 from pmcheck.versions import KernelVersion
 from tests.strategies import scenario_st
@@ -41,6 +41,7 @@ def test_find_next_zero_agrees_at_the_edges() -> None:
     """The Z3 lowest-free-bit encoding against the concrete one, including the
     "nothing free -> 256 -> 0 in a u8" case the kernel relies on."""
     import z3
+
     from pmcheck.model.z3_ops import Z3Ops
 
     ops = Z3Ops()

@@ -8,10 +8,10 @@ declared frame, even under a condition, fails here.
 from __future__ import annotations
 
 import pytest
+
 from pmcheck.model.rules import RULES
 from pmcheck.model.state import leaves
 from pmcheck.model.symbolic import symbolic_step
-
 from pmcheck.versions import KernelVersion
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pmcheck.interp import run_model
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_LIMITS
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import initial_state
-
-from pmcheck.interp import run_model
 from pmcheck.scenario.ast import AF_INET, EndpointAdd, EndpointDelete, EndpointFlush
 from pmcheck.versions import KernelVersion, version_of_release
 from tests.strategies import scenario_of
