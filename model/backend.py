@@ -54,6 +54,13 @@ def first_true(ops: Ops, conds: list[Value]) -> list[Value]:
     This is how a kernel `list_for_each_entry ... break` is read on both
     backends: the loop visits entries in list order and stops at the first hit.
     """
+    if not ops.symbolic:  # same meaning, without building the chain
+        out = [False] * len(conds)
+        for i, c in enumerate(conds):
+            if c:
+                out[i] = True
+                break
+        return out
     out = []
     seen = ops.false()
     for c in conds:
@@ -64,6 +71,11 @@ def first_true(ops: Ops, conds: list[Value]) -> list[Value]:
 
 def select(ops: Ops, onehot: list[Value], items: list[Any], default: Any) -> Any:
     """The item whose one-hot condition holds, else `default`."""
+    if not ops.symbolic:
+        for c, item in zip(onehot, items, strict=True):
+            if c:
+                return item
+        return default
     result = default
     for c, item in zip(reversed(onehot), reversed(items), strict=True):
         result = ops.ite(c, item, result)

@@ -17,7 +17,9 @@ class ConcreteOps:
 
     @staticmethod
     def const(value: int, width: int) -> int:
-        return value & MASKS[width]
+        # Rules only write in-range constants (tests/test_agreement.py would
+        # catch one that is not), so no masking on this hot path.
+        return value
 
     @staticmethod
     def true() -> bool:

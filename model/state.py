@@ -4,7 +4,7 @@ Every field is a Bool or a bit-vector of a declared width (WIDTHS). A state is
 a NamedTuple tree: the concrete backend fills it with ints/bools, the Z3
 backend with terms. `fresh` makes an all-variables state for symbolic checks,
 `lift` turns a concrete state into Z3 constants, and `evaluate` reads a Z3
-state back as a concrete one under a model or a substitution.
+state back as a concrete one under a model.
 
 Per-connection state (issue 4) joins `State` as another field; the netns part
 is unchanged by that.
@@ -173,16 +173,6 @@ def evaluate(symbolic: Any, model: z3.ModelRef, widths: dict[str, int] = WIDTHS)
     return rebuild(
         symbolic,
         lambda _p, w, t: to_python(model.eval(t, model_completion=True), w),
-        widths=widths,
-    )
-
-
-def substitute(symbolic: Any, pairs: list[tuple[z3.ExprRef, z3.ExprRef]],
-               widths: dict[str, int] = WIDTHS) -> Any:
-    """Replace variables by constants in every leaf, simplify, read back."""
-    return rebuild(
-        symbolic,
-        lambda _p, w, t: to_python(z3.simplify(z3.substitute(t, *pairs)), w),
         widths=widths,
     )
 
