@@ -2,8 +2,9 @@
 
 One function per kernel function, named after it. Each reads top-down as the
 kernel does: the checks in the kernel's order (`first_error`), then the
-effect, then "state unchanged on error" as one `ite`. Per-connection effects
-(`mptcp_nl_add_subflow_or_signal_addr` and friends) join in issue 4.
+effect on the table, then the effect on every connection (endpoint_effects.py:
+`mptcp_nl_add_subflow_or_signal_addr` and friends), and "state unchanged on
+error" as one `ite`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ from pmcheck.model.rules import Ctx, Inputs, first_error, rule
 from pmcheck.model.state import Endpoint, Netns, State
 
 # --- helpers shared by the rules ------------------------------------------
+
+
+def effects() -> Any:
+    """The per-connection half of each command (endpoint_effects.py), which
+    itself builds on this module's lookups: imported late to break the cycle."""
+    from pmcheck.model import endpoint_effects
+
+    return endpoint_effects
 
 
 def empty_endpoint(ops: Ops) -> Endpoint:
@@ -193,7 +202,7 @@ def mptcp_pm_nl_append_new_local_addr(
     return ops.ite(failed, ns._replace(next_id=nid), added), checks, new_id
 
 
-@rule("endpoint add", writes=("netns",), reads_inputs=("addr",))
+@rule("endpoint add", writes=("netns", "conns"), reads_inputs=("addr",))
 def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_add_addr_doit` (pm_kernel.c): validate, then append.
 
@@ -227,14 +236,18 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     appended, checks, new_id = mptcp_pm_nl_append_new_local_addr(k, ns, entry, needs_id)
     # A later check only counts when every earlier one passed.
     checks = parse + [(ops.and_(ops.not_(parse_failed), c), e, m) for c, e, m in checks]
-    _, outcome = first_error(ops, checks, new_id)
-    return st._replace(netns=ops.ite(parse_failed, ns, appended)), outcome
+    failed, outcome = first_error(ops, checks, new_id)
+    st = st._replace(netns=ops.ite(parse_failed, ns, appended))
+    port = ops.ite(address_use_port(ops, flags), a.port, ops.const(0, 16))
+    new = entry._replace(id=new_id, port=port)
+    return ops.ite(failed, st, effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)), \
+        outcome
 
 
 # --- DEL -------------------------------------------------------------------
 
 
-@rule("endpoint delete", writes=("netns",), reads_inputs=("addr",))
+@rule("endpoint delete", writes=("netns", "conns"), reads_inputs=("addr",))
 def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_del_addr_doit` (pm_kernel.c).
 
@@ -264,13 +277,18 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     if k.version.has_endp_fullmesh_max:
         removed = removed._replace(endp_fullmesh_max=count_flag(
             ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1))
-    return st._replace(netns=ops.ite(ops.or_(failed, id_zero), ns, removed)), outcome
+    fx = effects()
+    deleted = fx.mptcp_nl_remove_subflow_and_signal_addr(k, st._replace(netns=removed), cur)
+    # Without an address (no family) no msk's local address can match.
+    zero = fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port)
+    zero = ops.ite(ops.eq(a.family, ops.const(0, 4)), st, zero)
+    return ops.ite(failed, st, ops.ite(id_zero, zero, deleted)), outcome
 
 
 # --- FLUSH -----------------------------------------------------------------
 
 
-@rule("endpoint flush", writes=("netns",))
+@rule("endpoint flush", writes=("netns", "conns"))
 def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_flush_addrs_doit`: detach the whole list (implicit entries
     too), `__reset_counters`, next_id = 1, clear id_bitmap. Limits stay. On
@@ -289,13 +307,14 @@ def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State,
     )
     if k.version.flush_resets_fullmesh_max:
         flushed = flushed._replace(endp_fullmesh_max=zero)
-    return st._replace(netns=flushed), Outcome(zero, zero, zero)
+    st = effects().mptcp_pm_flush_addrs_and_subflows(k, st._replace(netns=flushed), ns)
+    return st, Outcome(zero, zero, zero)
 
 
 # --- SET_FLAGS ---------------------------------------------------------------
 
 
-@rule("endpoint change", writes=("netns",), reads_inputs=("addr",))
+@rule("endpoint change", writes=("netns", "conns"), reads_inputs=("addr",))
 def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_set_flags` (pm_kernel.c) behind `mptcp_pm_nl_set_flags_doit`.
 
@@ -336,7 +355,9 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
             ops.ite(ops.has(new_flags, FLAG_FULLMESH), ops.add(fm, ops.const(1, 8), 8),
                     ops.sub(fm, ops.const(1, 8), 8)),
             fm))
-    return st._replace(netns=ops.ite(failed, ns, updated)), outcome
+    st2 = effects().mptcp_pm_nl_set_flags_all(k, st._replace(netns=updated),
+                                              cur._replace(flags=new_flags), changed)
+    return ops.ite(failed, st, st2), outcome
 
 
 # --- LIMITS ------------------------------------------------------------------

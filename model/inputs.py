@@ -33,6 +33,19 @@ class LimitsInput(NamedTuple):
     subflows: Any
 
 
+class EventInput(NamedTuple):
+    """Parameters of a connection or peer event."""
+
+    conn: Any  # which connection slot
+    laddr: Any  # host-side address key
+    raddr: Any  # peer-side address key
+    rid: Any  # the peer's address id (ADD_ADDR / RM_ADDR / MP_JOIN)
+    port: Any  # 0 = none
+    flag: Any  # Bool: deny_join_id0 (connect) / accepted (join result)
+    server: Any  # Bool: connect: the host is the passive side
+    slot: Any  # subflow or announcement slot an environment event is about
+
+
 class Outcome(NamedTuple):
     """What a command returned: errno (0 = ok), extack index, a value."""
 
@@ -48,6 +61,13 @@ INPUT_WIDTHS: dict[str, int] = {
     "add_addr_accepted": 32,
     "has_subflows": BOOL,
     "subflows": 32,
+    "conn": 8,
+    "laddr": 8,
+    "raddr": 8,
+    "rid": 8,
+    "flag": BOOL,
+    "server": BOOL,
+    "slot": 8,
     "errno": 8,
     "msg": 8,
     "value": 8,
@@ -55,3 +75,4 @@ INPUT_WIDTHS: dict[str, int] = {
 
 NO_ADDR = AddrInput(0, 0, 0, False, 0, 0, 0)
 NO_LIMITS = LimitsInput(False, 0, False, 0)
+NO_EVENT = EventInput(0, 0, 0, 0, 0, False, False, 0)

@@ -9,29 +9,33 @@ against the symbolic encoding.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pmcheck.model.backend import Ops
-from pmcheck.model.inputs import AddrInput, LimitsInput, Outcome
+from pmcheck.model.inputs import AddrInput, EventInput, LimitsInput, Outcome
 from pmcheck.model.state import State
+from pmcheck.model.topology import Topology
 from pmcheck.versions import KernelVersion
 
 
 @dataclass(frozen=True)
 class Ctx:
-    """What a rule may consult besides state and inputs: the backend and the
-    kernel version (configuration, so Python `if` on it is allowed)."""
+    """What a rule may consult besides state and inputs: the backend, the
+    kernel version and the topology (configuration, so Python `if` on them
+    is allowed)."""
 
     ops: Ops
     version: KernelVersion
+    topo: Topology = field(default_factory=Topology)
 
 
 class Inputs(NamedTuple):
-    """Every command's parameters; a rule reads the part it needs."""
+    """Every command's and event's parameters; a rule reads the part it needs."""
 
     addr: AddrInput
     limits: LimitsInput
+    event: EventInput
 
 
 RuleFn = Callable[[Ctx, State, Inputs], tuple[State, Outcome]]

@@ -53,10 +53,78 @@ class Netns(NamedTuple):
     limit_extra_subflows: Any
 
 
+class Subflow(NamedTuple):
+    """One subflow of a connection (`struct mptcp_subflow_context`).
+
+    Only subflows the kernel still lists and that are not closing are kept:
+    a closed subflow frees its slot, as it leaves `conn_list`.
+    """
+
+    used: Any  # Bool: slot holds a live subflow (SYN_SENT/SYN_RECV/ESTABLISHED)
+    established: Any  # Bool: the join completed (False: SYN_SENT, outcome pending)
+    kind: Any  # 0 = MPC (initial), 1 = active join (request_join), 2 = passive (mp_join)
+    local_id: Any  # subflow->local_id (0 for the MPC subflow)
+    remote_id: Any
+    local_addr: Any  # address keys
+    remote_addr: Any
+    remote_port: Any  # the peer's port this subflow goes to
+    backup: Any  # Bool: request_bkup, our B bit
+
+
+class Anno(NamedTuple):
+    """An `anno_list` entry: an address this connection announced."""
+
+    used: Any
+    id: Any  # the ENDPOINT id (F8: even when sent as id 0)
+    addr: Any
+    port: Any
+    echo_pending: Any  # Bool: sent, the peer's echo not yet received
+
+
+class Conn(NamedTuple):
+    """One MPTCP connection's in-kernel PM state (`msk->pm`, `msk->mpc_endpoint_id`).
+
+    The host under test runs the in-kernel PM; its peer is the environment.
+    """
+
+    used: Any  # Bool: the connection exists
+    server: Any  # Bool: the host accepted it (passive side)
+    v4: Any  # Bool: the MPTCP socket is AF_INET (no IPv6 subflows then)
+    local_addr: Any  # the initial subflow's addresses (keys) and the peer's port
+    remote_addr: Any
+    port: Any
+    deny_join_id0: Any  # Bool: remote_deny_join_id0, the peer's C flag
+    id_avail: Any  # 256-bit id_avail_bitmap
+    local_addr_used: Any
+    add_addr_signaled: Any
+    add_addr_accepted: Any
+    extra_subflows: Any
+    accept_addr: Any
+    accept_subflow: Any
+    work_pending: Any
+    mpc_endpoint_id: Any
+    mpc_accounted: Any  # Bool: MPTCP_PM_MPC_ENDPOINT_ACCOUNTED
+    already_established: Any  # Bool: MPTCP_PM_ALREADY_ESTABLISHED
+    # Scheduled worker bits (`pm->status`), and what they carry.
+    w_established: Any
+    w_subflow_established: Any
+    w_add_addr: Any  # MPTCP_PM_ADD_ADDR_RECEIVED, with pm->remote below
+    w_rm_addr: Any  # MPTCP_PM_RM_ADDR_RECEIVED, with rm_list_rx (one id) below
+    pm_remote_addr: Any
+    pm_remote_id: Any
+    pm_remote_port: Any
+    rm_rx_id: Any
+    warned: Any  # Bool: a kernel WARN_ON_ONCE fired on this connection
+    overflow: Any  # Bool: more live subflows than the scope's slots (scope error)
+    anno: tuple[Anno, ...]
+    sf: tuple[Subflow, ...]
+
+
 class State(NamedTuple):
-    """The whole model state."""
+    """The whole model state: the namespace's endpoint table and connections."""
 
     netns: Netns
+    conns: tuple[Conn, ...]
 
 
 WIDTHS: dict[str, int] = {
@@ -76,14 +144,72 @@ WIDTHS: dict[str, int] = {
     "endp_fullmesh_max": 8,
     "limit_add_addr_accepted": 8,
     "limit_extra_subflows": 8,
+    # Subflow / Anno
+    "established": BOOL,
+    "kind": 2,
+    "local_id": 8,
+    "remote_id": 8,
+    "local_addr": 8,
+    "remote_addr": 8,
+    "remote_port": 16,
+    "backup": BOOL,
+    "echo_pending": BOOL,
+    # Conn
+    "server": BOOL,
+    "v4": BOOL,
+    "deny_join_id0": BOOL,
+    "id_avail": 256,
+    "local_addr_used": 8,
+    "add_addr_signaled": 8,
+    "add_addr_accepted": 8,
+    "extra_subflows": 8,
+    "accept_addr": BOOL,
+    "accept_subflow": BOOL,
+    "work_pending": BOOL,
+    "mpc_endpoint_id": 8,
+    "mpc_accounted": BOOL,
+    "already_established": BOOL,
+    "w_established": BOOL,
+    "w_subflow_established": BOOL,
+    "w_add_addr": BOOL,
+    "w_rm_addr": BOOL,
+    "pm_remote_addr": 8,
+    "pm_remote_id": 8,
+    "pm_remote_port": 16,
+    "rm_rx_id": 8,
+    "warned": BOOL,
+    "overflow": BOOL,
 }
 
+SUBFLOW_KIND_MPC, SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_PASSIVE = 0, 1, 2
+ANNO_SLOTS = 8  # the in-kernel PM announces at most endp_signal_max <= 8
+DEFAULT_SUBFLOW_SLOTS = 8
+DEFAULT_CONNS = 1
+
 EMPTY_ENDPOINT = Endpoint(False, 0, 0, 0, 0, 0, 0)
+EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False)
+EMPTY_ANNO = Anno(False, 0, 0, 0, False)
 
 
-def initial_state() -> State:
-    """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1)."""
+def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> Conn:
+    return Conn(
+        used=False, server=False, v4=True, local_addr=0, remote_addr=0, port=0,
+        deny_join_id0=False, id_avail=0, local_addr_used=0, add_addr_signaled=0,
+        add_addr_accepted=0, extra_subflows=0, accept_addr=False, accept_subflow=False,
+        work_pending=False, mpc_endpoint_id=0, mpc_accounted=False,
+        already_established=False, w_established=False, w_subflow_established=False,
+        w_add_addr=False, w_rm_addr=False, pm_remote_addr=0, pm_remote_id=0,
+        pm_remote_port=0, rm_rx_id=0, warned=False, overflow=False,
+        anno=(EMPTY_ANNO,) * ANNO_SLOTS, sf=(EMPTY_SUBFLOW,) * subflow_slots,
+    )
+
+
+def initial_state(conns: int = DEFAULT_CONNS,
+                  subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> State:
+    """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1), and
+    `conns` connection slots, none open yet."""
     return State(
+        conns=(empty_conn(subflow_slots),) * conns,
         netns=Netns(
             endp=(EMPTY_ENDPOINT,) * MPTCP_PM_ADDR_MAX,
             endpoints=0,

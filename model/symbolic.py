@@ -15,15 +15,16 @@ from typing import Any
 
 import z3
 
-from pmcheck.model import endpoint_table  # noqa: F401  (registers the rules)
-from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_LIMITS, Outcome
+from pmcheck.model import catalog  # noqa: F401  (registers the rules)
+from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import BOOL, State, bind, fresh, initial_state, leaves, rebuild
+from pmcheck.model.topology import Topology
 from pmcheck.model.z3_ops import Z3Ops
 from pmcheck.versions import KernelVersion
 
 OUTCOME_TEMPLATE = Outcome(0, 0, 0)
-INPUTS_TEMPLATE = Inputs(NO_ADDR, NO_LIMITS)
+INPUTS_TEMPLATE = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,14 @@ class SymbolicStep:
 
 
 @cache
-def symbolic_step(rule: str, version: KernelVersion, prefix: str = "") -> SymbolicStep:
+def symbolic_step(rule: str, version: KernelVersion, topo: Topology | None = None,
+                  conns: int = 1, prefix: str = "") -> SymbolicStep:
+    """The rule's one-step encoding for a topology and number of connection
+    slots (cached: built once per combination)."""
     ops = Z3Ops()
-    pre = fresh(initial_state(), f"{prefix}s.")
+    pre = fresh(initial_state(conns=conns), f"{prefix}s.")
     inputs = fresh(INPUTS_TEMPLATE, f"{prefix}i.", widths=INPUT_WIDTHS)
-    post, outcome = RULES[rule](Ctx(ops, version), pre, inputs)
+    post, outcome = RULES[rule](Ctx(ops, version, topo or Topology()), pre, inputs)
     outcome = Outcome(*(_as_term(ops, v, 8) for v in outcome))
     return SymbolicStep(rule, pre, inputs, post, outcome)
 

@@ -21,7 +21,7 @@ from tabulate import tabulate
 from pmcheck import __version__
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import BACKENDS, run_model
-from pmcheck.results import EndpointRow, Limits, Run, StepOutcome
+from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
 from pmcheck.scenario.ast import Scenario, flag_names
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.parser import parse_file
@@ -49,7 +49,10 @@ def _version(args: argparse.Namespace, scn: Scenario, default: KernelVersion) ->
         raise UsageError(str(e)) from None
 
 
-def _changes(before: tuple[tuple[EndpointRow, ...], Limits], after: StepOutcome) -> str:
+Observed = tuple[tuple[EndpointRow, ...], Limits, tuple[ConnView, ...]]
+
+
+def _changes(before: Observed, after: StepOutcome) -> str:
     """One cell: what a step changed in the observable state."""
     old = {r.id: r for r in before[0]}
     new = {r.id: r for r in after.endpoints}
@@ -61,6 +64,10 @@ def _changes(before: tuple[tuple[EndpointRow, ...], Limits], after: StepOutcome)
             now = " ".join(flag_names(new[i].flags)) or "-"
             out.append(f"~ id {i} flags {was} -> {now}" if was != now
                        else f"~ {old[i].describe()} -> {new[i].describe()}")
+    old_conns = {c.conn: c for c in before[2]}
+    for c in after.conns:
+        if old_conns.get(c.conn) != c:
+            out.append(c.describe())
     la, lb = before[1], after.limits
     if la != lb:
         out.append(f"limits add_addr_accepted {la.add_addr_accepted}->{lb.add_addr_accepted}"
@@ -78,7 +85,7 @@ def _reply_text(reply: object) -> str:
 
 def render_run(run: Run) -> str:
     rows = []
-    prev: tuple[tuple[EndpointRow, ...], Limits] = ((), DEFAULT_LIMITS)
+    prev: Observed = ((), DEFAULT_LIMITS, ())
     for o in run.outcomes:
         result = o.status
         if o.new_id is not None:
@@ -86,7 +93,7 @@ def render_run(run: Run) -> str:
         if o.errno and o.extack:
             result += f"\n{o.extack}"
         rows.append([o.line, o.text, result, _reply_text(o.reply) or _changes(prev, o)])
-        prev = (o.endpoints, o.limits)
+        prev = (o.endpoints, o.limits, o.conns)
     head = f"{run.interpreter} {run.kernel}: {len(run.outcomes)} steps"
     table = tabulate(rows, headers=["line", "command", "result", "reply / changes"],
                      tablefmt="simple", maxcolwidths=[None, 40, 24, 44])

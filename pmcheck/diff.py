@@ -8,7 +8,7 @@ from pmcheck.results import Run, errno_text
 
 # What must agree after every step. Extack texts are compared only when both
 # sides report one (pyroute2 does not always surface the kernel's).
-FIELDS = ("errno", "new_id", "reply", "endpoints", "limits")
+FIELDS = ("errno", "new_id", "reply", "endpoints", "limits", "conns")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def first_mismatch(left: Run, right: Run) -> Mismatch | None:
 
 
 def describe_value(field: str, value: object) -> str:
-    if field in ("endpoints", "reply") and isinstance(value, tuple):
+    if field in ("endpoints", "reply", "conns") and isinstance(value, tuple):
         return "; ".join(r.describe() for r in value) or "(none)"
     if field == "errno" and isinstance(value, int):
         return errno_text(value)

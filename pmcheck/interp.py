@@ -1,53 +1,127 @@
 """Run a scenario on the model: concretely, or through its Z3 encoding.
 
-Both paths call the same rules; they differ only in the backend. The result
-is a `Run` of the same shape the live-kernel interpreter returns.
+Both paths call the same rules; they differ only in the backend. After each
+step the environment runs to quiescence, as on the live kernel: the PM
+worker runs while scheduled, active joins get their outcome (the peer
+accepts joins to its own addresses; joins elsewhere stay in SYN_SENT), and
+the peer echoes ADD_ADDRs. The result is a `Run` of the same shape the
+live-kernel interpreter returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pmcheck.model import (
-    endpoint_table,  # noqa: F401  (registers the rules)
+    catalog,  # noqa: F401  (registers the rules)
     views,
 )
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import EXTACK
-from pmcheck.model.inputs import Outcome
-from pmcheck.model.rules import RULES, Ctx
+from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
+from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import State, initial_state
-from pmcheck.results import Run, StepOutcome
-from pmcheck.scenario.ast import EndpointAdd, EndpointShow, LimitsShow, Loc, Scenario
+from pmcheck.model.topology import Topology
+from pmcheck.results import ConnView, Run, StepOutcome, SubflowRow
+from pmcheck.scenario.ast import (
+    Connect,
+    EndpointAdd,
+    EndpointShow,
+    LimitsShow,
+    Loc,
+    Scenario,
+    Step,
+)
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.lower import Universe, UniverseFull, lower
 from pmcheck.versions import KernelVersion
 
 BACKENDS = ("concrete", "z3")
+SETTLE_LIMIT = 256  # environment steps per scenario step; each consumes work
+Apply = Callable[[str, State, Inputs], tuple[State, Outcome]]
 
 
-def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete") -> Run:
+def applier(version: KernelVersion, topo: Topology, backend: str) -> Apply:
+    """One rule application, on the chosen interpretation."""
+    if backend == "z3":
+        from pmcheck.model.symbolic import symbolic_step
+
+        def z3_apply(name: str, state: State, inputs: Inputs) -> tuple[State, Outcome]:
+            return symbolic_step(name, version, topo, len(state.conns)).apply(state, inputs)
+
+        return z3_apply
+    ctx = Ctx(CONCRETE, version, topo)
+    return lambda name, state, inputs: RULES[name](ctx, state, inputs)
+
+
+def environment_step(state: State, topo: Topology) -> tuple[str, Inputs] | None:
+    """The next thing the world does on its own, in a fixed order, or None
+    when everything has settled."""
+    for ci, c in enumerate(state.conns):
+        if not c.used:
+            continue
+        ev = NO_EVENT._replace(conn=ci)
+        if c.w_rm_addr or c.w_add_addr or c.w_established or c.w_subflow_established:
+            return "worker", Inputs(NO_ADDR, NO_LIMITS, ev)
+        for i, s in enumerate(c.sf):
+            if s.used and not s.established and s.remote_addr in topo.peer_addrs:
+                accepted = topo.peer_accepts_joins
+                return "join result", Inputs(NO_ADDR, NO_LIMITS,
+                                             ev._replace(slot=i, flag=accepted))
+        for i, a in enumerate(c.anno):
+            if a.used and a.echo_pending:
+                return "add_addr echo", Inputs(NO_ADDR, NO_LIMITS, ev._replace(slot=i))
+    return None
+
+
+def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
+    for _ in range(SETTLE_LIMIT):
+        nxt = environment_step(state, topo)
+        if nxt is None:
+            return state
+        state, _ = apply(nxt[0], state, nxt[1])
+    raise ScenarioError(where, f"the model did not settle within {SETTLE_LIMIT} steps")
+
+
+def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
+              conn_slots: int | None = None) -> Run:
     """Interpret every step; raises ScenarioError for input the model cannot
-    represent (e.g. more than 255 distinct addresses)."""
+    represent (too many addresses, connections or subflows for its scope)."""
     try:
         universe = Universe.of(scn)
+        topo = universe.topology()
     except UniverseFull as e:
         raise ScenarioError(Loc(scn.source, 0, 0), str(e)) from None
-    ctx = Ctx(CONCRETE, version)
-    state = initial_state()
+    opened = sum(isinstance(s.command, Connect) for s in scn.steps)
+    apply = applier(version, topo, backend)
+    state = initial_state(conns=conn_slots or max(1, opened))
     outcomes = []
     for index, step in enumerate(scn.steps):
         name, inputs = lower(step.command, universe)
-        if backend == "z3":
-            from pmcheck.model.symbolic import symbolic_step
-
-            state, out = symbolic_step(name, version).apply(state, inputs)
-        else:
-            state, out = RULES[name](ctx, state, inputs)
+        state, out = apply(name, state, inputs)
+        state = settle(apply, state, topo, step.loc)
+        for c in state.conns:
+            if c.overflow:
+                raise ScenarioError(step.loc, "more live subflows or announcements than "
+                                              "the model's slots")
         outcomes.append(_observe(index, step, state, out, universe))
     interpreter = "model" if backend == "concrete" else "z3"
     return Run(interpreter, version.value, tuple(outcomes))
 
 
-def _observe(index: int, step, state: State, out: Outcome, u: Universe) -> StepOutcome:
+def conn_views(state: State, u: Universe, opened: int) -> tuple[ConnView, ...]:
+    views_ = []
+    for n, c in enumerate(state.conns[:opened], start=1):
+        table = tuple(sorted(
+            SubflowRow(u.addr_text(s.local_addr), s.local_id, u.addr_text(s.remote_addr),
+                       s.remote_id)
+            for s in c.sf if s.used and s.established))
+        views_.append(ConnView(n, c.extra_subflows, c.add_addr_signaled, c.add_addr_accepted,
+                               c.local_addr_used, table))
+    return tuple(views_)
+
+
+def _observe(index: int, step: Step, state: State, out: Outcome, u: Universe) -> StepOutcome:
     ns = state.netns
     cmd = step.command
     reply = None
@@ -66,4 +140,5 @@ def _observe(index: int, step, state: State, out: Outcome, u: Universe) -> StepO
         reply=reply,
         endpoints=views.dump_addr(ns, u.row),
         limits=views.limits(ns),
+        conns=conn_views(state, u, u.conns_opened),
     )

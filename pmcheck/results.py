@@ -49,6 +49,37 @@ class Limits:
     subflows: int
 
 
+@dataclass(frozen=True, order=True)
+class SubflowRow:
+    """One established subflow of a connection, as the host sees it."""
+
+    local: str
+    local_id: int
+    remote: str
+    remote_id: int
+
+    def describe(self) -> str:
+        return f"{self.local}#{self.local_id}>{self.remote}#{self.remote_id}"
+
+
+@dataclass(frozen=True)
+class ConnView:
+    """A connection's PM counters as MPTCP_INFO shows them, and its table of
+    established subflows (the initial one included)."""
+
+    conn: int  # 1-based, in the order connections were opened
+    subflows: int  # mptcpi_subflows = pm.extra_subflows
+    add_addr_signal: int
+    add_addr_accepted: int
+    local_addr_used: int
+    table: tuple[SubflowRow, ...]
+
+    def describe(self) -> str:
+        rows = " ".join(r.describe() for r in self.table) or "-"
+        return (f"conn {self.conn}: subflows {self.subflows} signal {self.add_addr_signal} "
+                f"accepted {self.add_addr_accepted} used {self.local_addr_used} | {rows}")
+
+
 @dataclass(frozen=True)
 class StepOutcome:
     """The result of one step and the observable state after it.
@@ -57,6 +88,8 @@ class StepOutcome:
     new_id: for a successful endpoint add, the id the endpoint got.
     reply: what a show/get returned (endpoint rows, or Limits), else None.
     endpoints/limits: the endpoint dump and the limits after the step.
+    conns: every opened connection after the step (and after the kernel or
+    the model has settled: no PM work pending, join results and echoes in).
     """
 
     index: int
@@ -68,6 +101,7 @@ class StepOutcome:
     reply: tuple[EndpointRow, ...] | Limits | None
     endpoints: tuple[EndpointRow, ...]
     limits: Limits
+    conns: tuple[ConnView, ...] = ()
 
     @property
     def status(self) -> str:

@@ -32,6 +32,19 @@ class KernelVersion(enum.Enum):
         return self is KernelVersion.V6_19
 
     @property
+    def signal_subflow_always_used(self) -> bool:
+        """579a752464a6 "always mark signal+subflow endp as used" (7.0-rc2,
+        6.18.y backport seen 10 Mar 2026): a signal+subflow endpoint the
+        subflow loop never reached still counts in local_addr_used."""
+        return self is KernelVersion.V6_18_STABLE
+
+    @property
+    def rm_endp_always_marks_avail(self) -> bool:
+        """d191101dee25 "always set ID as avail when rm endp" (7.0-rc,
+        stable): deleting any endpoint sets its id available on every msk."""
+        return self is KernelVersion.V6_18_STABLE
+
+    @property
     def flush_resets_fullmesh_max(self) -> bool:
         """f88191c7f361 forgot `__reset_counters`; fixed only in 7.1-rc2
         ("mptcp: pm: kernel: reset fullmesh counter after flush")."""

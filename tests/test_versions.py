@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pmcheck.interp import run_model
 from pmcheck.model.concrete_ops import CONCRETE
-from pmcheck.model.inputs import NO_ADDR, NO_LIMITS
+from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import initial_state
 from pmcheck.scenario.ast import AF_INET, EndpointAdd, EndpointDelete, EndpointFlush
@@ -16,15 +16,15 @@ def test_explicit_id0_creates_endpoint_id0_on_6_18_only() -> None:
     """F9: 6.18.10's needs_id lets an explicit id 0 through (raw netlink; ip
     refuses it), and `del id 0` then cannot remove it."""
     add = RULES["endpoint add"]
-    inp = Inputs(NO_ADDR._replace(family=AF_INET, addr=1, has_id=True, id=0), NO_LIMITS)
+    inp = Inputs(NO_ADDR._replace(family=AF_INET, addr=1, has_id=True, id=0), NO_LIMITS, NO_EVENT)
     for version, expect_id in ((KernelVersion.V6_18, 0), (KernelVersion.V6_18_STABLE, 1)):
         st, out = add(Ctx(CONCRETE, version), initial_state(), inp)
         assert out.errno == 0 and out.value == expect_id, version
         assert st.netns.endp[0].id == expect_id
         assert (st.netns.id_bitmap & 1) == (1 if expect_id == 0 else 0)
     st, _ = add(Ctx(CONCRETE, KernelVersion.V6_18), initial_state(), inp)
-    st2, out = RULES["endpoint delete"](Ctx(CONCRETE, KernelVersion.V6_18), st,
-                                       Inputs(NO_ADDR._replace(id=0, has_id=True), NO_LIMITS))
+    del0 = Inputs(NO_ADDR._replace(id=0, has_id=True), NO_LIMITS, NO_EVENT)
+    st2, out = RULES["endpoint delete"](Ctx(CONCRETE, KernelVersion.V6_18), st, del0)
     assert out.errno == 0 and st2 == st
 
 

@@ -126,6 +126,58 @@ class LimitsShow:
     """`ip mptcp limits show`."""
 
 
+@dataclass(frozen=True)
+class Connect:
+    """`connect LOCAL REMOTE [port P] [peer-deny-join-id0]`: the host opens an
+    MPTCP connection; with `server`, `peer connect PEER HOST ...`: the peer
+    opens it and the host accepts. Connections are numbered 1, 2, ... in the
+    order they are opened."""
+
+    local: str  # host side
+    remote: str  # peer side
+    port: int = 10000
+    deny_join_id0: bool = False  # the peer sends the C flag
+    server: bool = False
+
+
+@dataclass(frozen=True)
+class PeerAnnounce:
+    """`peer announce ADDR id N [port P] [conn C]`: the peer sends ADD_ADDR."""
+
+    addr: str
+    id: int
+    port: int = 0
+    conn: int | None = None  # None: the most recent connection
+
+
+@dataclass(frozen=True)
+class PeerRemove:
+    """`peer remove id N [conn C]`: the peer sends RM_ADDR."""
+
+    id: int
+    conn: int | None = None
+
+
+@dataclass(frozen=True)
+class PeerJoin:
+    """`peer join PEERADDR to HOSTADDR id N [conn C]`: the peer opens an
+    MP_JOIN subflow from its address (with its address id N) to the host."""
+
+    addr: str  # peer side
+    to: str  # host side
+    id: int
+    conn: int | None = None
+
+
+@dataclass(frozen=True)
+class SubflowClose:
+    """`subflow close LOCAL REMOTE [conn C]`: the peer closes that subflow."""
+
+    local: str
+    remote: str
+    conn: int | None = None
+
+
 Command = (
     EndpointAdd
     | EndpointDelete
@@ -134,7 +186,13 @@ Command = (
     | EndpointShow
     | LimitsSet
     | LimitsShow
+    | Connect
+    | PeerAnnounce
+    | PeerRemove
+    | PeerJoin
+    | SubflowClose
 )
+EVENT_COMMANDS = (Connect, PeerAnnounce, PeerRemove, PeerJoin, SubflowClose)
 
 
 @dataclass(frozen=True)
@@ -148,8 +206,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A parsed scenario: an optional `kernel V` line and the steps in order."""
+    """A parsed scenario: an optional `kernel V` line, extra addresses of the
+    testbed (`host addr X`, `peer addr X`), and the steps in order."""
 
     source: str
     kernel: str | None
     steps: tuple[Step, ...]
+    host_addrs: tuple[str, ...] = ()
+    peer_addrs: tuple[str, ...] = ()
+
+    @property
+    def has_connections(self) -> bool:
+        return any(isinstance(s.command, EVENT_COMMANDS) for s in self.steps)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from pmcheck.model.inputs import NO_ADDR, NO_LIMITS, AddrInput, LimitsInput
+from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, AddrInput, LimitsInput
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import Endpoint
+from pmcheck.model.topology import V6_KEY_BASE, Topology
 from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import (
     AF_INET,
     AF_INET6,
     Command,
+    Connect,
     EndpointAdd,
     EndpointChange,
     EndpointDelete,
@@ -26,15 +28,32 @@ from pmcheck.scenario.ast import (
     EndpointShow,
     LimitsSet,
     LimitsShow,
+    PeerAnnounce,
+    PeerJoin,
+    PeerRemove,
     Scenario,
+    SubflowClose,
     canonical_address,
 )
 
-MAX_KEYS = 255
+V4_KEYS = range(1, V6_KEY_BASE)  # IPv4 (and v4-mapped) addresses
+V6_KEYS = range(V6_KEY_BASE, 256)  # IPv6-only addresses
+MAX_DEVS = 255
+TESTBED_LINKS = 4
 
 
 class UniverseFull(ValueError):
     pass
+
+
+def testbed_addresses(links: int = TESTBED_LINKS) -> tuple[list[str], list[str]]:
+    """Host and peer addresses of the live testbed: link N has host 10.0.N.2 /
+    dead:beef:N::2 and peer 10.0.N.1 / dead:beef:N::1."""
+    host = [f"10.0.{n}.2" for n in range(1, links + 1)] + \
+        [f"dead:beef:{n}::2" for n in range(1, links + 1)]
+    peer = [f"10.0.{n}.1" for n in range(1, links + 1)] + \
+        [f"dead:beef:{n}::1" for n in range(1, links + 1)]
+    return host, peer
 
 
 def _base(addr: str) -> str:
@@ -49,31 +68,59 @@ def _base(addr: str) -> str:
 class Universe:
     """Keys for the addresses and device names a scenario mentions (1..255)."""
 
-    addrs: list[str] = field(default_factory=list)  # key - 1 -> base text
+    keys: dict[str, int] = field(default_factory=dict)  # base text -> key
+    texts: dict[int, str] = field(default_factory=dict)
     devs: list[str] = field(default_factory=list)
+    host: list[str] = field(default_factory=list)  # testbed addresses (base texts)
+    peer: list[str] = field(default_factory=list)
+    conns_opened: int = 0
 
     def addr_key(self, addr: str) -> int:
+        """IPv4 bases get keys below V6_KEY_BASE, IPv6 ones from it, so the
+        model reads an address's v4-ness off its key."""
         base = _base(addr)
-        if base not in self.addrs:
-            if len(self.addrs) >= MAX_KEYS:
-                raise UniverseFull(f"more than {MAX_KEYS} distinct addresses")
-            self.addrs.append(base)
-        return self.addrs.index(base) + 1
+        if base not in self.keys:
+            pool = V6_KEYS if ":" in base else V4_KEYS
+            used = [k for k in self.texts if k in pool]
+            if len(used) >= len(pool):
+                kind = "IPv6" if ":" in base else "IPv4"
+                raise UniverseFull(f"more than {len(pool)} distinct {kind} addresses")
+            key = pool[len(used)]
+            self.keys[base] = key
+            self.texts[key] = base
+        return self.keys[base]
 
     def dev_key(self, dev: str | None) -> int:
         if dev is None:
             return 0
         if dev not in self.devs:
-            if len(self.devs) >= MAX_KEYS:
-                raise UniverseFull(f"more than {MAX_KEYS} distinct devices")
+            if len(self.devs) >= MAX_DEVS:
+                raise UniverseFull(f"more than {MAX_DEVS} distinct devices")
             self.devs.append(dev)
         return self.devs.index(dev) + 1
 
-    def addr_text(self, key: int, family: int) -> str:
-        base = self.addrs[key - 1] if 0 < key <= len(self.addrs) else f"?addr{key}"
+    def addr_text(self, key: int, family: int = 0) -> str:
+        base = self.texts.get(key, f"?addr{key}")
         if family == AF_INET6 and ":" not in base:
             return canonical_address(f"::ffff:{base}")
         return base
+
+    def topology(self) -> Topology:
+        """Where the testbed's addresses live, and routing's source choice:
+        a peer address on link N is reached from the host's address on link
+        N, anything else through link 1."""
+        host = frozenset(self.addr_key(a) for a in self.host)
+        peer = frozenset(self.addr_key(a) for a in self.peer)
+        routes = []
+        for h in self.host:
+            for p in self.peer:
+                if _same_subnet(h, p):
+                    routes.append((self.addr_key(p), self.addr_key(h)))
+        v4 = next((a for a in self.host if ":" not in a), None)
+        v6 = next((a for a in self.host if ":" in a), None)
+        return Topology(host_addrs=host, peer_addrs=peer, route_src=tuple(routes),
+                        default_src_v4=self.addr_key(v4) if v4 else 0,
+                        default_src_v6=self.addr_key(v6) if v6 else 0)
 
     def dev_name(self, key: int) -> str | None:
         if key == 0:
@@ -86,14 +133,36 @@ class Universe:
 
     @classmethod
     def of(cls, scn: Scenario) -> Universe:
-        u = cls()
+        host, peer = testbed_addresses()
+        u = cls(host=[_base(a) for a in [*host, *scn.host_addrs]],
+                peer=[_base(a) for a in [*peer, *scn.peer_addrs]])
+        for a in [*u.host, *u.peer]:
+            u.addr_key(a)
         for step in scn.steps:
             c = step.command
             if getattr(c, "addr", None):
                 u.addr_key(c.addr)
+            for name in ("local", "remote", "to"):
+                if getattr(c, name, None):
+                    u.addr_key(getattr(c, name))
             if getattr(c, "dev", None):
                 u.dev_key(c.dev)
         return u
+
+
+def _same_subnet(a: str, b: str) -> bool:
+    """/24 for IPv4, /64 for IPv6: the testbed's link prefixes."""
+    ia, ib = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    if ia.version != ib.version:
+        return False
+    bits = 24 if ia.version == 4 else 64
+    net = ipaddress.ip_network(f"{a}/{bits}", strict=False)
+    return ib in net
+
+
+def _conn(u: Universe, ref: int | None) -> int:
+    """0-based connection slot: `conn N` or the most recent connection."""
+    return (ref if ref is not None else u.conns_opened) - 1
 
 
 def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
@@ -103,30 +172,52 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
             a = AddrInput(family=cmd.family, addr=u.addr_key(cmd.addr), port=cmd.port,
                           has_id=cmd.id is not None, id=cmd.id or 0, flags=cmd.flags,
                           ifindex=u.dev_key(cmd.dev))
-            return "endpoint add", Inputs(a, NO_LIMITS)
+            return "endpoint add", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointDelete():
             a = NO_ADDR._replace(family=cmd.family, id=cmd.id, has_id=True,
                                  addr=u.addr_key(cmd.addr) if cmd.addr else 0)
-            return "endpoint delete", Inputs(a, NO_LIMITS)
+            return "endpoint delete", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointFlush():
-            return "endpoint flush", Inputs(NO_ADDR, NO_LIMITS)
+            return "endpoint flush", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
         case EndpointChange():
             a = NO_ADDR._replace(family=cmd.family, id=cmd.id or 0, has_id=cmd.id is not None,
                                  addr=u.addr_key(cmd.addr) if cmd.addr else 0,
                                  port=cmd.port, flags=cmd.flags)
-            return "endpoint change", Inputs(a, NO_LIMITS)
+            return "endpoint change", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointShow(id=None):
-            return "endpoint dump", Inputs(NO_ADDR, NO_LIMITS)
+            return "endpoint dump", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
         case EndpointShow():
-            return "endpoint get", Inputs(NO_ADDR._replace(id=cmd.id, has_id=True), NO_LIMITS)
+            a = NO_ADDR._replace(id=cmd.id, has_id=True)
+            return "endpoint get", Inputs(a, NO_LIMITS, NO_EVENT)
         case LimitsSet():
             lim = LimitsInput(
                 has_add_addr_accepted=cmd.add_addr_accepted is not None,
                 add_addr_accepted=cmd.add_addr_accepted or 0,
                 has_subflows=cmd.subflows is not None, subflows=cmd.subflows or 0)
-            return "limits set", Inputs(NO_ADDR, lim)
+            return "limits set", Inputs(NO_ADDR, lim, NO_EVENT)
         case LimitsShow():
-            return "limits show", Inputs(NO_ADDR, NO_LIMITS)
+            return "limits show", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
+        case Connect():
+            u.conns_opened += 1
+            ev = NO_EVENT._replace(conn=u.conns_opened - 1, laddr=u.addr_key(cmd.local),
+                                   raddr=u.addr_key(cmd.remote), port=cmd.port,
+                                   flag=cmd.deny_join_id0, server=cmd.server)
+            return "connect", Inputs(NO_ADDR, NO_LIMITS, ev)
+        case PeerAnnounce():
+            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), raddr=u.addr_key(cmd.addr),
+                                   rid=cmd.id, port=cmd.port)
+            return "peer announce", Inputs(NO_ADDR, NO_LIMITS, ev)
+        case PeerRemove():
+            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), rid=cmd.id)
+            return "peer remove", Inputs(NO_ADDR, NO_LIMITS, ev)
+        case PeerJoin():
+            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.to),
+                                   raddr=u.addr_key(cmd.addr), rid=cmd.id)
+            return "peer join", Inputs(NO_ADDR, NO_LIMITS, ev)
+        case SubflowClose():
+            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.local),
+                                   raddr=u.addr_key(cmd.remote))
+            return "subflow close", Inputs(NO_ADDR, NO_LIMITS, ev)
     raise TypeError(f"not a command: {cmd!r}")
 
 

@@ -5,7 +5,8 @@ Configuration lines are `ip mptcp` commands as iproute2 spells them (also
 picks the model version; `#` starts a comment. iproute2's own client-side
 checks are applied here (e.g. `id 0` on add, `delete id 0` without an
 address), so a line that `ip` would refuse is an input error, not a kernel
-result. Connection and peer event verbs join in issue 4.
+result. Connection and peer events (`connect`, `peer announce`, ...) are
+documented in docs/scenarios.md.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pmcheck.scenario.ast import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
     Command,
+    Connect,
     EndpointAdd,
     EndpointChange,
     EndpointDelete,
@@ -33,8 +35,12 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    PeerAnnounce,
+    PeerJoin,
+    PeerRemove,
     Scenario,
     Step,
+    SubflowClose,
     canonical_address,
 )
 from pmcheck.scenario.errors import ScenarioError
@@ -260,10 +266,93 @@ def _ip_command(t: _Tokens) -> Command:
     return _ENDPOINT_VERBS[verb](t, fam)
 
 
+def _conn_ref(t: _Tokens, opened: int) -> int | None:
+    """An optional trailing `conn N` (1-based, must already be open)."""
+    if t.peek() != "conn":
+        if opened == 0:
+            raise t.error("no connection is open yet (use 'connect' first)")
+        return None
+    t.next("conn")
+    if opened == 0:
+        raise t.error("no connection is open yet (use 'connect' first)", back=1)
+    return _number(t, "connection number", 1, opened)
+
+
+def _end(t: _Tokens) -> None:
+    if not t.done():
+        raise t.error(f"unexpected {t.peek()!r}")
+
+
+def _connect(t: _Tokens, server: bool) -> Command:
+    first, fam1 = _address(t, 0)
+    second, fam2 = _address(t, 0)
+    if fam1 != fam2:
+        raise t.error("a connection's two addresses must be of one family", back=1)
+    port, deny = 10000, False
+    while not t.done():
+        word = t.next("an option")
+        if word == "port":
+            port = _number(t, "port", 1, 65535)
+        elif word == "peer-deny-join-id0":
+            deny = True
+        else:
+            raise t.error(f"unknown option {word!r} (expected port, peer-deny-join-id0)",
+                          back=1)
+    if server:  # `peer connect PEER HOST`
+        return Connect(local=second, remote=first, port=port, deny_join_id0=deny, server=True)
+    return Connect(local=first, remote=second, port=port, deny_join_id0=deny)
+
+
+def _event(t: _Tokens, opened: int) -> Command:
+    head = t.next("a statement")
+    if head == "connect":
+        return _connect(t, server=False)
+    if head == "subflow":
+        t.expect("close")
+        local, _ = _address(t, 0)
+        remote, _ = _address(t, 0)
+        conn = _conn_ref(t, opened)
+        _end(t)
+        return SubflowClose(local=local, remote=remote, conn=conn)
+    verb = t.expect("connect", "announce", "remove", "join")
+    if verb == "connect":
+        return _connect(t, server=True)
+    if verb == "announce":
+        addr, _ = _address(t, 0)
+        t.expect("id")
+        ident = _number(t, "id", 0, 255)
+        port = 0
+        if t.peek() == "port":
+            t.next("port")
+            port = _number(t, "port", 1, 65535)
+        conn = _conn_ref(t, opened)
+        _end(t)
+        return PeerAnnounce(addr=addr, id=ident, port=port, conn=conn)
+    if verb == "remove":
+        t.expect("id")
+        ident = _number(t, "id", 0, 255)
+        conn = _conn_ref(t, opened)
+        _end(t)
+        return PeerRemove(id=ident, conn=conn)
+    addr, _ = _address(t, 0)
+    t.expect("to")
+    to, _ = _address(t, 0)
+    t.expect("id")
+    ident = _number(t, "id", 1, 255)
+    conn = _conn_ref(t, opened)
+    _end(t)
+    return PeerJoin(addr=addr, to=to, id=ident, conn=conn)
+
+
+EVENT_HEADS = ("connect", "peer", "subflow")
+
+
 def parse_text(text: str, file: str = "<scenario>") -> Scenario:
     """Parse a scenario's text; raises ScenarioError on the first problem."""
     kernel: str | None = None
     steps: list[Step] = []
+    extra: dict[str, list[str]] = {"host": [], "peer": []}
+    opened = 0
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
@@ -283,14 +372,30 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             if not t.done():
                 raise t.error(f"unexpected {t.peek()!r}")
             continue
-        if t.peek() != "ip":
-            raise t.error(f"unknown statement {t.peek()!r} (expected 'ip mptcp ...' or "
-                          "'kernel V')")
-        command = _ip_command(t)
+        if t.peek() in ("host", "peer") and len(t.words) > 1 and t.words[1][0] == "addr":
+            side = t.next("host or peer")
+            t.next("addr")
+            if steps:
+                raise t.error(f"'{side} addr' must come before the first command", back=2)
+            addr, _ = _address(t, 0)
+            _end(t)
+            extra[side].append(addr)
+            continue
+        if t.peek() in EVENT_HEADS:
+            command = _event(t, opened)
+            if isinstance(command, Connect):
+                opened += 1
+        elif t.peek() == "ip":
+            command = _ip_command(t)
+        else:
+            raise t.error(f"unknown statement {t.peek()!r} (expected 'ip mptcp ...', "
+                          "'connect', 'peer ...', 'subflow close', 'host addr', "
+                          "'peer addr' or 'kernel V')")
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
         steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
-    return Scenario(source=file, kernel=kernel, steps=tuple(steps))
+    return Scenario(source=file, kernel=kernel, steps=tuple(steps),
+                    host_addrs=tuple(extra["host"]), peer_addrs=tuple(extra["peer"]))
 
 
 def parse_file(path: str | Path) -> Scenario:

@@ -1,0 +1,57 @@
+"""The world around the host under test: which addresses are where.
+
+A run's topology is configuration (like the kernel version), not state: the
+checker fixes it as part of the scope. Rules consult it through small
+constant lookups that build the same way on both backends.
+
+The default mirrors the live testbed (pmcheck.live.connections) and
+mptcp_join.sh: link N joins host 10.0.N.2 / dead:beef:N::2 to peer
+10.0.N.1 / dead:beef:N::1; a subflow without a chosen source leaves through
+the link of its destination's subnet, else through link 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pmcheck.model.backend import Ops
+
+V6_KEY_BASE = 128  # address keys >= this are IPv6-only addresses
+
+
+@dataclass(frozen=True)
+class Topology:
+    host_addrs: frozenset[int] = frozenset()  # keys assigned on the host
+    peer_addrs: frozenset[int] = frozenset()  # keys the peer answers on
+    route_src: tuple[tuple[int, int], ...] = ()  # (remote key, host source key)
+    default_src_v4: int = 0
+    default_src_v6: int = 0
+    peer_accepts_joins: bool = True
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+
+def is_v4(ops: Ops, key: Any) -> Any:
+    """IPv4 or v4-mapped: `mptcp_pm_addr_families_match`'s notion of v4."""
+    return ops.ult(key, ops.const(V6_KEY_BASE, 8))
+
+
+def is_in(ops: Ops, key: Any, keys: frozenset[int]) -> Any:
+    return ops.or_(*(ops.eq(key, ops.const(k, 8)) for k in sorted(keys)))
+
+
+def host_has(ops: Ops, topo: Topology, key: Any) -> Any:
+    return is_in(ops, key, topo.host_addrs)
+
+
+def peer_has(ops: Ops, topo: Topology, key: Any) -> Any:
+    return is_in(ops, key, topo.peer_addrs)
+
+
+def route_source(ops: Ops, topo: Topology, remote: Any) -> Any:
+    """The source address routing picks toward `remote` (an ADDR_ANY local)."""
+    result = ops.ite(is_v4(ops, remote), ops.const(topo.default_src_v4, 8),
+                     ops.const(topo.default_src_v6, 8))
+    for dst, src in reversed(topo.route_src):
+        result = ops.ite(ops.eq(remote, ops.const(dst, 8)), ops.const(src, 8), result)
+    return result
