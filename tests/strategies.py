@@ -19,6 +19,7 @@ from pmcheck.scenario.ast import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
     Command,
+    Connect,
     EndpointAdd,
     EndpointChange,
     EndpointDelete,
@@ -27,8 +28,12 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    PeerAnnounce,
+    PeerJoin,
+    PeerRemove,
     Scenario,
     Step,
+    SubflowClose,
 )
 from pmcheck.scenario.render import render_command
 
@@ -87,3 +92,48 @@ def scenario_of(commands: list[Command], kernel: str | None = None) -> Scenario:
 
 
 scenario_st = st.lists(command_st, min_size=1, max_size=30).map(scenario_of)
+
+
+# --- connection scenarios ---------------------------------------------------
+
+HOST = [f"10.0.{n}.2" for n in (1, 2, 3, 4)] + ["dead:beef:2::2"]
+PEER = [f"10.0.{n}.1" for n in (1, 2, 3, 4)] + ["dead:beef:2::1", "10.0.9.1"]
+CONN_FLAGS = [FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR]
+
+conn_add_st = st.builds(
+    lambda a, ident, flags: EndpointAdd(addr=a, family=_family(a), id=ident, flags=flags),
+    st.sampled_from([*HOST, "10.0.12.2"]),  # 10.0.12.2 is on no interface
+    st.one_of(st.none(), st.sampled_from([1, 2, 3, 9])),
+    st.lists(st.sampled_from(CONN_FLAGS), max_size=3).map(lambda fs: sum(set(fs))).filter(
+        lambda f: not (f & FLAG_SIGNAL and f & FLAG_FULLMESH)),
+)
+conn_netlink_st = st.one_of(
+    conn_add_st, conn_add_st,
+    st.builds(lambda i: EndpointDelete(id=i), st.sampled_from([1, 2, 3, 9])),
+    st.builds(lambda a: EndpointDelete(id=0, addr=a, family=_family(a)), st.sampled_from(HOST)),
+    st.just(EndpointFlush()),
+    st.builds(lambda i, f: EndpointChange(id=i, flags=f), st.sampled_from([1, 2, 3]),
+              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH])),
+    st.builds(lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
+              st.integers(0, 4), st.integers(0, 4)),
+)
+event_st = st.one_of(
+    st.builds(lambda a, i: PeerAnnounce(addr=a, id=i), st.sampled_from(PEER),
+              st.sampled_from([0, 1, 2, 3])),
+    st.builds(lambda i: PeerRemove(id=i), st.sampled_from([0, 1, 2, 3])),
+    st.builds(lambda p, h, i: PeerJoin(addr=p, to=h, id=i), st.sampled_from(PEER[:4]),
+              st.sampled_from(HOST), st.sampled_from([1, 2, 5])),
+    st.builds(lambda h, p: SubflowClose(local=h, remote=p), st.sampled_from(HOST[:4]),
+              st.sampled_from(PEER[:4])),
+)
+connect_st = st.builds(
+    lambda n, deny, server: Connect(local=f"10.0.{n}.2", remote=f"10.0.{n}.1",
+                                    deny_join_id0=deny, server=server),
+    st.sampled_from([1, 1, 2]), st.booleans(), st.booleans())
+
+
+@st.composite
+def connection_scenario_st(draw: st.DrawFn, max_events: int = 12) -> Scenario:
+    before = draw(st.lists(conn_netlink_st, max_size=5))
+    after = draw(st.lists(st.one_of(event_st, event_st, conn_netlink_st), max_size=max_events))
+    return scenario_of([*before, draw(connect_st), *after])

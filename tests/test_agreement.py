@@ -4,7 +4,7 @@ For each step of a random scenario, the rule's cached Z3 encoding (built once
 over a fresh symbolic pre-state and fresh inputs) is evaluated at the concrete
 pre-state and inputs, and must give exactly the concrete post-state and
 outcome. The pre-states are the reachable ones random sequences visit, on
-every kernel version.
+every kernel version, with connection events and the environment's steps.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from pmcheck import interp
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.model.state import initial_state
 from pmcheck.model.symbolic import symbolic_step
 from pmcheck.scenario.lower import Universe, lower
 from pmcheck.versions import KernelVersion
-from tests.strategies import scenario_st
+from tests.strategies import connection_scenario_st, scenario_st
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
@@ -52,3 +53,30 @@ def test_find_next_zero_agrees_at_the_edges() -> None:
         term = ops.find_next_zero_u8(z3.BitVecVal(bitmap, 256), z3.BitVecVal(start, 8))
         assert z3.simplify(term).as_long() == CONCRETE.find_next_zero_u8(bitmap, start), (
             bitmap, start)
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scn=connection_scenario_st())
+def test_concrete_and_z3_agree_on_connection_events(version: KernelVersion, scn) -> None:
+    """Every rule application of a connection scenario, the environment's
+    (worker runs, join results, echoes) included, agrees on both backends."""
+    universe = Universe.of(scn)
+    topo = universe.topology()
+    concrete = interp.applier(version, topo, "concrete")
+    symbolic = interp.applier(version, topo, "z3")
+    checked: list[str] = []
+
+    def both(name: str, state, inputs):
+        post, out = concrete(name, state, inputs)
+        sym_post, sym_out = symbolic(name, state, inputs)
+        assert sym_post == post, f"state differs after {name} (steps so far {checked})"
+        assert tuple(sym_out) == tuple(out), f"outcome differs after {name}"
+        checked.append(name)
+        return post, out
+
+    state = initial_state()
+    for step in scn.steps:
+        name, inputs = lower(step.command, universe)
+        state, _ = both(name, state, inputs)
+        state = interp.settle(both, state, topo, step.loc)

@@ -296,7 +296,14 @@ class EventMatch:
             return False
         if self.token is not None and event.token != self.token:
             return False
-        return all(getattr(event, key) == value for key, value in self.fields)
+        return all(_same(getattr(event, key), value) for key, value in self.fields)
+
+
+def _same(have: object, want: object) -> bool:
+    # Addresses compare as plain v4 when v4-mapped (dual-stack sockets report those).
+    if isinstance(have, str) and isinstance(want, str):
+        return _plain(have) == _plain(want)
+    return have == want
 
 
 # --- the subflow table --------------------------------------------------------------

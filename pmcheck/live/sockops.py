@@ -310,3 +310,32 @@ def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float)
             return SettleResult(True, now - start, rounds, seq)
         if now >= deadline:
             return SettleResult(False, now - start, rounds, seq_after)
+
+
+# --- one-call snapshot ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawSnapshot:
+    """Everything `LiveTestbed.snapshot` needs, read in one agent call."""
+
+    info: MptcpInfo
+    subflow_addrs: tuple[FourTuple, ...]
+    diag: tuple[DiagSubflow, ...]
+    endpoints: Reply
+    limits: Reply
+    mib: dict[str, int]
+    events: tuple[PmEvent, ...] | None  # None: no listener now
+
+
+def snapshot(state: AgentState, key: str, token: int) -> RawSnapshot:
+    listener: EventListener | None = state.objects.get(_EVENTS)
+    return RawSnapshot(
+        info=mptcp_info(state, key),
+        subflow_addrs=subflow_addrs(state, key),
+        diag=mptcp_subflows(token),
+        endpoints=pm_call(state, "dump_addrs"),
+        limits=pm_call(state, "get_limits"),
+        mib=read_mib(),
+        events=tuple(listener.since(0)) if listener is not None else None,
+    )

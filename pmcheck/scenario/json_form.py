@@ -17,6 +17,7 @@ from typing import Any
 
 from pmcheck.scenario.ast import (
     Command,
+    Connect,
     EndpointAdd,
     EndpointChange,
     EndpointDelete,
@@ -25,8 +26,12 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    PeerAnnounce,
+    PeerJoin,
+    PeerRemove,
     Scenario,
     Step,
+    SubflowClose,
     flag_names,
 )
 from pmcheck.scenario.errors import ScenarioError
@@ -44,7 +49,13 @@ OPS: dict[str, type] = {
     "endpoint show": EndpointShow,
     "limits set": LimitsSet,
     "limits show": LimitsShow,
+    "connect": Connect,
+    "peer announce": PeerAnnounce,
+    "peer remove": PeerRemove,
+    "peer join": PeerJoin,
+    "subflow close": SubflowClose,
 }
+EVENT_OPS = (Connect, PeerAnnounce, PeerRemove, PeerJoin, SubflowClose)
 _NAMES = {cls: op for op, cls in OPS.items()}
 
 
@@ -63,6 +74,8 @@ def to_json(scn: Scenario) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "kernel": scn.kernel,
+        "host_addrs": list(scn.host_addrs),
+        "peer_addrs": list(scn.peer_addrs),
         "steps": [command_to_json(s.command) for s in scn.steps],
     }
 
@@ -90,13 +103,19 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         if not isinstance(kernel, str):
             raise ScenarioError(where, '"kernel" must be a string or null')
         lines.append(f"kernel {kernel}")
+    for side in ("host", "peer"):
+        addrs = data.get(f"{side}_addrs", [])
+        if not isinstance(addrs, list) or not all(_is_scalar(a) and isinstance(a, str)
+                                                  for a in addrs):
+            raise ScenarioError(where, f'"{side}_addrs" must be a list of addresses')
+        lines.extend(f"{side} addr {a}" for a in addrs)
     for i, step in enumerate(steps):
         try:
             lines.append(_step_line(step))
         except ValueError as e:
             raise ScenarioError(where, f"steps[{i}]: {e}") from None
     # Line n of the generated text is steps[n - 1 - offset]; map errors back.
-    offset = 1 if kernel is not None else 0
+    offset = len(lines) - len(steps)
     try:
         parsed = parse_text("\n".join(lines), file)
     except ScenarioError as e:
@@ -104,7 +123,8 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         path = f"steps[{idx}]" if idx >= 0 else '"kernel"'
         raise ScenarioError(Loc(file, 0, 0), f"{path}: {e.message}") from None
     return Scenario(source=file, kernel=parsed.kernel, steps=tuple(
-        Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)))
+        Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)),
+        host_addrs=parsed.host_addrs, peer_addrs=parsed.peer_addrs)
 
 
 def _step_line(step: Any) -> str:
@@ -137,7 +157,7 @@ def _step_line(step: Any) -> str:
 
 def _is_scalar(value: Any) -> bool:
     """A value that renders as exactly one word of the text form."""
-    if value is None:
+    if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int) and not isinstance(value, bool):
         return True
@@ -145,6 +165,12 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _line_for(cls: type, kw: dict[str, Any]) -> str:
+    if cls in EVENT_OPS:
+        # Build the command (the parser re-checks every value) and render it.
+        try:
+            return render_command(cls(**kw))
+        except TypeError as e:
+            raise ValueError(str(e)) from None
     flags = kw.pop("flags", [])
     if cls is EndpointChange:
         words = [render_command(EndpointChange(id=kw.get("id"), addr=kw.get("addr"),

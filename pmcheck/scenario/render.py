@@ -10,6 +10,7 @@ from pmcheck.scenario.ast import (
     FLAG_BACKUP,
     FLAG_FULLMESH,
     Command,
+    Connect,
     EndpointAdd,
     EndpointChange,
     EndpointDelete,
@@ -17,7 +18,11 @@ from pmcheck.scenario.ast import (
     EndpointShow,
     LimitsSet,
     LimitsShow,
+    PeerAnnounce,
+    PeerJoin,
+    PeerRemove,
     Scenario,
+    SubflowClose,
     flag_names,
 )
 
@@ -61,12 +66,35 @@ def render_command(cmd: Command) -> str:
             return " ".join(parts)
         case LimitsShow():
             return "ip mptcp limits show"
+        case Connect():
+            first, second = (cmd.remote, cmd.local) if cmd.server else (cmd.local, cmd.remote)
+            parts = ["peer connect" if cmd.server else "connect", first, second]
+            if cmd.port != 10000:
+                parts.append(f"port {cmd.port}")
+            if cmd.deny_join_id0:
+                parts.append("peer-deny-join-id0")
+            return " ".join(parts)
+        case PeerAnnounce():
+            port = f" port {cmd.port}" if cmd.port else ""
+            return f"peer announce {cmd.addr} id {cmd.id}{port}{_conn(cmd.conn)}"
+        case PeerRemove():
+            return f"peer remove id {cmd.id}{_conn(cmd.conn)}"
+        case PeerJoin():
+            return f"peer join {cmd.addr} to {cmd.to} id {cmd.id}{_conn(cmd.conn)}"
+        case SubflowClose():
+            return f"subflow close {cmd.local} {cmd.remote}{_conn(cmd.conn)}"
     raise TypeError(f"not a command: {cmd!r}")
+
+
+def _conn(ref: int | None) -> str:
+    return f" conn {ref}" if ref is not None else ""
 
 
 def render_scenario(scn: Scenario) -> str:
     lines = [f"# {scn.source}"]
     if scn.kernel:
         lines.append(f"kernel {scn.kernel}")
+    lines.extend(f"host addr {a}" for a in scn.host_addrs)
+    lines.extend(f"peer addr {a}" for a in scn.peer_addrs)
     lines.extend(render_command(s.command) for s in scn.steps)
     return "\n".join(lines) + "\n"

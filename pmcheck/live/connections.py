@@ -1,0 +1,535 @@
+"""Live MPTCP connections: a host under test (in-kernel PM) and a peer
+(userspace PM) in two throw-away namespaces, driven step by step.
+
+    with LiveTestbed(links=4) as tb:
+        tb.set_limits(add_addr_accepted=2, subflows=2)
+        tb.add_endpoint("10.0.2.2", flags=FLAG_LAMINAR)
+        conn = tb.connect("10.0.1.2", "10.0.1.1")
+        tb.peer_announce(conn, "10.0.2.1", 1)
+        snap = tb.snapshot(conn)
+
+Every operation returns once the kernel has reacted: it first waits for the
+host PM event the operation causes (or, where the kernel emits none, polls
+the counter that moves, with a bounded timeout), then `settle()`s, the one
+place where a quiet period, not a kernel signal, ends the wait.
+
+Topology: see topology.py. Processes: one NetnsAgent per namespace (agent.py)
+owns that side's sockets, netlink clients and event listener.
+
+A kernel fact that shapes this module: the userspace-PM peer accepts MP_JOINs
+only while some socket listens to `mptcp_pm_events`, and the kernel checks
+that GLOBALLY (netlink_has_listeners() is per protocol, not per namespace).
+The host's own event listener therefore makes the peer accept joins, and
+`set_peer_accept_joins(False)` has to stop BOTH listeners; until they are
+restarted, waits poll counters and the subflow table comes from sock_diag
+only. Any other process on the machine listening to that group (another
+testbed running in parallel, mptcpd) makes the peer accept joins too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import itertools
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from pmcheck.live import sockops, topology
+from pmcheck.live.agent import NetnsAgent
+from pmcheck.live.diag import DiagSubflow
+from pmcheck.live.events import (
+    EV_ANNOUNCED,
+    EV_CLOSED,
+    EV_ESTABLISHED,
+    EV_REMOVED,
+    EV_SUB_CLOSED,
+    EV_SUB_ESTABLISHED,
+    EventMatch,
+    PmEvent,
+    SubflowRow,
+    subflow_table,
+)
+from pmcheck.live.genl import AddrSpec, RawEndpoint, Reply
+from pmcheck.live.mptcp_info import MptcpInfo
+from pmcheck.live.netns import temporary_netns
+from pmcheck.live.sockops import FourTuple, HostWait, SettleResult
+from pmcheck.live.topology import HOST, PEER, SideInfo
+
+DEFAULT_PORT = 10000
+DEFAULT_QUIET_MS = 100
+DEFAULT_TIMEOUT = 5.0
+_PING = b"ping"
+_PONG = b"pong"
+# Host counters that end a wait when the awaited event cannot come (refusals).
+JOIN_REFUSAL_MIB = ("MPJoinRejected", "MPJoinNoTokenFound", "MismatchPortSynRx",
+                    "MPJoinAckHMacFailure")
+
+
+class LiveTimeout(RuntimeError):
+    """The kernel did not react as awaited within the timeout."""
+
+
+@dataclass(frozen=True)
+class ConnId:
+    """One MPTCP connection of the testbed (its initial subflow's 4-tuple)."""
+
+    key: str  # the sockets' name in both agents
+    host_token: int
+    peer_token: int
+    host_addr: str
+    host_port: int
+    peer_addr: str
+    peer_port: int
+    host_is_client: bool
+    epoch: int  # event-listener epoch at creation; -1: created without listeners
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """What one peer operation did. `reply` is the peer's netlink answer;
+    on an error nothing is awaited (`wait`/`settle` None)."""
+
+    reply: Reply
+    wait: HostWait | None
+    events: tuple[PmEvent, ...]  # host events from the command to the end of settle
+    settle: SettleResult | None
+    elapsed: float
+
+    @property
+    def event(self) -> PmEvent | None:
+        return self.wait.event if self.wait else None
+
+
+@dataclass(frozen=True)
+class ConnSnapshot:
+    """The host side of one connection after settling.
+
+    `subflows`: (local addr, local id, remote addr, remote id, backup) of each
+    subflow in TCP ESTABLISHED, from sock_diag (the kernel's current state;
+    backup = our B bit or the peer's, as the scheduler uses it). The event
+    replay (`subflows_from_events`, None when the event stream was not
+    continuous) and MPTCP_SUBFLOW_ADDRS cross-check it; disagreements are
+    listed in `mismatches`, never hidden."""
+
+    conn: ConnId
+    info: MptcpInfo
+    subflows: tuple[SubflowRow, ...]
+    subflows_from_events: tuple[SubflowRow, ...] | None
+    subflow_addrs: tuple[FourTuple, ...]
+    diag: tuple[DiagSubflow, ...]
+    endpoints: tuple[RawEndpoint, ...]
+    limits: tuple[int, int]
+    mib: Mapping[str, int] = field(repr=False)
+    mismatches: tuple[str, ...]
+
+
+def wildcard(addr: str) -> str:
+    return "::" if ":" in addr else "0.0.0.0"
+
+
+def plain(addr: str) -> str:
+    ip = ipaddress.ip_address(addr)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+class LiveTestbed:
+    """Two namespaces (`host`: in-kernel PM, `peer`: userspace PM) joined by
+    `links` veth pairs; see the module docstring. A context manager: the
+    agents and namespaces are always removed on exit."""
+
+    def __init__(
+        self,
+        links: int = 4,
+        *,
+        extra_host_addrs: Sequence[str] = (),
+        extra_peer_addrs: Sequence[str] = (),
+        peer_deny_join_id0: bool = False,
+        accept_joins: bool = True,
+        host_sysctls: Mapping[str, int | str] | None = None,
+        peer_sysctls: Mapping[str, int | str] | None = None,
+        quiet_ms: int = DEFAULT_QUIET_MS,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not 1 <= links <= 8:
+            raise ValueError("links must be 1..8")
+        self.links = links
+        self.extra_host_addrs = tuple(extra_host_addrs)
+        self.extra_peer_addrs = tuple(extra_peer_addrs)
+        self.peer_deny_join_id0 = peer_deny_join_id0
+        self._accept_joins_at_start = accept_joins
+        self.host_sysctls = dict(host_sysctls or {})
+        self.peer_sysctls = dict(peer_sysctls or {})
+        self.quiet_ms = quiet_ms
+        self.timeout = timeout
+        self._stack = contextlib.ExitStack()
+        self._conns: dict[str, ConnId] = {}
+        self._keys = itertools.count(1)
+        self._epoch = -1
+        self._events_on = False
+        self._host_listeners: set[tuple[str, int]] = set()
+        self.host_netns = self.peer_netns = ""
+        self.host_side = self.peer_side = SideInfo({}, ())
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def __enter__(self) -> LiveTestbed:
+        try:
+            self._setup()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the agents (closing every socket), then remove the namespaces."""
+        self._stack.close()
+
+    def _setup(self) -> None:
+        # Entered in this order, unwound in reverse: agents die before their netns goes.
+        self.host_netns = self._stack.enter_context(temporary_netns())
+        self.peer_netns = self._stack.enter_context(temporary_netns())
+        self.host = self._stack.enter_context(NetnsAgent(self.host_netns, self.timeout + 5))
+        self.peer = self._stack.enter_context(NetnsAgent(self.peer_netns, self.timeout + 5))
+        # pm_type before any socket exists: a connection keeps the PM it was created with.
+        allow_id0 = 0 if self.peer_deny_join_id0 else 1
+        self.peer.call(topology.apply_sysctls, {
+            **topology.base_sysctls(pm_type=1),
+            "net.mptcp.allow_join_initial_addr_port": allow_id0,
+            **self.peer_sysctls,
+        })
+        self.host.call(topology.apply_sysctls,
+                       {**topology.base_sysctls(pm_type=0), **self.host_sysctls})
+        self.host.call(topology.create_veths, self.links, self.peer_netns)
+        self.peer_side = self.peer.call(topology.configure_side, PEER, self.links,
+                                        self.extra_peer_addrs)
+        self.host_side = self.host.call(topology.configure_side, HOST, self.links,
+                                        self.extra_host_addrs)
+        if self._accept_joins_at_start:
+            self._start_events()
+
+    # --- events -------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        self.host.call(sockops.start_events)
+        self.peer.call(sockops.start_events)
+        self._epoch += 1
+        self._events_on = True
+
+    def _stop_events(self) -> None:
+        self.host.call(sockops.stop_events)
+        self.peer.call(sockops.stop_events)
+        self._events_on = False
+
+    def set_peer_accept_joins(self, accept: bool) -> None:
+        """Make the peer accept (True) or refuse (False) every MP_JOIN.
+
+        Refusing means: no `mptcp_pm_events` listener anywhere, so the host's
+        listener stops too (see module docstring); events from that period
+        are lost, and a later restart begins a new event epoch (connections
+        created before it get `subflows_from_events = None`)."""
+        if accept and not self._events_on:
+            self._start_events()
+        elif not accept and self._events_on:
+            self._stop_events()
+
+    @property
+    def events_on(self) -> bool:
+        return self._events_on
+
+    def host_events(self, conn: ConnId | None = None) -> tuple[PmEvent, ...]:
+        """Host events of the current epoch (of `conn` only, if given)."""
+        return self._events(self.host, conn.host_token if conn else None)
+
+    def peer_events(self, conn: ConnId | None = None) -> tuple[PmEvent, ...]:
+        return self._events(self.peer, conn.peer_token if conn else None)
+
+    def _events(self, agent: NetnsAgent, token: int | None) -> tuple[PmEvent, ...]:
+        if not self._events_on:
+            return ()
+        events = agent.call(sockops.events_since, 0)
+        return tuple(e for e in events if token is None or e.token == token)
+
+    def _mark(self, agent: NetnsAgent) -> int | None:
+        return agent.call(sockops.event_mark) if self._events_on else None
+
+    def _host_events_since(self, mark: int | None) -> tuple[PmEvent, ...]:
+        if mark is None or not self._events_on:
+            return ()
+        return tuple(self.host.call(sockops.events_since, mark))
+
+    def wait_peer_event(self, match: EventMatch, after: int = 0,
+                        timeout: float | None = None) -> PmEvent | None:
+        """The first peer event after seq `after` matching `match` (None on timeout)."""
+        if not self._events_on:
+            raise RuntimeError("no event listeners while joins are refused")
+        limit = self.timeout if timeout is None else timeout
+        return self.peer.call(sockops.wait_event, after, match, limit, timeout=limit + 5)
+
+    # --- settle ---------------------------------------------------------------------
+
+    def settle(self, conn: ConnId | None = None, quiet_ms: int | None = None) -> SettleResult:
+        """Wait until the host PM is idle (sockops.settle). The PM state is
+        per namespace, so every open connection is watched; `conn` is only
+        accepted for readability."""
+        quiet = (self.quiet_ms if quiet_ms is None else quiet_ms) / 1000
+        keys = list(self._conns)
+        result = self.host.call(sockops.settle, keys, quiet, self.timeout,
+                                timeout=self.timeout + 5)
+        if not result.settled:
+            raise LiveTimeout(f"host PM still busy after {result.waited:.2f}s")
+        return result
+
+    # --- host PM (endpoints, limits) --------------------------------------------------------
+
+    def host_pm(self, method: str, *args: Any, settle: bool = True, **kwargs: Any) -> Any:
+        """Call a genl.PmClient method on the host (add_addr, del_addr, flush,
+        set_flags, set_limits, get_addr, dump_addrs, get_limits) and settle:
+        an endpoint change acts on existing connections at once."""
+        reply = self.host.call(sockops.pm_call, method, *args, **kwargs)
+        if settle and isinstance(reply, Reply) and reply.errno == 0 and self._conns:
+            self.settle()
+        return reply
+
+    def add_endpoint(self, addr: str, flags: int = 0, *, id: int | None = None,
+                     port: int | None = None, dev: str | None = None) -> Reply:
+        spec = AddrSpec(family=10 if ":" in addr else 2, addr=addr, id=id, port=port,
+                        flags=flags, ifindex=self.host_side.ifindex[dev] if dev else None)
+        return self.host_pm("add_addr", spec)
+
+    def delete_endpoint(self, id: int, addr: str | None = None) -> Reply:
+        family = None if addr is None else (10 if ":" in addr else 2)
+        return self.host_pm("del_addr", AddrSpec(id=id, family=family, addr=addr))
+
+    def set_limits(self, add_addr_accepted: int | None = None,
+                   subflows: int | None = None) -> Reply:
+        return self.host_pm("set_limits", add_addr_accepted, subflows)
+
+    def set_sysctls(self, side: str, values: Mapping[str, int | str]) -> None:
+        agent = self.host if side == HOST else self.peer
+        agent.call(topology.apply_sysctls, dict(values))
+
+    # --- connections ------------------------------------------------------------------------
+
+    def connect(self, local: str, remote: str, port: int = DEFAULT_PORT,
+                listen_addr: str | None = None) -> ConnId:
+        """Host (client, bound to `local`) -> peer (server, listening on
+        `listen_addr`, default the wildcard of `remote`'s family) at `port`."""
+        return self._open(self.host, local, self.peer, remote, port, listen_addr)
+
+    def peer_connect(self, peer_local: str, host_addr: str, port: int = DEFAULT_PORT,
+                     listen_addr: str | None = None) -> ConnId:
+        """Peer (client) -> host (server): the in-kernel PM runs server side."""
+        return self._open(self.peer, peer_local, self.host, host_addr, port, listen_addr)
+
+    def _open(self, client: NetnsAgent, local: str, server: NetnsAgent, remote: str,
+              port: int, listen_addr: str | None) -> ConnId:
+        key = f"c{next(self._keys)}"
+        listen_key = server.call(sockops.listen, listen_addr or wildcard(remote), port)
+        host_mark = self._mark(self.host)
+        client_addr = client.call(sockops.connect, key, local, remote, port, self.timeout)
+        server.call(sockops.accept, listen_key, key, self.timeout)
+        self._exchange(client, server, key)
+        host_is_client = client is self.host
+        host_token = self.host.call(sockops.mptcp_info, key).token
+        peer_token = self.peer.call(sockops.mptcp_info, key).token
+        if host_mark is not None:
+            # ESTABLISHED = fully established, when the PM starts working. Without
+            # listeners the data exchange above is what guarantees it.
+            self._wait_host(host_mark, EventMatch((EV_ESTABLISHED,), host_token),
+                            what="host ESTABLISHED")
+        host_end = (plain(client_addr[0]), client_addr[1]) if host_is_client else \
+            (plain(remote), port)
+        peer_end = (plain(remote), port) if host_is_client else \
+            (plain(client_addr[0]), client_addr[1])
+        conn = ConnId(key, host_token, peer_token, *host_end, *peer_end, host_is_client,
+                      self._epoch if self._events_on else -1)
+        self._conns[key] = conn
+        self.settle()
+        return conn
+
+    def _exchange(self, client: NetnsAgent, server: NetnsAgent, key: str) -> None:
+        """A few bytes each way: both ends become fully established (MP_CAPABLE
+        done, DSS acked), so the PM has run its ESTABLISHED work."""
+        client.call(sockops.send, key, _PING)
+        server.call(sockops.recv_exact, key, len(_PING))
+        server.call(sockops.send, key, _PONG)
+        client.call(sockops.recv_exact, key, len(_PONG))
+
+    def close_conn(self, conn: ConnId) -> None:
+        """Close both sockets; wait for the host's CLOSED event, then settle."""
+        mark = self._mark(self.host)
+        self.host.call(sockops.close_socket, conn.key)
+        self.peer.call(sockops.close_socket, conn.key)
+        del self._conns[conn.key]
+        if mark is not None:
+            self._wait_host(mark, EventMatch((EV_CLOSED,), conn.host_token),
+                            what="host CLOSED")
+        self.settle()
+
+    def _wait_host(self, mark: int | None, match: EventMatch | None, *, what: str,
+                   mib_keys: Sequence[str] = (), gone: FourTuple | None = None) -> HostWait:
+        base = None
+        if mib_keys:
+            mib = self.host.call(sockops.mib)
+            base = {k: mib.get(k, 0) for k in mib_keys}
+        return self._wait_host_from(mark, match, base, gone, what)
+
+    def _wait_host_from(self, mark: int | None, match: EventMatch | None,
+                        base: dict[str, int] | None, gone: FourTuple | None,
+                        what: str) -> HostWait:
+        wait = self.host.call(sockops.wait_host, mark, match, self.timeout, base, gone,
+                              timeout=self.timeout + 5)
+        if wait.timed_out:
+            raise LiveTimeout(f"no {what} within {self.timeout}s; host events: "
+                              f"{[e.describe() for e in self._host_events_since(mark)]}")
+        return wait
+
+    # --- peer (userspace PM) operations ----------------------------------------------------
+
+    def _peer_op(self, method: str, args: tuple[Any, ...], match: EventMatch | None,
+                 mib_keys: Sequence[str], what: str, gone: FourTuple | None = None
+                 ) -> OpResult:
+        start = time.monotonic()
+        mark = self._mark(self.host)
+        base = None
+        if mib_keys:
+            mib = self.host.call(sockops.mib)
+            base = {k: mib.get(k, 0) for k in mib_keys}
+        reply: Reply = self.peer.call(sockops.upm_call, method, *args)
+        if reply.errno:
+            return OpResult(reply, None, (), None, time.monotonic() - start)
+        wait = self._wait_host_from(mark, match if self._events_on else None, base, gone, what)
+        settled = self.settle()
+        return OpResult(reply, wait, self._host_events_since(mark), settled,
+                        time.monotonic() - start)
+
+    def peer_announce(self, conn: ConnId, addr: str, id: int, port: int = 0) -> OpResult:
+        """ADD_ADDR from the peer; waits for the host's ANNOUNCED (or, without
+        listeners, its AddAddr counter)."""
+        match = EventMatch((EV_ANNOUNCED,), conn.host_token, (("rem_id", id),))
+        return self._peer_op("announce", (conn.peer_token, addr, id, port), match,
+                             ("AddAddr",), f"host ANNOUNCED id {id}")
+
+    def peer_remove(self, conn: ConnId, id: int) -> OpResult:
+        """RM_ADDR from the peer; waits for the host's REMOVED (or RmAddr)."""
+        match = EventMatch((EV_REMOVED,), conn.host_token, (("rem_id", id),))
+        return self._peer_op("remove", (conn.peer_token, id), match, ("RmAddr",),
+                             f"host REMOVED id {id}")
+
+    def peer_join(self, conn: ConnId, peer_addr: str, host_addr: str, peer_id: int,
+                  backup: bool = False) -> OpResult:
+        """MP_JOIN from peer_addr (local id `peer_id`) to host_addr at the host's
+        port of the connection. Waits for the host's SUB_ESTABLISHED or
+        SUB_CLOSED for that address pair, or a host join-refusal counter."""
+        if conn.host_is_client:
+            self._ensure_host_listener(host_addr, conn.host_port)
+        match = EventMatch((EV_SUB_ESTABLISHED, EV_SUB_CLOSED), conn.host_token,
+                           (("saddr", host_addr), ("daddr", peer_addr)))
+        args = (conn.peer_token, peer_addr, peer_id, host_addr, conn.host_port, backup)
+        return self._peer_op("subflow_create", args, match,
+                             ("MPJoinAckRx", *JOIN_REFUSAL_MIB),
+                             f"host join {peer_addr} -> {host_addr}")
+
+    def _ensure_host_listener(self, addr: str, port: int) -> None:
+        """A join must reach an MPTCP listener on the msk's own port (another
+        port counts as a port-based join and needs an ADD_ADDR with it). A
+        client has none, so add one on addr:port (SO_REUSEADDR lets it share
+        the client socket's port)."""
+        if (addr, port) not in self._host_listeners:
+            self.host.call(sockops.listen, addr, port)
+            self._host_listeners.add((addr, port))
+
+    def peer_close_subflow(self, conn: ConnId, peer_addr: str, host_addr: str,
+                           host_port: int | None = None) -> OpResult:
+        """SUBFLOW_DESTROY on the peer for the established subflow between the two
+        addresses (ports from the host's sock_diag; `host_port` picks one if
+        several). Waits for the host's SUB_CLOSED (or the subflow to leave
+        ESTABLISHED)."""
+        row = self._find_subflow(conn, host_addr, peer_addr, host_port)
+        four = (row.saddr, row.sport, row.daddr, row.dport)
+        match = EventMatch((EV_SUB_CLOSED,), conn.host_token,
+                           (("saddr", host_addr), ("sport", row.sport),
+                            ("daddr", peer_addr), ("dport", row.dport)))
+        args = (conn.peer_token, peer_addr, row.dport, host_addr, row.sport)
+        return self._peer_op("subflow_destroy", args, match, (),
+                             f"host SUB_CLOSED {four}", gone=four)
+
+    def _find_subflow(self, conn: ConnId, host_addr: str, peer_addr: str,
+                      host_port: int | None) -> DiagSubflow:
+        rows = [r for r in self.host.call(sockops.diag_subflows, conn.host_token)
+                if r.state == 1 and r.saddr == plain(host_addr)
+                and r.daddr == plain(peer_addr)
+                and (host_port is None or r.sport == host_port)]
+        if len(rows) != 1:
+            raise ValueError(f"{len(rows)} established subflows {host_addr} -> {peer_addr}: "
+                             f"{rows}")
+        return rows[0]
+
+    # --- reading state -------------------------------------------------------------------
+
+    def info(self, conn: ConnId) -> MptcpInfo:
+        return self.host.call(sockops.mptcp_info, conn.key)
+
+    def host_mib(self) -> dict[str, int]:
+        return self.host.call(sockops.mib)
+
+    def peer_mib(self) -> dict[str, int]:
+        return self.peer.call(sockops.mib)
+
+    def snapshot(self, conn: ConnId) -> ConnSnapshot:
+        """The host's view of `conn` (call after an operation: they all settle)."""
+        raw: sockops.RawSnapshot = self.host.call(sockops.snapshot, conn.key, conn.host_token)
+        table = tuple(sorted(_row(r) for r in raw.diag if r.state == 1))
+        replay = None
+        if raw.events is not None and conn.epoch == self._epoch:
+            replay = subflow_table(raw.events, conn.host_token)
+        limits = raw.limits.limits or (0, 0)
+        snap = ConnSnapshot(conn, raw.info, table, replay, raw.subflow_addrs, raw.diag,
+                            raw.endpoints.endpoints, limits, raw.mib, ())
+        return _with_mismatches(snap)
+
+
+def _row(r: DiagSubflow) -> SubflowRow:
+    return (r.saddr, r.loc_id, r.daddr, r.rem_id, r.backup)
+
+
+def _with_mismatches(snap: ConnSnapshot) -> ConnSnapshot:
+    notes: list[str] = []
+    established = {(r.saddr, r.sport, r.daddr, r.dport) for r in snap.diag if r.state == 1}
+    listed = {(plain(a), p, plain(b), q) for a, p, b, q in snap.subflow_addrs}
+    if established - listed:
+        notes.append(f"established but not in MPTCP_SUBFLOW_ADDRS: {sorted(established - listed)}")
+    if listed - established:
+        notes.append(f"in MPTCP_SUBFLOW_ADDRS but not established: {sorted(listed - established)}")
+    if snap.subflows_from_events is not None:
+        by_ids = sorted(row[:4] for row in snap.subflows)
+        replayed = sorted(row[:4] for row in snap.subflows_from_events)
+        if by_ids != replayed:
+            notes.append(f"event replay {replayed} != sock_diag {by_ids}")
+    if len(snap.subflows) != snap.info.subflows + 1:
+        notes.append(f"{len(snap.subflows)} established subflows but MPTCP_INFO.subflows "
+                     f"(extra_subflows) = {snap.info.subflows}")
+    if not notes:
+        return snap
+    return dataclasses.replace(snap, mismatches=tuple(notes))
+
+
+@contextlib.contextmanager
+def live_testbed(**kwargs: Any) -> Iterator[LiveTestbed]:
+    """`with live_testbed(links=2) as tb:` (same as `with LiveTestbed(...)`)."""
+    with LiveTestbed(**kwargs) as tb:
+        yield tb
