@@ -7,6 +7,7 @@ connectives short-circuit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pmcheck.model.backend import MASKS
@@ -44,6 +45,12 @@ class ConcreteOps:
     @staticmethod
     def ite(c: bool, a: Any, b: Any) -> Any:
         return a if c else b
+
+    @staticmethod
+    def cond(c: bool, then: Callable[[], Any], other: Callable[[], Any]) -> Any:
+        """A lazy ite: only the branch taken is computed (the symbolic
+        backend computes both and merges, so the meaning is the same)."""
+        return then() if c else other()
 
     @staticmethod
     def eq(a: int, b: int) -> bool:

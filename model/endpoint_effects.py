@@ -64,7 +64,7 @@ def lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
 def for_each_conn(k: Ctx, st: State, fn: Any) -> State:
     """Run `fn(st, ci) -> st` for every connection slot that is in use."""
     for ci, conn in enumerate(st.conns):
-        st = k.ops.ite(conn.used, fn(st, ci), st)
+        st = k.ops.cond(conn.used, lambda st=st, ci=ci: fn(st, ci), lambda st=st: st)
     return st
 
 

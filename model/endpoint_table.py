@@ -240,8 +240,8 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     st = st._replace(netns=ops.ite(parse_failed, ns, appended))
     port = ops.ite(address_use_port(ops, flags), a.port, ops.const(0, 16))
     new = entry._replace(id=new_id, port=port)
-    return ops.ite(failed, st, effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)), \
-        outcome
+    return ops.cond(failed, lambda: st,
+                    lambda: effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)), outcome
 
 
 # --- DEL -------------------------------------------------------------------
@@ -266,23 +266,28 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
         (ops.and_(ops.not_(id_zero), ops.not_(found)), EINVAL, MSG["address not found"]),
     ]
     failed, outcome = first_error(ops, checks, ops.const(0, 8))
-    removed = ns._replace(
-        endp=list_del(ops, ns.endp, hits),
-        endpoints=ops.sub(ns.endpoints, ops.const(1, 8), 8),
-        id_bitmap=ops.bit_clear(ns.id_bitmap, cur.id),
-        endp_signal_max=count_flag(ops, ns.endp_signal_max, cur.flags, FLAG_SIGNAL, -1),
-        endp_subflow_max=count_flag(ops, ns.endp_subflow_max, cur.flags, FLAG_SUBFLOW, -1),
-        endp_laminar_max=count_flag(ops, ns.endp_laminar_max, cur.flags, FLAG_LAMINAR, -1),
-    )
-    if k.version.has_endp_fullmesh_max:
-        removed = removed._replace(endp_fullmesh_max=count_flag(
-            ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1))
     fx = effects()
-    deleted = fx.mptcp_nl_remove_subflow_and_signal_addr(k, st._replace(netns=removed), cur)
-    # Without an address (no family) no msk's local address can match.
-    zero = fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port)
-    zero = ops.ite(ops.eq(a.family, ops.const(0, 4)), st, zero)
-    return ops.ite(failed, st, ops.ite(id_zero, zero, deleted)), outcome
+
+    def deleted() -> State:
+        removed = ns._replace(
+            endp=list_del(ops, ns.endp, hits),
+            endpoints=ops.sub(ns.endpoints, ops.const(1, 8), 8),
+            id_bitmap=ops.bit_clear(ns.id_bitmap, cur.id),
+            endp_signal_max=count_flag(ops, ns.endp_signal_max, cur.flags, FLAG_SIGNAL, -1),
+            endp_subflow_max=count_flag(ops, ns.endp_subflow_max, cur.flags, FLAG_SUBFLOW, -1),
+            endp_laminar_max=count_flag(ops, ns.endp_laminar_max, cur.flags, FLAG_LAMINAR, -1),
+        )
+        if k.version.has_endp_fullmesh_max:
+            removed = removed._replace(endp_fullmesh_max=count_flag(
+                ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1))
+        return fx.mptcp_nl_remove_subflow_and_signal_addr(k, st._replace(netns=removed), cur)
+
+    def zero() -> State:
+        # Without an address (no family) no msk's local address can match.
+        return ops.cond(ops.eq(a.family, ops.const(0, 4)), lambda: st,
+                        lambda: fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port))
+
+    return ops.cond(failed, lambda: st, lambda: ops.cond(id_zero, zero, deleted)), outcome
 
 
 # --- FLUSH -----------------------------------------------------------------
@@ -345,19 +350,22 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
     new_flags = ops.bor(ops.band(cur.flags, ops.const(~mask & 0xFF, 8)),
                         ops.band(req, ops.const(mask, 8)))
     changed = ops.bxor(new_flags, cur.flags)
-    endp = tuple(ops.ite(h, e._replace(flags=new_flags), e) for h, e in zip(hits, ns.endp,
-                                                                            strict=True))
-    updated = ns._replace(endp=endp)
-    if k.version.has_endp_fullmesh_max:
-        fm = ns.endp_fullmesh_max
-        updated = updated._replace(endp_fullmesh_max=ops.ite(
-            ops.has(changed, FLAG_FULLMESH),
-            ops.ite(ops.has(new_flags, FLAG_FULLMESH), ops.add(fm, ops.const(1, 8), 8),
-                    ops.sub(fm, ops.const(1, 8), 8)),
-            fm))
-    st2 = effects().mptcp_pm_nl_set_flags_all(k, st._replace(netns=updated),
-                                              cur._replace(flags=new_flags), changed)
-    return ops.ite(failed, st, st2), outcome
+
+    def updated() -> State:
+        endp = tuple(ops.ite(h, e._replace(flags=new_flags), e)
+                     for h, e in zip(hits, ns.endp, strict=True))
+        table = ns._replace(endp=endp)
+        if k.version.has_endp_fullmesh_max:
+            fm = ns.endp_fullmesh_max
+            table = table._replace(endp_fullmesh_max=ops.ite(
+                ops.has(changed, FLAG_FULLMESH),
+                ops.ite(ops.has(new_flags, FLAG_FULLMESH), ops.add(fm, ops.const(1, 8), 8),
+                        ops.sub(fm, ops.const(1, 8), 8)),
+                fm))
+        return effects().mptcp_pm_nl_set_flags_all(
+            k, st._replace(netns=table), cur._replace(flags=new_flags), changed)
+
+    return ops.cond(failed, lambda: st, updated), outcome
 
 
 # --- LIMITS ------------------------------------------------------------------

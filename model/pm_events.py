@@ -54,9 +54,8 @@ def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
     applied = ops.false()
     for ci in range(len(st.conns)):
         here = ops.eq(inp.event.conn, u8(ops, ci))
-        st2, ok = fn(st, ci)
-        st = ops.ite(here, st2, st)
-        applied = ops.or_(applied, ops.and_(here, ok))
+        st, ok = ops.cond(here, lambda st=st, ci=ci: fn(st, ci), lambda st=st: (st, ops.false()))
+        applied = ops.or_(applied, ok)
     return st, applied
 
 

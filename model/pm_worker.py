@@ -409,19 +409,20 @@ def mptcp_pm_worker(k: Ctx, st: State, ci: int) -> State:
     conn = st.conns[ci]
     rm = ops.and_(conn.used, conn.w_rm_addr)
     conn = conn._replace(w_rm_addr=ops.false())
-    conn = ops.ite(rm, mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, conn.rm_rx_id, True),
-                   conn)
+    conn = ops.cond(rm, lambda: mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, conn.rm_rx_id,
+                                                            True), lambda: conn)
     st = set_conn(st, ci, conn)
 
     add = ops.and_(conn.used, conn.w_add_addr)
     st = set_conn(st, ci, conn._replace(w_add_addr=ops.false()))
-    st = ops.ite(add, mptcp_pm_nl_add_addr_received(k, st, ci), st)
+    st = ops.cond(add, lambda: mptcp_pm_nl_add_addr_received(k, st, ci), lambda: st)
 
     for bit in ("w_established", "w_subflow_established"):
         conn = st.conns[ci]
         run = ops.and_(conn.used, getattr(conn, bit))
         st = set_conn(st, ci, conn._replace(**{bit: ops.false()}))
-        st = ops.ite(run, mptcp_pm_create_subflow_or_signal_addr(k, st, ci), st)
+        st = ops.cond(run, lambda st=st: mptcp_pm_create_subflow_or_signal_addr(k, st, ci),
+                      lambda st=st: st)
     return st
 
 

@@ -204,14 +204,15 @@ def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> Conn:
     )
 
 
-def initial_state(conns: int = DEFAULT_CONNS,
-                  subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> State:
+def initial_state(conns: int = DEFAULT_CONNS, subflow_slots: int = DEFAULT_SUBFLOW_SLOTS,
+                  endpoint_slots: int = MPTCP_PM_ADDR_MAX) -> State:
     """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1), and
-    `conns` connection slots, none open yet."""
+    `conns` connection slots, none open yet. Fewer than 8 endpoint slots is a
+    checker scope: runs must then keep the table that small."""
     return State(
         conns=(empty_conn(subflow_slots),) * conns,
         netns=Netns(
-            endp=(EMPTY_ENDPOINT,) * MPTCP_PM_ADDR_MAX,
+            endp=(EMPTY_ENDPOINT,) * endpoint_slots,
             endpoints=0,
             next_id=1,
             id_bitmap=0,

@@ -9,6 +9,7 @@ quantifier-free QF_BV.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import z3
@@ -77,6 +78,14 @@ class Z3Ops:
         if isinstance(a, bool) or isinstance(b, bool):
             a, b = self._bool(a), self._bool(b)
         return z3.If(self._bool(c), a, b)
+
+    def cond(self, c: Any, then: Callable[[], Any], other: Callable[[], Any]) -> Any:
+        """Both branches, merged; a literal condition builds only one."""
+        if c is True or (isinstance(c, z3.BoolRef) and z3.is_true(c)):
+            return then()
+        if c is False or (isinstance(c, z3.BoolRef) and z3.is_false(c)):
+            return other()
+        return self.ite(c, then(), other())
 
     def eq(self, a: Any, b: Any) -> z3.BoolRef:
         return a == b
