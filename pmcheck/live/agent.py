@@ -68,7 +68,10 @@ class AgentState:
 
 
 def _write_frame(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj)
+    _write_payload(fd, pickle.dumps(obj))
+
+
+def _write_payload(fd: int, data: bytes) -> None:
     view = memoryview(_LEN.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view) :]
@@ -120,13 +123,9 @@ def _serve(name: str, req_fd: int, resp_fd: int) -> None:
                 reply: Any = ("ok", fn(state, *args, **kwargs))
                 _write_frame(resp_fd, reply)
             except BaseException as exc:  # sent back, re-raised in the parent
-                os.write(resp_fd, _frame_bytes(_pickle_error(exc)))
+                _write_payload(resp_fd, _pickle_error(exc))
     finally:
         state.close()
-
-
-def _frame_bytes(payload: bytes) -> bytes:
-    return _LEN.pack(len(payload)) + payload
 
 
 def _child_main(name: str, req_fd: int, resp_fd: int) -> None:
@@ -167,7 +166,9 @@ class NetnsAgent:
     ) -> T:
         """Run `fn(state, *args, **kwargs)` in the child; return its result.
 
-        On timeout the child is killed (its state is unknown) and AgentError raised."""
+        `timeout` (s) belongs to this call, not to `fn`: pass a `timeout` of
+        `fn` positionally. On timeout the child is killed (its state is
+        unknown) and AgentError raised."""
         if self.pid is None:
             raise AgentError(f"agent for {self.name} is closed")
         limit = self.call_timeout if timeout is None else timeout

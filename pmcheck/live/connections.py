@@ -3,7 +3,7 @@
 
     with LiveTestbed(links=4) as tb:
         tb.set_limits(add_addr_accepted=2, subflows=2)
-        tb.add_endpoint("10.0.2.2", flags=FLAG_LAMINAR)
+        tb.add_endpoint("10.0.2.2", flags=FLAG_LAMINAR)  # pmcheck.scenario.ast
         conn = tb.connect("10.0.1.2", "10.0.1.1")
         tb.peer_announce(conn, "10.0.2.1", 1)
         snap = tb.snapshot(conn)
@@ -29,18 +29,16 @@ testbed running in parallel, mptcpd) makes the peer accept joins too.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import ipaddress
+import errno
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from pmcheck.live import sockops, topology
 from pmcheck.live.agent import NetnsAgent
-from pmcheck.live.diag import DiagSubflow
+from pmcheck.live.diag import TCP_ESTABLISHED, DiagSubflow
 from pmcheck.live.events import (
     EV_ANNOUNCED,
     EV_CLOSED,
@@ -50,18 +48,21 @@ from pmcheck.live.events import (
     EV_SUB_ESTABLISHED,
     EventMatch,
     PmEvent,
-    SubflowRow,
-    subflow_table,
+    plain_addr,
 )
-from pmcheck.live.genl import AddrSpec, RawEndpoint, Reply
+from pmcheck.live.genl import AddrSpec, Reply
 from pmcheck.live.mptcp_info import MptcpInfo
 from pmcheck.live.netns import temporary_netns
+from pmcheck.live.results import ConnId, ConnSnapshot, LiveTimeout, OpResult, build_snapshot
 from pmcheck.live.sockops import FourTuple, HostWait, SettleResult
 from pmcheck.live.topology import HOST, PEER, SideInfo
+
+__all__ = ["ConnId", "ConnSnapshot", "LiveTestbed", "LiveTimeout", "OpResult", "SettleResult"]
 
 DEFAULT_PORT = 10000
 DEFAULT_QUIET_MS = 100
 DEFAULT_TIMEOUT = 5.0
+DEFAULT_HANDSHAKE_WAIT = 1.5  # > the 1 s initial SYN retransmission timeout
 _PING = b"ping"
 _PONG = b"pong"
 # Host counters that end a wait when the awaited event cannot come (refusals).
@@ -69,73 +70,12 @@ JOIN_REFUSAL_MIB = ("MPJoinRejected", "MPJoinNoTokenFound", "MismatchPortSynRx",
                     "MPJoinAckHMacFailure")
 
 
-class LiveTimeout(RuntimeError):
-    """The kernel did not react as awaited within the timeout."""
-
-
-@dataclass(frozen=True)
-class ConnId:
-    """One MPTCP connection of the testbed (its initial subflow's 4-tuple)."""
-
-    key: str  # the sockets' name in both agents
-    host_token: int
-    peer_token: int
-    host_addr: str
-    host_port: int
-    peer_addr: str
-    peer_port: int
-    host_is_client: bool
-    epoch: int  # event-listener epoch at creation; -1: created without listeners
-
-
-@dataclass(frozen=True)
-class OpResult:
-    """What one peer operation did. `reply` is the peer's netlink answer;
-    on an error nothing is awaited (`wait`/`settle` None)."""
-
-    reply: Reply
-    wait: HostWait | None
-    events: tuple[PmEvent, ...]  # host events from the command to the end of settle
-    settle: SettleResult | None
-    elapsed: float
-
-    @property
-    def event(self) -> PmEvent | None:
-        return self.wait.event if self.wait else None
-
-
-@dataclass(frozen=True)
-class ConnSnapshot:
-    """The host side of one connection after settling.
-
-    `subflows`: (local addr, local id, remote addr, remote id, backup) of each
-    subflow in TCP ESTABLISHED, from sock_diag (the kernel's current state;
-    backup = our B bit or the peer's, as the scheduler uses it). The event
-    replay (`subflows_from_events`, None when the event stream was not
-    continuous) and MPTCP_SUBFLOW_ADDRS cross-check it; disagreements are
-    listed in `mismatches`, never hidden."""
-
-    conn: ConnId
-    info: MptcpInfo
-    subflows: tuple[SubflowRow, ...]
-    subflows_from_events: tuple[SubflowRow, ...] | None
-    subflow_addrs: tuple[FourTuple, ...]
-    diag: tuple[DiagSubflow, ...]
-    endpoints: tuple[RawEndpoint, ...]
-    limits: tuple[int, int]
-    mib: Mapping[str, int] = field(repr=False)
-    mismatches: tuple[str, ...]
-
-
 def wildcard(addr: str) -> str:
     return "::" if ":" in addr else "0.0.0.0"
 
 
-def plain(addr: str) -> str:
-    ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
+def v4_mapped(addr: str) -> str:
+    return f"::ffff:{addr}"
 
 
 class LiveTestbed:
@@ -154,6 +94,7 @@ class LiveTestbed:
         host_sysctls: Mapping[str, int | str] | None = None,
         peer_sysctls: Mapping[str, int | str] | None = None,
         quiet_ms: int = DEFAULT_QUIET_MS,
+        handshake_wait: float = DEFAULT_HANDSHAKE_WAIT,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         if not 1 <= links <= 8:
@@ -166,6 +107,7 @@ class LiveTestbed:
         self.host_sysctls = dict(host_sysctls or {})
         self.peer_sysctls = dict(peer_sysctls or {})
         self.quiet_ms = quiet_ms
+        self.handshake_wait = handshake_wait
         self.timeout = timeout
         self._stack = contextlib.ExitStack()
         self._conns: dict[str, ConnId] = {}
@@ -288,7 +230,7 @@ class LiveTestbed:
         quiet = (self.quiet_ms if quiet_ms is None else quiet_ms) / 1000
         keys = list(self._conns)
         result = self.host.call(sockops.settle, keys, quiet, self.timeout,
-                                timeout=self.timeout + 5)
+                                self.handshake_wait, timeout=self.timeout + 5)
         if not result.settled:
             raise LiveTimeout(f"host PM still busy after {result.waited:.2f}s")
         return result
@@ -319,6 +261,8 @@ class LiveTestbed:
         return self.host_pm("set_limits", add_addr_accepted, subflows)
 
     def set_sysctls(self, side: str, values: Mapping[str, int | str]) -> None:
+        """Write sysctls of `side` ("host" or "peer") now; net.mptcp.* apply to
+        connections created later (allow_join_initial_addr_port: to later SYNs)."""
         agent = self.host if side == HOST else self.peer
         agent.call(topology.apply_sysctls, dict(values))
 
@@ -339,7 +283,7 @@ class LiveTestbed:
               port: int, listen_addr: str | None) -> ConnId:
         key = f"c{next(self._keys)}"
         listen_key = server.call(sockops.listen, listen_addr or wildcard(remote), port)
-        host_mark = self._mark(self.host)
+        host_mark, peer_mark = self._mark(self.host), self._mark(self.peer)
         client_addr = client.call(sockops.connect, key, local, remote, port, self.timeout)
         server.call(sockops.accept, listen_key, key, self.timeout)
         self._exchange(client, server, key)
@@ -350,11 +294,16 @@ class LiveTestbed:
             # ESTABLISHED = fully established, when the PM starts working. Without
             # listeners the data exchange above is what guarantees it.
             self._wait_host(host_mark, EventMatch((EV_ESTABLISHED,), host_token),
-                            what="host ESTABLISHED")
-        host_end = (plain(client_addr[0]), client_addr[1]) if host_is_client else \
-            (plain(remote), port)
-        peer_end = (plain(remote), port) if host_is_client else \
-            (plain(client_addr[0]), client_addr[1])
+                            "host ESTABLISHED")
+        if peer_mark is not None and self.peer.call(
+            sockops.wait_event, peer_mark, EventMatch((EV_ESTABLISHED,), peer_token),
+            self.timeout, timeout=self.timeout + 5,
+        ) is None:
+            raise LiveTimeout(f"no peer ESTABLISHED within {self.timeout}s")
+        host_end = (plain_addr(client_addr[0]), client_addr[1]) if host_is_client else \
+            (plain_addr(remote), port)
+        peer_end = (plain_addr(remote), port) if host_is_client else \
+            (plain_addr(client_addr[0]), client_addr[1])
         conn = ConnId(key, host_token, peer_token, *host_end, *peer_end, host_is_client,
                       self._epoch if self._events_on else -1)
         self._conns[key] = conn
@@ -376,17 +325,11 @@ class LiveTestbed:
         self.peer.call(sockops.close_socket, conn.key)
         del self._conns[conn.key]
         if mark is not None:
-            self._wait_host(mark, EventMatch((EV_CLOSED,), conn.host_token),
-                            what="host CLOSED")
+            self._wait_host(mark, EventMatch((EV_CLOSED,), conn.host_token), "host CLOSED")
         self.settle()
 
-    def _wait_host(self, mark: int | None, match: EventMatch | None, *, what: str,
-                   mib_keys: Sequence[str] = (), gone: FourTuple | None = None) -> HostWait:
-        base = None
-        if mib_keys:
-            mib = self.host.call(sockops.mib)
-            base = {k: mib.get(k, 0) for k in mib_keys}
-        return self._wait_host_from(mark, match, base, gone, what)
+    def _wait_host(self, mark: int | None, match: EventMatch, what: str) -> HostWait:
+        return self._wait_host_from(mark, match, None, None, what)
 
     def _wait_host_from(self, mark: int | None, match: EventMatch | None,
                         base: dict[str, int] | None, gone: FourTuple | None,
@@ -401,8 +344,12 @@ class LiveTestbed:
     # --- peer (userspace PM) operations ----------------------------------------------------
 
     def _peer_op(self, method: str, args: tuple[Any, ...], match: EventMatch | None,
-                 mib_keys: Sequence[str], what: str, gone: FourTuple | None = None
-                 ) -> OpResult:
+                 mib_keys: Sequence[str], what: str, gone: FourTuple | None = None,
+                 retry_args: tuple[Any, ...] | None = None) -> OpResult:
+        """Send one userspace-PM command on the peer, wait for the host's
+        reaction, settle. `retry_args`: sent instead if the first answer is
+        ESRCH (a v4 subflow of a dual-stack peer socket is known by its
+        v4-mapped addresses)."""
         start = time.monotonic()
         mark = self._mark(self.host)
         base = None
@@ -410,6 +357,8 @@ class LiveTestbed:
             mib = self.host.call(sockops.mib)
             base = {k: mib.get(k, 0) for k in mib_keys}
         reply: Reply = self.peer.call(sockops.upm_call, method, *args)
+        if reply.errno == errno.ESRCH and retry_args is not None:
+            reply = self.peer.call(sockops.upm_call, method, *retry_args)
         if reply.errno:
             return OpResult(reply, None, (), None, time.monotonic() - start)
         wait = self._wait_host_from(mark, match if self._events_on else None, base, gone, what)
@@ -465,14 +414,17 @@ class LiveTestbed:
                            (("saddr", host_addr), ("sport", row.sport),
                             ("daddr", peer_addr), ("dport", row.dport)))
         args = (conn.peer_token, peer_addr, row.dport, host_addr, row.sport)
+        mapped = (conn.peer_token, v4_mapped(peer_addr), row.dport, v4_mapped(host_addr),
+                  row.sport)
         return self._peer_op("subflow_destroy", args, match, (),
-                             f"host SUB_CLOSED {four}", gone=four)
+                             f"host SUB_CLOSED {four}", gone=four,
+                             retry_args=mapped if ":" not in peer_addr else None)
 
     def _find_subflow(self, conn: ConnId, host_addr: str, peer_addr: str,
                       host_port: int | None) -> DiagSubflow:
         rows = [r for r in self.host.call(sockops.diag_subflows, conn.host_token)
-                if r.state == 1 and r.saddr == plain(host_addr)
-                and r.daddr == plain(peer_addr)
+                if r.state == TCP_ESTABLISHED and r.saddr == plain_addr(host_addr)
+                and r.daddr == plain_addr(peer_addr)
                 and (host_port is None or r.sport == host_port)]
         if len(rows) != 1:
             raise ValueError(f"{len(rows)} established subflows {host_addr} -> {peer_addr}: "
@@ -492,44 +444,6 @@ class LiveTestbed:
 
     def snapshot(self, conn: ConnId) -> ConnSnapshot:
         """The host's view of `conn` (call after an operation: they all settle)."""
-        raw: sockops.RawSnapshot = self.host.call(sockops.snapshot, conn.key, conn.host_token)
-        table = tuple(sorted(_row(r) for r in raw.diag if r.state == 1))
-        replay = None
-        if raw.events is not None and conn.epoch == self._epoch:
-            replay = subflow_table(raw.events, conn.host_token)
-        limits = raw.limits.limits or (0, 0)
-        snap = ConnSnapshot(conn, raw.info, table, replay, raw.subflow_addrs, raw.diag,
-                            raw.endpoints.endpoints, limits, raw.mib, ())
-        return _with_mismatches(snap)
+        raw = self.host.call(sockops.snapshot, conn.key, conn.host_token)
+        return build_snapshot(conn, raw, events_valid=conn.epoch == self._epoch)
 
-
-def _row(r: DiagSubflow) -> SubflowRow:
-    return (r.saddr, r.loc_id, r.daddr, r.rem_id, r.backup)
-
-
-def _with_mismatches(snap: ConnSnapshot) -> ConnSnapshot:
-    notes: list[str] = []
-    established = {(r.saddr, r.sport, r.daddr, r.dport) for r in snap.diag if r.state == 1}
-    listed = {(plain(a), p, plain(b), q) for a, p, b, q in snap.subflow_addrs}
-    if established - listed:
-        notes.append(f"established but not in MPTCP_SUBFLOW_ADDRS: {sorted(established - listed)}")
-    if listed - established:
-        notes.append(f"in MPTCP_SUBFLOW_ADDRS but not established: {sorted(listed - established)}")
-    if snap.subflows_from_events is not None:
-        by_ids = sorted(row[:4] for row in snap.subflows)
-        replayed = sorted(row[:4] for row in snap.subflows_from_events)
-        if by_ids != replayed:
-            notes.append(f"event replay {replayed} != sock_diag {by_ids}")
-    if len(snap.subflows) != snap.info.subflows + 1:
-        notes.append(f"{len(snap.subflows)} established subflows but MPTCP_INFO.subflows "
-                     f"(extra_subflows) = {snap.info.subflows}")
-    if not notes:
-        return snap
-    return dataclasses.replace(snap, mismatches=tuple(notes))
-
-
-@contextlib.contextmanager
-def live_testbed(**kwargs: Any) -> Iterator[LiveTestbed]:
-    """`with live_testbed(links=2) as tb:` (same as `with LiveTestbed(...)`)."""
-    with LiveTestbed(**kwargs) as tb:
-        yield tb

@@ -20,7 +20,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from pmcheck.live.events import _attrs
+from pmcheck.live.events import iter_attrs, plain_addr
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -33,6 +33,7 @@ INET_DIAG_ULP_INFO = 19
 INET_ULP_INFO_NAME = 1
 INET_ULP_INFO_MPTCP = 3
 TCP_ESTABLISHED = 1
+TCP_SYN_SENT = 2
 
 # enum MPTCP_SUBFLOW_ATTR_* (include/uapi/linux/mptcp.h)
 SF_TOKEN_REM = 1
@@ -74,12 +75,6 @@ class DiagSubflow:
         return bool(self.flags & (SF_FLAG_BKUP_REM | SF_FLAG_BKUP_LOC))
 
 
-def _plain(addr: str) -> str:
-    ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
-
 
 def _request(family: int) -> bytes:
     body = _REQ.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), 0xFFFFFFFF, b"")
@@ -93,12 +88,12 @@ def _subflow(family: int, body: bytes) -> DiagSubflow | None:
     _fam, state, _timer, _retrans, sport, dport, src, dst = fields[:8]
     size = 4 if family == socket.AF_INET else 16
     mptcp: dict[int, bytes] | None = None
-    for kind, data in _attrs(body[_MSG.size :]):
+    for kind, data in iter_attrs(body[_MSG.size :]):
         if kind != INET_DIAG_ULP_INFO:
             continue
-        ulp = dict(_attrs(data))
+        ulp = dict(iter_attrs(data))
         if ulp.get(INET_ULP_INFO_NAME, b"").rstrip(b"\0") == b"mptcp":
-            mptcp = dict(_attrs(ulp.get(INET_ULP_INFO_MPTCP, b"")))
+            mptcp = dict(iter_attrs(ulp.get(INET_ULP_INFO_MPTCP, b"")))
     if mptcp is None:
         return None
 
@@ -109,9 +104,9 @@ def _subflow(family: int, body: bytes) -> DiagSubflow | None:
         return mptcp[key][0] if key in mptcp else 0
 
     return DiagSubflow(
-        saddr=_plain(str(ipaddress.ip_address(src[:size]))),
+        saddr=plain_addr(str(ipaddress.ip_address(src[:size]))),
         sport=struct.unpack("!H", sport)[0],
-        daddr=_plain(str(ipaddress.ip_address(dst[:size]))),
+        daddr=plain_addr(str(ipaddress.ip_address(dst[:size]))),
         dport=struct.unpack("!H", dport)[0],
         state=state,
         token_loc=u32(SF_TOKEN_LOC),

@@ -148,7 +148,7 @@ def _decode(kind: str, data: bytes) -> int | str:
     return str(ipaddress.ip_address(data))  # 4 or 16 bytes
 
 
-def _attrs(buf: bytes) -> Iterable[tuple[int, bytes]]:
+def iter_attrs(buf: bytes) -> Iterable[tuple[int, bytes]]:
     offset = 0
     while offset + _NLA.size <= len(buf):
         length, kind = _NLA.unpack_from(buf, offset)
@@ -161,7 +161,7 @@ def _attrs(buf: bytes) -> Iterable[tuple[int, bytes]]:
 def decode_event(seq: int, at: float, cmd: int, payload: bytes) -> PmEvent:
     values: dict[str, int | str] = {}
     raw: list[tuple[int, int, str]] = []
-    for kind, data in _attrs(payload):
+    for kind, data in iter_attrs(payload):
         raw.append((kind, len(data), data.hex()))
         known = ATTRS.get(kind)
         if known is not None:
@@ -197,7 +197,8 @@ def events_group_id() -> tuple[int, int]:
 
 
 class EventListener:
-    """Collects every PM event of the current namespace from start() to stop().
+    """Collects every PM event of the current namespace (genl multicast is per
+    netns) from its creation until stop().
 
     Thread-safe; `wait_for()` blocks on a condition variable, never polls."""
 
@@ -302,7 +303,7 @@ class EventMatch:
 def _same(have: object, want: object) -> bool:
     # Addresses compare as plain v4 when v4-mapped (dual-stack sockets report those).
     if isinstance(have, str) and isinstance(want, str):
-        return _plain(have) == _plain(want)
+        return plain_addr(have) == plain_addr(want)
     return have == want
 
 
@@ -323,10 +324,11 @@ class LiveSubflow:
     backup: bool
 
     def row(self) -> SubflowRow:
-        return (_plain(self.saddr), self.loc_id, _plain(self.daddr), self.rem_id, self.backup)
+        return (plain_addr(self.saddr), self.loc_id, plain_addr(self.daddr), self.rem_id,
+                self.backup)
 
 
-def _plain(addr: str) -> str:
+def plain_addr(addr: str) -> str:
     """v4-mapped v6 addresses (a dual-stack socket) as plain v4."""
     ip = ipaddress.ip_address(addr)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -337,7 +339,7 @@ def _plain(addr: str) -> str:
 def _key(event: PmEvent) -> _FourTuple | None:
     if event.saddr is None or event.daddr is None:
         return None
-    return (_plain(event.saddr), event.sport or 0, _plain(event.daddr), event.dport or 0)
+    return (plain_addr(event.saddr), event.sport or 0, plain_addr(event.daddr), event.dport or 0)
 
 
 def live_subflows(events: Iterable[PmEvent], token: int) -> dict[_FourTuple, LiveSubflow]:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pmcheck.live.agent import AgentState
-from pmcheck.live.diag import SF_FLAG_MAPVALID, TCP_ESTABLISHED, DiagSubflow, mptcp_subflows
+from pmcheck.live.diag import (
+    SF_FLAG_MAPVALID,
+    TCP_ESTABLISHED,
+    TCP_SYN_SENT,
+    DiagSubflow,
+    mptcp_subflows,
+)
 from pmcheck.live.events import EventListener, EventMatch, PmEvent
 from pmcheck.live.genl import PmClient, Reply
 from pmcheck.live.mptcp_info import (
@@ -267,10 +273,11 @@ class SettleResult:
     waited: float  # seconds
     rounds: int  # quiet windows needed (1 = nothing moved)
     last_seq: int
+    pending: tuple[FourTuple, ...] = ()  # subflows still in SYN_SENT at the end
 
 
 def _pm_state(state: AgentState, keys: Sequence[str]) -> tuple[Any, ...]:
-    infos = []
+    infos: list[tuple[int, ...] | None] = []
     for key in keys:
         try:
             infos.append(read_mptcp_info(_sock(state, key)).pm_view())
@@ -282,10 +289,18 @@ def _pm_state(state: AgentState, keys: Sequence[str]) -> tuple[Any, ...]:
     return (tuple(infos), tuple(sorted(read_mib().items())), subflows)
 
 
-def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float) -> SettleResult:
+def _pending(pm_state: tuple[Any, ...]) -> tuple[FourTuple, ...]:
+    return tuple(row[:4] for row in pm_state[2] if row[4] == TCP_SYN_SENT)
+
+
+def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float,
+           handshake_wait: float = 1.5) -> SettleResult:
     """Wait until the PM of this namespace is idle: no PM event for `quiet` s,
     and across that window no change in the PM fields of MPTCP_INFO (each
-    socket in `keys`), the MPTcpExt MIB, or the sock_diag subflow list.
+    socket in `keys`), the MPTcpExt MIB, or the sock_diag subflow list; and
+    no subflow in SYN_SENT, for at most `handshake_wait` s (a SYN that got
+    no answer is retransmitted after 1 s; an unreachable address would keep
+    it pending for minutes, so the end state then reports it instead).
 
     THE one place where elapsed time, not a kernel signal, decides that an
     operation is over: the kernel does not say "the PM has nothing more to
@@ -306,10 +321,13 @@ def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float)
             seq_after = seq
         after = _pm_state(state, keys)
         now = time.monotonic()
-        if seq_after == seq and before == after:
-            return SettleResult(True, now - start, rounds, seq)
+        pending = _pending(after)
+        if seq_after == seq and before == after and (
+            not pending or now - start >= handshake_wait
+        ):
+            return SettleResult(True, now - start, rounds, seq, pending)
         if now >= deadline:
-            return SettleResult(False, now - start, rounds, seq_after)
+            return SettleResult(False, now - start, rounds, seq_after, pending)
 
 
 # --- one-call snapshot ------------------------------------------------------------------

@@ -68,13 +68,19 @@ def read_sysctl(state: AgentState, key: str) -> str:
 
 
 def base_sysctls(pm_type: int) -> dict[str, int | str]:
-    """rp_filter must be off before the links exist (new interfaces copy
-    `default`; the effective value is max(all, interface))."""
+    """Set before the links exist: new interfaces copy `default`.
+
+    rp_filter off (the effective value is max(all, interface)). No DAD at all:
+    `nodad` covers the global addresses, but a tentative link-local address
+    delays neighbour discovery by ~1 s, and a v6 join across links then
+    sits in SYN_SENT until its SYN is retransmitted."""
     return {
         "net.mptcp.enabled": 1,
         "net.mptcp.pm_type": pm_type,
         "net.ipv4.conf.all.rp_filter": 0,
         "net.ipv4.conf.default.rp_filter": 0,
+        "net.ipv6.conf.all.accept_dad": 0,
+        "net.ipv6.conf.default.accept_dad": 0,
     }
 
 
