@@ -132,8 +132,27 @@ connect_st = st.builds(
     st.sampled_from([1, 1, 2]), st.booleans(), st.booleans())
 
 
+def realizable(commands: list[Command]) -> list[Command]:
+    """Keep what the live testbed's userspace-PM peer can send: RM_ADDR only
+    for ids it announced, ADD_ADDR with a non-zero id used for one address
+    only, joins from an announced address only under its id."""
+    announced: dict[str, int] = {}
+    out = []
+    for c in commands:
+        if isinstance(c, PeerAnnounce):
+            taken = {i for a, i in announced.items() if a != c.addr}
+            if c.id == 0 or c.id in taken or announced.get(c.addr, c.id) != c.id:
+                continue
+            announced[c.addr] = c.id
+        keep = not (isinstance(c, PeerRemove) and c.id not in announced.values())
+        keep = keep and not (isinstance(c, PeerJoin) and announced.get(c.addr, c.id) != c.id)
+        if keep:
+            out.append(c)
+    return out
+
+
 @st.composite
 def connection_scenario_st(draw: st.DrawFn, max_events: int = 12) -> Scenario:
     before = draw(st.lists(conn_netlink_st, max_size=5))
     after = draw(st.lists(st.one_of(event_st, event_st, conn_netlink_st), max_size=max_events))
-    return scenario_of([*before, draw(connect_st), *after])
+    return scenario_of([*before, draw(connect_st), *realizable(after)])

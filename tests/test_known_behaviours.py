@@ -43,7 +43,8 @@ def test_f1_c_flag_filler_marks_skipped_endpoint_used(version: KernelVersion) ->
 def test_f2_laminar_mpc_endpoint_serves_two_subflows(version: KernelVersion) -> None:
     last = conns_after("F2-laminar-raw-mpc-id.scn", version)[-1][0]
     assert last.table == (SubflowRow("10.0.1.2", 1, "10.0.2.1", 1),
-                          SubflowRow("10.0.1.2", 1, "10.0.3.1", 2))
+                          SubflowRow("10.0.1.2", 1, "10.0.3.1", 2),
+                          SubflowRow("10.0.4.2", 2, "10.0.1.1", 0))
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.value)

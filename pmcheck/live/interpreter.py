@@ -46,9 +46,15 @@ IfNames = dict[int, str]
 
 
 def run_on_kernel(scenario: Scenario) -> Run:
-    """Run every step of `scenario` on this machine's kernel, in a fresh netns."""
-    with temporary_netns() as name:
-        outcomes = run_in_netns(name, execute_in_current_netns, scenario)
+    """Run every step of `scenario` on this machine's kernel: in a fresh netns,
+    or, when it opens connections, on a fresh two-namespace testbed."""
+    if scenario.has_connections:
+        from pmcheck.live.conn_interpreter import run_connections_on_kernel
+
+        outcomes = run_connections_on_kernel(scenario)
+    else:
+        with temporary_netns() as name:
+            outcomes = run_in_netns(name, execute_in_current_netns, scenario)
     return Run(interpreter="kernel", kernel=os.uname().release, outcomes=outcomes)
 
 
