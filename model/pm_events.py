@@ -59,6 +59,11 @@ def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
     return st, applied
 
 
+def has_path(ops: Ops, conn: Conn) -> Any:
+    """A signal from the peer needs an established subflow to arrive on."""
+    return ops.and_(conn.used, ops.or_(*(ops.and_(s.used, s.established) for s in conn.sf)))
+
+
 def outcome(ops: Ops, applied: Any) -> Outcome:
     return Outcome(u8(ops, 0), u8(ops, 0), ops.ite(applied, u8(ops, 1), u8(ops, 0)))
 
@@ -101,12 +106,15 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         conn = st.conns[ci]
+        # The client's side of the initial subflow has an ephemeral port: 0 here.
+        zero_port = ops.const(0, 16)
+        dport = ops.ite(ev.server, zero_port, ev.port)
         mpc = Subflow(ops.true(), ops.true(), ops.const(SUBFLOW_KIND_MPC, 2), u8(ops, 0),
-                      u8(ops, 0), ev.laddr, ev.raddr, ev.port, ops.false())
+                      u8(ops, 0), ev.laddr, ev.raddr, dport, ops.false())
         fresh = conn._replace(
             used=ops.true(), server=ev.server,
             v4=is_v4(ops, ev.laddr), local_addr=ev.laddr, remote_addr=ev.raddr,
-            port=ev.port, deny_join_id0=ev.flag,
+            port=dport, lport=ops.ite(ev.server, ev.port, zero_port), deny_join_id0=ev.flag,
             w_established=ops.false(), w_subflow_established=ops.false(),
             w_add_addr=ops.false(), w_rm_addr=ops.false(), warned=ops.false(),
             overflow=ops.false(), anno=tuple(_empty_anno(ops) for _ in conn.anno),
@@ -150,7 +158,8 @@ def mptcp_pm_add_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, O
     for id 0 with another address than the initial one, or id > 0 when
     accept_addr is false and the C-flag case does not hold; otherwise
     schedule ADD_ADDR_RECEIVED with pm->remote, or drop it (no echo, the
-    peer retransmits) if that work is already pending."""
+    peer retransmits) if that work is already pending. It arrives only while
+    some subflow is established."""
     ops, ev = k.ops, inp.event
 
     def one(st: State, ci: int) -> tuple[State, Any]:
@@ -161,10 +170,11 @@ def mptcp_pm_add_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, O
         echo_only = ops.or_(ops.and_(id0, ops.not_(init)),
                             ops.and_(ops.not_(id0), ops.not_(c.accept_addr),
                                      ops.not_(c_flag_case(ops, c, st.netns))))
-        take = ops.and_(c.used, ops.not_(echo_only), ops.not_(c.w_add_addr))
+        arrives = has_path(ops, c)
+        take = ops.and_(arrives, ops.not_(echo_only), ops.not_(c.w_add_addr))
         c2 = c._replace(w_add_addr=ops.true(), pm_remote_addr=ev.raddr, pm_remote_id=ev.rid,
                         pm_remote_port=ev.port)
-        return ops.ite(take, set_conn(st, ci, c2), st), c.used
+        return ops.ite(take, set_conn(st, ci, c2), st), arrives
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
@@ -178,9 +188,10 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        take = ops.and_(c.used, ops.not_(c.w_rm_addr))
+        arrives = has_path(ops, c)
+        take = ops.and_(arrives, ops.not_(c.w_rm_addr))
         return ops.ite(take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(),
-                                                         rm_rx_id=ev.rid)), st), c.used
+                                                         rm_rx_id=ev.rid)), st), arrives
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
@@ -209,7 +220,7 @@ def subflow_token_join_request(k: Ctx, st: State, inp: Inputs) -> tuple[State, O
                            ops.ult(c.extra_subflows, ns.limit_extra_subflows))
         extra = ops.add(c.extra_subflows, u8(ops, 1), 8)
         sf = Subflow(ops.true(), ops.true(), ops.const(SUBFLOW_KIND_PASSIVE, 2), local_id,
-                     ev.rid, ev.laddr, ev.raddr, c.port,
+                     ev.rid, ev.laddr, ev.raddr, ops.const(0, 16),
                      is_backup_endpoint(ops, ns, ev.laddr))
         joined = add_subflow(ops, c._replace(
             extra_subflows=extra,

@@ -59,7 +59,7 @@ def msk_local_port(ops: Ops, conn: Conn) -> Any:
     """The initial subflow's local port as endpoint lookups see it: the
     listening port on the server, an ephemeral one (never an endpoint's) on
     the client."""
-    return ops.ite(conn.server, conn.port, ops.const(0, 16))
+    return conn.lport
 
 
 def first_endpoint(ops: Ops, ns: Netns, conds: list[Any]) -> tuple[Any, Endpoint]:

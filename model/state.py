@@ -90,9 +90,10 @@ class Conn(NamedTuple):
     used: Any  # Bool: the connection exists
     server: Any  # Bool: the host accepted it (passive side)
     v4: Any  # Bool: the MPTCP socket is AF_INET (no IPv6 subflows then)
-    local_addr: Any  # the initial subflow's addresses (keys) and the peer's port
+    local_addr: Any  # the initial subflow's addresses (keys)
     remote_addr: Any
-    port: Any
+    port: Any  # its remote port (sk_dport): 0 = the client's ephemeral port
+    lport: Any  # its local port: the listening port on a server, 0 (ephemeral) on a client
     deny_join_id0: Any  # Bool: remote_deny_join_id0, the peer's C flag
     id_avail: Any  # 256-bit id_avail_bitmap
     local_addr_used: Any
@@ -158,6 +159,7 @@ WIDTHS: dict[str, int] = {
     "server": BOOL,
     "v4": BOOL,
     "deny_join_id0": BOOL,
+    "lport": 16,
     "id_avail": 256,
     "local_addr_used": 8,
     "add_addr_signaled": 8,
@@ -193,7 +195,7 @@ EMPTY_ANNO = Anno(False, 0, 0, 0, False)
 
 def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> Conn:
     return Conn(
-        used=False, server=False, v4=True, local_addr=0, remote_addr=0, port=0,
+        used=False, server=False, v4=True, local_addr=0, remote_addr=0, port=0, lport=0,
         deny_join_id0=False, id_avail=0, local_addr_used=0, add_addr_signaled=0,
         add_addr_accepted=0, extra_subflows=0, accept_addr=False, accept_subflow=False,
         work_pending=False, mpc_endpoint_id=0, mpc_accounted=False,

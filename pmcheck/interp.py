@@ -3,8 +3,9 @@
 Both paths call the same rules; they differ only in the backend. After each
 step the environment runs to quiescence, as on the live kernel: the PM
 worker runs while scheduled, active joins get their outcome (the peer
-accepts joins to its own addresses; joins elsewhere stay in SYN_SENT), and
-the peer echoes ADD_ADDRs. The result is a `Run` of the same shape the
+completes joins to its own addresses on a port it listens on and resets the
+others; joins to addresses nobody has stay in SYN_SENT), and the peer echoes
+ADD_ADDRs. The result is a `Run` of the same shape the
 live-kernel interpreter returns.
 """
 
@@ -20,7 +21,7 @@ from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import EXTACK
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import State, initial_state
+from pmcheck.model.state import Conn, State, Subflow, initial_state
 from pmcheck.model.topology import Topology
 from pmcheck.results import ConnView, Run, StepOutcome, SubflowRow
 from pmcheck.scenario.ast import (
@@ -54,6 +55,15 @@ def applier(version: KernelVersion, topo: Topology, backend: str) -> Apply:
     return lambda name, state, inputs: RULES[name](ctx, state, inputs)
 
 
+def peer_accepts_join(conn: Conn, sf: Subflow, topo: Topology) -> bool:
+    """The peer answers a join to one of its addresses: it completes it when
+    something listens on that port (the peer listens on the connection's port
+    when the host is the client; as a client itself it listens nowhere) and it
+    accepts joins; otherwise it resets it."""
+    listening = not conn.server and sf.remote_port == conn.port
+    return topo.peer_accepts_joins and listening
+
+
 def environment_step(state: State, topo: Topology) -> tuple[str, Inputs] | None:
     """The next thing the world does on its own, in a fixed order, or None
     when everything has settled."""
@@ -65,9 +75,8 @@ def environment_step(state: State, topo: Topology) -> tuple[str, Inputs] | None:
             return "worker", Inputs(NO_ADDR, NO_LIMITS, ev)
         for i, s in enumerate(c.sf):
             if s.used and not s.established and s.remote_addr in topo.peer_addrs:
-                accepted = topo.peer_accepts_joins
-                return "join result", Inputs(NO_ADDR, NO_LIMITS,
-                                             ev._replace(slot=i, flag=accepted))
+                return "join result", Inputs(NO_ADDR, NO_LIMITS, ev._replace(
+                    slot=i, flag=peer_accepts_join(c, s, topo)))
         for i, a in enumerate(c.anno):
             if a.used and a.echo_pending:
                 return "add_addr echo", Inputs(NO_ADDR, NO_LIMITS, ev._replace(slot=i))

@@ -70,3 +70,9 @@ def test_seed_use_case_laminar_endpoints_each_used_once() -> None:
                           SubflowRow("10.0.2.2", 1, "10.0.2.1", 1),
                           SubflowRow("10.0.3.2", 2, "10.0.3.1", 2))
     assert (last.subflows, last.add_addr_accepted, last.local_addr_used) == (2, 2, 0)
+
+
+def test_server_side_add_addr_join_goes_to_the_ephemeral_port() -> None:
+    last = conns_after("server-join-to-ephemeral-port.scn", KernelVersion.V6_18_STABLE)[-1][0]
+    assert last.table == (SubflowRow("10.0.2.2", 0, "10.0.2.1", 0),)
+    assert (last.subflows, last.add_addr_accepted) == (0, 1)
