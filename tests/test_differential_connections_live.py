@@ -1,7 +1,8 @@
 """Connection scenarios give the same results on the model and the kernel.
 
-The known-behaviour scenarios (examples/known/, F1-F4 and the seed use case)
-and random connection scenarios run on the live two-namespace testbed and on
+The known-behaviour scenarios (examples/known/: F1-F4, the seed use case),
+every filler path and endpoint-type mix (examples/mixes/), and random
+connection scenarios run on the live two-namespace testbed and on
 the model at the running kernel's version; after every step the endpoint
 dump, limits, MPTCP_INFO counters and subflow tables must agree.
 """
@@ -24,7 +25,8 @@ from tests.live import require_live_kernel
 from tests.strategies import connection_scenario_st
 
 pytestmark = pytest.mark.live
-KNOWN = sorted((Path(__file__).resolve().parents[1] / "examples" / "known").glob("*.scn"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+KNOWN = sorted([*(EXAMPLES / "known").glob("*.scn"), *(EXAMPLES / "mixes").glob("*.scn")])
 
 
 @pytest.fixture(scope="module", autouse=True)

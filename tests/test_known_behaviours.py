@@ -76,3 +76,33 @@ def test_server_side_add_addr_join_goes_to_the_ephemeral_port() -> None:
     last = conns_after("server-join-to-ephemeral-port.scn", KernelVersion.V6_18_STABLE)[-1][0]
     assert last.table == (SubflowRow("10.0.2.2", 0, "10.0.2.1", 0),)
     assert (last.subflows, last.add_addr_accepted) == (0, 1)
+
+
+MIXES = KNOWN.parent / "mixes"
+
+
+def last_table(name: str) -> ConnView:
+    return run_model(parse_file(MIXES / name), KernelVersion.V6_18_STABLE).outcomes[-1].conns[0]
+
+
+def test_subflow_laminar_endpoint_is_used_once_overall() -> None:
+    last = last_table("subflow-laminar-used-once.scn")
+    assert [r.remote for r in last.table] == ["10.0.1.1", "10.0.1.1"]  # no join to 10.0.3.1
+    assert last.add_addr_accepted == 0
+
+
+def test_fullmesh_outranks_laminar() -> None:
+    last = last_table("fullmesh-laminar.scn")
+    assert [(r.local, r.remote) for r in last.table[1:]] == [("10.0.2.2", "10.0.3.1"),
+                                                             ("10.0.2.2", "10.0.4.1")]
+
+
+def test_laminar_never_serves_the_other_family_and_has_no_fallback() -> None:
+    assert last_table("laminar-other-family.scn").table == (
+        SubflowRow("10.0.1.2", 0, "10.0.1.1", 0),)
+
+
+def test_laminar_outranks_the_c_flag_case() -> None:
+    last = last_table("laminar-hides-cflag.scn")
+    assert SubflowRow("10.0.3.2", 2, "10.0.3.1", 1) in last.table
+    assert last.local_addr_used == 0  # the subflow endpoint 10.0.2.2 stayed unused
