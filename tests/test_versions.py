@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from pmcheck.interp import run_model
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import initial_state
 from pmcheck.scenario.ast import AF_INET, EndpointAdd, EndpointDelete, EndpointFlush
+from pmcheck.scenario.parser import parse_file
 from pmcheck.versions import KernelVersion, version_of_release
 from tests.strategies import scenario_of
 
@@ -62,3 +67,18 @@ def test_release_mapping() -> None:
     assert version_of_release("6.18.44-fc-v595") is KernelVersion.V6_18_STABLE
     assert version_of_release("6.18.10") is KernelVersion.V6_18
     assert version_of_release("6.19.2") is KernelVersion.V6_19
+
+
+VERSION_CASES = sorted((Path(__file__).resolve().parents[1] / "examples" / "versions")
+                       .glob("*.scn"))
+
+
+@pytest.mark.parametrize("path", VERSION_CASES, ids=lambda p: p.stem)
+def test_backport_separates_6_18_from_6_18_stable(path: Path) -> None:
+    """Each examples/versions/ scenario shows one stable backport: the 6.18.10
+    model and the 6.18-stable model end in different connection states (and
+    the live tests check that 6.18.44 agrees with 6.18-stable)."""
+    scn = parse_file(path)
+    old = run_model(scn, KernelVersion.V6_18).outcomes[-1].conns
+    new = run_model(scn, KernelVersion.V6_18_STABLE).outcomes[-1].conns
+    assert old != new
