@@ -92,10 +92,15 @@ def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
     raise ScenarioError(where, f"the model did not settle within {SETTLE_LIMIT} steps")
 
 
+Observer = Callable[[str, State, State, Outcome], None]
+
+
 def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
-              conn_slots: int | None = None) -> Run:
+              conn_slots: int | None = None, observer: Observer | None = None) -> Run:
     """Interpret every step; raises ScenarioError for input the model cannot
-    represent (too many addresses, connections or subflows for its scope)."""
+    represent (too many addresses, connections or subflows for its scope).
+    `observer(rule, before, after, outcome)` sees every rule application, the
+    environment's included (traces, selftest counters)."""
     try:
         universe = Universe.of(scn)
         topo = universe.topology()
@@ -103,6 +108,14 @@ def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
         raise ScenarioError(Loc(scn.source, 0, 0), str(e)) from None
     opened = sum(isinstance(s.command, Connect) for s in scn.steps)
     apply = applier(version, topo, backend)
+    if observer is not None:
+        inner = apply
+
+        def apply(name: str, state: State, inputs: Inputs) -> tuple[State, Outcome]:
+            after, out = inner(name, state, inputs)
+            observer(name, state, after, out)
+            return after, out
+
     state = initial_state(conns=conn_slots or max(1, opened))
     outcomes = []
     for index, step in enumerate(scn.steps):
