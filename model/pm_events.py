@@ -296,3 +296,28 @@ def mptcp_pm_add_addr_echoed(k: Ctx, st: State, inp: Inputs) -> tuple[State, Out
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
+
+
+@rule("add_addr timeout", writes=("conns",), reads_inputs=("event",))
+def mptcp_pm_add_addr_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """No echo ever came for announcement slot `slot`: `mptcp_pm_add_addr_timer`
+    retransmits up to ADD_ADDR_RETRANS_MAX times, then gives up and calls
+    `mptcp_pm_subflow_established` so the next address gets announced. The
+    entry stays. Entries whose stored id is 0 are skipped by the timer (F8:
+    the stored id is the endpoint's, so this only skips a 6.18.10 id-0
+    endpoint). The retransmissions themselves carry no PM state."""
+    ops, ev = k.ops, inp.event
+
+    def one(st: State, ci: int) -> tuple[State, Any]:
+        c = st.conns[ci]
+        hits = [ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending,
+                         ops.ne(a.id, u8(ops, 0)))
+                for i, a in enumerate(c.anno)]
+        anno = tuple(ops.ite(h, a._replace(echo_pending=ops.false()), a)
+                     for h, a in zip(hits, c.anno, strict=True))
+        hit = ops.or_(*hits)
+        c2 = pm_subflow_established(ops, c._replace(anno=anno))
+        return set_conn(st, ci, ops.ite(hit, c2, c)), ops.and_(c.used, hit)
+
+    st, applied = for_conn(k, st, inp, one)
+    return st, outcome(ops, applied)

@@ -80,3 +80,36 @@ def test_concrete_and_z3_agree_on_connection_events(version: KernelVersion, scn)
         name, inputs = lower(step.command, universe)
         state, _ = both(name, state, inputs)
         state = interp.settle(both, state, topo, step.loc)
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+def test_add_addr_timeout_event_agrees_and_schedules_the_next_announce(
+        version: KernelVersion) -> None:
+    """No scenario verb lets an echo go missing, so the timer event is driven
+    by hand: two signal endpoints, the first ADD_ADDR never echoed."""
+    from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
+    from pmcheck.model.rules import Inputs
+    from pmcheck.scenario.parser import parse_text
+
+    scn = parse_text("ip mptcp endpoint add 10.0.2.2 signal\n"
+                     "ip mptcp endpoint add 10.0.3.2 signal\n"
+                     "connect 10.0.1.2 10.0.1.1\n")
+    universe = Universe.of(scn)
+    topo = universe.topology()
+    concrete = interp.applier(version, topo, "concrete")
+    symbolic = interp.applier(version, topo, "z3")
+    state = initial_state()
+    for step in scn.steps:
+        name, inputs = lower(step.command, universe)
+        state, _ = concrete(name, state, inputs)
+    ev = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
+    state, _ = concrete("worker", state, ev)  # announces 10.0.2.2, echo pending
+    assert state.conns[0].add_addr_signaled == 1 and state.conns[0].anno[0].echo_pending
+    timeout = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT._replace(slot=0))
+    post, out = concrete("add_addr timeout", state, timeout)
+    sym_post, sym_out = symbolic("add_addr timeout", state, timeout)
+    assert (sym_post, tuple(sym_out)) == (post, tuple(out))
+    assert out.value == 1 and not post.conns[0].anno[0].echo_pending
+    assert post.conns[0].w_subflow_established  # the next address goes out
+    post, _ = concrete("worker", post, ev)
+    assert post.conns[0].add_addr_signaled == 2
