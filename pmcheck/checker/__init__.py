@@ -1,0 +1,1 @@
+"""The model checker: transition system, engines, verdicts."""

@@ -1,0 +1,201 @@
+"""The engines: BMC, k-induction with Houdini strengthening, PDR (Spacer).
+
+Every PROVED carries a certificate that a fresh solver re-checks before it is
+reported; every VIOLATED trace is replayed on the concrete model. A solver
+that gives up (resource limit, timeout) yields UNKNOWN, never a pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import z3
+
+from pmcheck.checker.system import OPS, Step, System
+from pmcheck.checker.verdict import Result, Verdict
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.properties.base import Property
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-query resource limits: Z3's deterministic rlimit first, wall
+    clock as a backstop."""
+
+    rlimit: int = 50_000_000
+    timeout_s: float = 60.0
+
+    def solver(self) -> z3.Solver:
+        s = z3.SolverFor("QF_BV")
+        s.set("rlimit", self.rlimit)
+        s.set("timeout", int(self.timeout_s * 1000))
+        return s
+
+
+class Unroll:
+    """An incremental path from the initial state: s0 -i0-> s1 ... ."""
+
+    def __init__(self, system: System, solver: z3.Solver, from_init: bool = True) -> None:
+        self.sys, self.solver = system, solver
+        self.states = [system.state(0)]
+        if from_init:
+            solver.add(system.init(self.states[0]))
+
+    def extend(self) -> None:
+        k = len(self.states) - 1
+        nxt = self.sys.state(k + 1)
+        self.solver.add(self.sys.trans(self.states[k], self.sys.inputs(k), self.sys.choice(k),
+                                       nxt))
+        self.states.append(nxt)
+
+
+def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
+    solver.push()
+    solver.add(*assumptions)
+    r = solver.check()
+    if r == z3.sat:
+        solver.last_model = solver.model()  # type: ignore[attr-defined]
+    solver.pop()
+    return r
+
+
+def bmc(system: System, prop: Property, depth: int, limits: Limits,
+        goal: str = "violation") -> Result:
+    """Shortest path from the initial state to a state violating `prop` (or,
+    with goal="premise", satisfying its premise: a trigger witness)."""
+    t0 = time.perf_counter()
+    solver = limits.solver()
+    path = Unroll(system, solver)
+    for k in range(depth + 1):
+        s = path.states[k]
+        target = (z3.Not(system.holds(prop, s)) if goal == "violation"
+                  else OPS.and_(prop.premise(OPS, s)))
+        r = _check(solver, target)
+        if r == z3.unknown:
+            return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,
+                          reason=f"solver gave up at depth {k}: {solver.reason_unknown()}")
+        if r == z3.sat:
+            steps = system.decode(solver.last_model, k)  # type: ignore[attr-defined]
+            final = system.replay(steps)[-1]
+            ok = prop.holds(CONCRETE, final) if goal == "violation" else \
+                not prop.premise(CONCRETE, final)
+            if ok:
+                return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,
+                              reason="solver path does not replay on the concrete model")
+            verdict = Verdict.VIOLATED if goal == "violation" else Verdict.HOLDS_TO_DEPTH
+            return Result(prop.name, verdict, "bmc", time.perf_counter() - t0, k,
+                          trace=tuple(steps))
+        if k < depth:
+            path.extend()
+    return Result(prop.name, Verdict.HOLDS_TO_DEPTH, "bmc", time.perf_counter() - t0, depth)
+
+
+def houdini(system: System, candidates: list[Property], limits: Limits) -> list[Property] | None:
+    """The largest subset of `candidates` that holds initially and is
+    inductive as a conjunction (1-induction). None: the solver gave up."""
+    init = system.template
+    cands = [p for p in candidates if p.holds(CONCRETE, init)]
+    s0, s1 = system.state("h0"), system.state("h1")
+    solver = limits.solver()
+    solver.add(system.trans(s0, system.inputs("h"), system.choice("h"), s1))
+    while cands:
+        r = _check(solver, *[system.holds(p, s0) for p in cands],
+                   z3.Or(*[z3.Not(system.holds(p, s1)) for p in cands]))
+        if r == z3.unknown:
+            return None
+        if r == z3.unsat:
+            return cands
+        model = solver.last_model  # type: ignore[attr-defined]
+        cands = [p for p in cands
+                 if z3.is_true(model.eval(system.holds(p, s1), model_completion=True))]
+    return cands
+
+
+def recheck_inductive(system: System, invariant: list[Property], limits: Limits) -> bool:
+    """Independent check of a certificate: holds initially, and a fresh
+    solver finds no step from it to a state outside it."""
+    if not all(p.holds(CONCRETE, system.template) for p in invariant):
+        return False
+    s0, s1 = system.state("r0"), system.state("r1")
+    solver = limits.solver()
+    solver.add(system.trans(s0, system.inputs("r"), system.choice("r"), s1))
+    solver.add(*[system.holds(p, s0) for p in invariant])
+    solver.add(z3.Or(*[z3.Not(system.holds(p, s1)) for p in invariant]))
+    return solver.check() == z3.unsat
+
+
+def k_induction(system: System, prop: Property, strengthening: list[Property], k_max: int,
+                limits: Limits) -> Result:
+    """Induction steps k = 1..k_max with simple-path constraints, assuming
+    the already-proved `strengthening` everywhere on the path."""
+    t0 = time.perf_counter()
+    for k in range(1, k_max + 1):
+        solver = limits.solver()
+        path = Unroll(system, solver, from_init=False)
+        for _ in range(k):
+            path.extend()
+        for j, s in enumerate(path.states):
+            solver.add(*[system.holds(p, s) for p in strengthening])
+            if j < k:
+                solver.add(system.holds(prop, s))
+        for a in range(len(path.states)):
+            for b in range(a + 1, len(path.states)):
+                solver.add(z3.Not(_same(path.states[a], path.states[b])))
+        r = _check(solver, z3.Not(system.holds(prop, path.states[-1])))
+        if r == z3.unsat:
+            return Result(prop.name, Verdict.PROVED, "kind", time.perf_counter() - t0, k,
+                          certificate=tuple([prop.name, *(p.name for p in strengthening)]))
+        if r == z3.unknown:
+            return Result(prop.name, Verdict.UNKNOWN, "kind", time.perf_counter() - t0, k,
+                          reason=f"solver gave up at k={k}")
+    return Result(prop.name, Verdict.UNKNOWN, "kind", time.perf_counter() - t0, k_max,
+                  reason=f"not {k_max}-inductive")
+
+
+def _same(a: object, b: object) -> z3.BoolRef:
+    from pmcheck.checker.system import equal
+
+    return equal(a, b)
+
+
+def pdr(system: System, prop: Property, limits: Limits) -> Result:
+    """PDR/IC3 through Z3's Spacer on the CHC encoding
+    Inv(s) <- Init(s); Inv(t) <- Inv(s), T(s,i,c,t); false <- Inv(s), not P(s)."""
+    t0 = time.perf_counter()
+    s, t = system.state("p0"), system.state("p1")
+    i, c = system.inputs("p"), system.choice("p")
+    svars = [v for v in _leaves(s)]
+    tvars = [v for v in _leaves(t)]
+    fp = z3.Fixedpoint()
+    fp.set(engine="spacer")
+    fp.set("timeout", int(limits.timeout_s * 1000))
+    inv = z3.Function("Inv", *[v.sort() for v in svars], z3.BoolSort())
+    fp.register_relation(inv)
+    fp.declare_var(*svars, *tvars, *_leaves(i), c)
+    fp.rule(inv(*svars), system.init(s))
+    fp.rule(inv(*tvars), [inv(*svars), system.trans(s, i, c, t)])
+    try:
+        r = fp.query(z3.And(inv(*svars), z3.Not(system.holds(prop, s))))
+    except z3.Z3Exception as e:
+        return Result(prop.name, Verdict.UNKNOWN, "pdr", time.perf_counter() - t0,
+                      reason=f"spacer: {e}")
+    seconds = time.perf_counter() - t0
+    if r == z3.unsat:
+        return Result(prop.name, Verdict.PROVED, "pdr", seconds, certificate=("spacer",),
+                      reason="invariant from Spacer")
+    if r == z3.sat:
+        return Result(prop.name, Verdict.UNKNOWN, "pdr", seconds,
+                      reason="spacer found a counterexample; BMC reports it")
+    return Result(prop.name, Verdict.UNKNOWN, "pdr", seconds,
+                  reason=f"spacer: {fp.reason_unknown()}")
+
+
+def _leaves(x: object) -> list[z3.ExprRef]:
+    from pmcheck.model.inputs import INPUT_WIDTHS
+    from pmcheck.model.state import leaves
+
+    return [v for _, _, v in leaves(x, widths=INPUT_WIDTHS)]
+
+
+__all__ = ["Limits", "Step", "bmc", "houdini", "k_induction", "pdr", "recheck_inductive"]

@@ -1,0 +1,58 @@
+"""The property API: a named invariant written once over `Ops`.
+
+A property's `holds(ops, state)` is read concretely (the explicit-state
+oracle, trace replay) and symbolically (BMC, k-induction, PDR), like a rule.
+`premise` says when the property says something non-trivial; the checker
+finds a reachable state satisfying it (a trigger witness), so no property
+passes vacuously. `expected` records the verdict per kernel version, so CI
+fails on a new violation and on a fixed one, not on the known ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pmcheck.model.backend import Ops
+from pmcheck.model.state import State
+from pmcheck.versions import KernelVersion
+
+Predicate = Callable[[Ops, State], Any]
+
+PROVED = "PROVED"
+VIOLATED = "VIOLATED"
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str  # e.g. "P2-id-bitmap"
+    statement: str  # one line, as a reviewer would say it
+    cites: str  # the kernel code (function, file) and the notes' label
+    holds: Predicate
+    premise: Predicate
+    expected: dict[KernelVersion, str] = field(default_factory=dict)
+    group: str = "netns"
+    needs_connections: bool = False
+    versions: frozenset[KernelVersion] = frozenset(KernelVersion)  # where it is checked
+
+    def expect(self, version: KernelVersion) -> str:
+        return self.expected.get(version, PROVED)
+
+
+REGISTRY: dict[str, Property] = {}
+
+
+def register(prop: Property) -> Property:
+    if prop.name in REGISTRY:
+        raise ValueError(f"property {prop.name!r} registered twice")
+    REGISTRY[prop.name] = prop
+    return prop
+
+
+def count(ops: Ops, conds: list[Any]) -> Any:
+    """Number of true conditions, as a u8."""
+    total = ops.const(0, 8)
+    for c in conds:
+        total = ops.ite(c, ops.add(total, ops.const(1, 8), 8), total)
+    return total
