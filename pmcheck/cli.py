@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from tabulate import tabulate
@@ -191,10 +192,92 @@ def build_parser() -> argparse.ArgumentParser:
                  backend=False, kernel=False)
     scenario_cmd("diff", "run on model and live kernel, print the first mismatch",
                  backend=True, kernel=True)
+    ck = sub.add_parser("check", help="prove or refute properties (BMC, k-induction, PDR)")
+    ck.add_argument("property", nargs="*", help="property names or labels (default: all)")
+    ck.add_argument("--kernel", choices=versions, help=f"default {DEFAULT_VERSION.value}")
+    ck.add_argument("--engine", choices=("auto", "bmc", "kind", "pdr"), default="auto")
+    ck.add_argument("--depth", type=int, default=6, help="BMC bound (default 6)")
+    ck.add_argument("--k-max", type=int, default=3, help="k-induction bound (default 3)")
+    ck.add_argument("--slots", type=int, default=3,
+                    help="endpoint slots in the scope (default 3; 1..8)")
+    ck.add_argument("--timeout", type=float, default=120.0,
+                    help="seconds per solver query; exhausted = UNKNOWN (default 120)")
+    ck.add_argument("--rlimit", type=int, default=10**10,
+                    help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)")
+    ck.add_argument("--json", action="store_true", help="machine-readable verdicts")
     return p
 
 
-COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff}
+def cmd_check(args: argparse.Namespace) -> int:
+    from pmcheck.checker.engines import Limits
+    from pmcheck.checker.run import Options, check, exit_code, meets_expectation
+    from pmcheck.checker.scope import Scope
+    from pmcheck.properties import catalog
+
+    props = catalog.all_properties()
+    chosen = [p for p in props.values() if not args.property or p.name in args.property
+              or p.name.split("-")[0] in args.property]
+    unknown = [n for n in args.property if not any(
+        p.name == n or p.name.split("-")[0] == n for p in props.values())]
+    if unknown:
+        raise UsageError(f"unknown property {', '.join(unknown)} (known: "
+                         f"{', '.join(p.name for p in props.values())})")
+    if args.slots < 1 or args.slots > 8:
+        raise UsageError(f"--slots {args.slots}: endpoint slots must be 1..8")
+    if args.depth < 0:
+        raise UsageError("--depth must be >= 0")
+    version = parse_version(args.kernel) if args.kernel else DEFAULT_VERSION
+    scope = Scope(version, endpoint_slots=args.slots)
+    limits = Limits(rlimit=args.rlimit, timeout_s=args.timeout)
+    opts = Options(engine=args.engine, depth=args.depth, k_max=args.k_max, limits=limits)
+    t0 = time.perf_counter()
+    results = check(chosen, scope, opts)
+    code = exit_code(props, results, scope, args.engine)
+    if args.json:
+        print(json.dumps({"schema": "pmcheck-verdicts/1", "scope": scope.describe(),
+                          "engine": args.engine, "exit_code": code, "results": [
+                              {"property": r.prop, "verdict": r.verdict.value,
+                               "engine": r.engine, "depth": r.depth,
+                               "seconds": round(r.seconds, 3),
+                               "certificate": list(r.certificate), "reason": r.reason,
+                               "expected": props[r.prop].expect(version),
+                               "meets_expectation": meets_expectation(
+                                   props[r.prop], r, scope, args.engine),
+                               "trace": [render_step(s) for s in r.trace],
+                               "witness_steps": None if r.witness is None else len(r.witness)}
+                              for r in results]}, indent=2))
+        return code
+    print(f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
+          f"BMC depth {args.depth}")
+    rows = []
+    for r in results:
+        p = props[r.prop]
+        mark = "ok" if meets_expectation(p, r, scope, args.engine) else "UNEXPECTED"
+        wit = "-" if r.witness is None else f"{len(r.witness)} steps"
+        rows.append([r.prop, r.describe(), r.engine, f"{r.seconds:.1f}s",
+                     f"expected {p.expect(version)}: {mark}", wit])
+    print(tabulate(rows, headers=["property", "verdict", "engine", "time", "baseline",
+                                  "witness"], tablefmt="simple"))
+    for r in results:
+        if r.trace and r.verdict.value == "VIOLATED":
+            print(f"\n{r.prop}: shortest violation, {len(r.trace)} steps "
+                  "(a scenario; replayed on the concrete model):")
+            for s in r.trace:
+                print(f"  {render_step(s)}")
+        if r.reason and r.verdict.value == "UNKNOWN":
+            print(f"\n{r.prop}: UNKNOWN: {r.reason}")
+    print(f"\n{len(results)} properties in {time.perf_counter() - t0:.1f}s; exit {code}")
+    return code
+
+
+def render_step(step: object) -> str:
+    from pmcheck.checker.trace import step_text
+
+    return step_text(step)
+
+
+COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff,
+            "check": cmd_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

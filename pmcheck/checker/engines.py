@@ -60,6 +60,14 @@ def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
     return r
 
 
+def premise_path(system: System, prop: Property, depth: int,
+                 limits: Limits) -> tuple[Step, ...] | None:
+    """A trigger witness: the shortest path to a state where the property's
+    premise holds (so the property is not vacuous), replayed concretely."""
+    r = bmc(system, prop, depth, limits, goal="premise")
+    return r.trace if r.reason == "premise reached" else None
+
+
 def bmc(system: System, prop: Property, depth: int, limits: Limits,
         goal: str = "violation") -> Result:
     """Shortest path from the initial state to a state violating `prop` (or,
@@ -83,46 +91,68 @@ def bmc(system: System, prop: Property, depth: int, limits: Limits,
             if ok:
                 return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,
                               reason="solver path does not replay on the concrete model")
-            verdict = Verdict.VIOLATED if goal == "violation" else Verdict.HOLDS_TO_DEPTH
-            return Result(prop.name, verdict, "bmc", time.perf_counter() - t0, k,
-                          trace=tuple(steps))
+            if goal == "violation":
+                return Result(prop.name, Verdict.VIOLATED, "bmc", time.perf_counter() - t0,
+                              k, trace=tuple(steps))
+            return Result(prop.name, Verdict.HOLDS_TO_DEPTH, "bmc", time.perf_counter() - t0,
+                          k, trace=tuple(steps), reason="premise reached")
         if k < depth:
             path.extend()
     return Result(prop.name, Verdict.HOLDS_TO_DEPTH, "bmc", time.perf_counter() - t0, depth)
 
 
-def houdini(system: System, candidates: list[Property], limits: Limits) -> list[Property] | None:
+def houdini(system: System, candidates: list[Property],
+            limits: Limits) -> tuple[list[Property], dict[str, str]]:
     """The largest subset of `candidates` that holds initially and is
-    inductive as a conjunction (1-induction). None: the solver gave up."""
+    inductive as a conjunction (1-induction), and why each other one was
+    dropped. Each (candidate, rule) pair is its own query: splitting by rule
+    keeps each one small enough for the solver; a query it gives up on drops
+    the candidate too (dropping only weakens the claim, never falsely proves)."""
     init = system.template
-    cands = [p for p in candidates if p.holds(CONCRETE, init)]
+    dropped = {p.name: "false in the initial state" for p in candidates
+               if not p.holds(CONCRETE, init)}
+    cands = [p for p in candidates if p.name not in dropped]
     s0, s1 = system.state("h0"), system.state("h1")
+    choice = system.choice("h")
     solver = limits.solver()
-    solver.add(system.trans(s0, system.inputs("h"), system.choice("h"), s1))
-    while cands:
-        r = _check(solver, *[system.holds(p, s0) for p in cands],
-                   z3.Or(*[z3.Not(system.holds(p, s1)) for p in cands]))
-        if r == z3.unknown:
-            return None
-        if r == z3.unsat:
-            return cands
-        model = solver.last_model  # type: ignore[attr-defined]
-        cands = [p for p in cands
-                 if z3.is_true(model.eval(system.holds(p, s1), model_completion=True))]
-    return cands
+    solver.add(system.trans(s0, system.inputs("h"), choice, s1))
+    changed = True
+    while changed and cands:
+        changed = False
+        solver.push()
+        solver.add(*[system.holds(p, s0) for p in cands])
+        for p in list(cands):
+            for r, rule in enumerate(system.rules):
+                res = _check(solver, choice == r, z3.Not(system.holds(p, s1)))
+                if res != z3.unsat:
+                    dropped[p.name] = (f"not inductive: {rule} breaks it" if res == z3.sat
+                                       else f"solver gave up on {rule}")
+                    cands.remove(p)
+                    changed = True
+                    break
+            if changed:
+                break
+        solver.pop()
+    return cands, dropped
 
 
 def recheck_inductive(system: System, invariant: list[Property], limits: Limits) -> bool:
-    """Independent check of a certificate: holds initially, and a fresh
-    solver finds no step from it to a state outside it."""
+    """Independent check of a certificate: it holds initially, and fresh
+    solvers (one per property and rule, other variable names) find no step
+    from it to a state outside it."""
     if not all(p.holds(CONCRETE, system.template) for p in invariant):
         return False
     s0, s1 = system.state("r0"), system.state("r1")
-    solver = limits.solver()
-    solver.add(system.trans(s0, system.inputs("r"), system.choice("r"), s1))
-    solver.add(*[system.holds(p, s0) for p in invariant])
-    solver.add(z3.Or(*[z3.Not(system.holds(p, s1)) for p in invariant]))
-    return solver.check() == z3.unsat
+    choice = system.choice("r")
+    trans = system.trans(s0, system.inputs("r"), choice, s1)
+    hyps = [system.holds(p, s0) for p in invariant]
+    for p in invariant:
+        for r in range(len(system.rules)):
+            solver = limits.solver()
+            solver.add(trans, *hyps, choice == r, z3.Not(system.holds(p, s1)))
+            if solver.check() != z3.unsat:
+                return False
+    return True
 
 
 def k_induction(system: System, prop: Property, strengthening: list[Property], k_max: int,

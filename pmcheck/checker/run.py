@@ -1,0 +1,109 @@
+"""Checking a set of properties: the engine choice, and verdict vs baseline.
+
+`auto` proves first (Houdini-strengthened induction, then k-induction for the
+rest, every certificate re-checked by fresh solvers) and refutes by BMC;
+`bmc`, `kind` and `pdr` run one engine. Every property also gets a trigger
+witness: a shortest reachable state where its premise holds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from pmcheck.checker.engines import Limits, bmc, houdini, k_induction, pdr, recheck_inductive
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.system import System
+from pmcheck.checker.verdict import Result, Verdict
+from pmcheck.properties.base import PROVED, Property
+
+ENGINES = ("auto", "bmc", "kind", "pdr")
+
+
+@dataclass(frozen=True)
+class Options:
+    engine: str = "auto"
+    depth: int = 6  # BMC bound
+    k_max: int = 3  # k-induction bound
+    limits: Limits = field(default_factory=Limits)
+    witnesses: bool = True
+
+
+def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
+    system = System(scope)
+    props = [p for p in props if scope.version in p.versions]
+    results: dict[str, Result] = {}
+    if opts.engine in ("auto", "kind"):
+        t0 = time.perf_counter()
+        inductive, dropped = houdini(system, props, opts.limits)
+        if inductive and not recheck_inductive(system, inductive, opts.limits):
+            for p in inductive:
+                results[p.name] = Result(p.name, Verdict.UNKNOWN, "kind", 0.0,
+                                         reason="certificate failed the re-check")
+            inductive = []
+        seconds = time.perf_counter() - t0
+        cert = tuple(p.name for p in inductive)
+        for p in inductive:
+            results[p.name] = Result(p.name, Verdict.PROVED, "kind", seconds, 1,
+                                     certificate=cert)
+        for p in props:
+            if p.name in results:
+                continue
+            r = bmc(system, p, opts.depth, opts.limits)
+            if r.verdict is Verdict.HOLDS_TO_DEPTH:
+                ind = k_induction(system, p, inductive, opts.k_max, opts.limits)
+                r = ind if ind.verdict is Verdict.PROVED else replace(
+                    r, reason=dropped.get(p.name, "") + "; " + ind.reason)
+            results[p.name] = r
+    elif opts.engine == "bmc":
+        for p in props:
+            results[p.name] = bmc(system, p, opts.depth, opts.limits)
+    elif opts.engine == "pdr":
+        for p in props:
+            r = pdr(system, p, opts.limits)
+            if r.verdict is not Verdict.PROVED:
+                b = bmc(system, p, opts.depth, opts.limits)
+                r = b if b.verdict is Verdict.VIOLATED else r
+            results[p.name] = r
+    else:  # pragma: no cover - the CLI validates
+        raise ValueError(f"unknown engine {opts.engine!r}")
+    out = []
+    for p in props:
+        r = results[p.name]
+        if opts.witnesses:
+            r = replace(r, witness=witness(system, p, opts))
+        out.append(r)
+    return out
+
+
+def witness(system: System, prop: Property, opts: Options) -> tuple | None:
+    """A shortest path to a state where the premise holds, or None."""
+    from pmcheck.checker.engines import premise_path
+
+    return premise_path(system, prop, opts.depth, opts.limits)
+
+
+def meets_expectation(prop: Property, result: Result, scope: Scope, engine: str) -> bool:
+    """Did the result match the recorded baseline at the strength asked?"""
+    want = prop.expect(scope.version)
+    if want == PROVED:
+        if result.verdict is Verdict.PROVED:
+            return True
+        return engine == "bmc" and result.verdict is Verdict.HOLDS_TO_DEPTH
+    return result.verdict is Verdict.VIOLATED
+
+
+def exit_code(props: dict[str, Property], results: list[Result], scope: Scope,
+              engine: str) -> int:
+    """0 all met their baseline; 1 a new violation or a fixed one; 3 an
+    UNKNOWN or an unproved property (never 0)."""
+    code = 0
+    for r in results:
+        p = props[r.prop]
+        if meets_expectation(p, r, scope, engine):
+            continue
+        if r.verdict is Verdict.VIOLATED or (r.verdict is Verdict.PROVED
+                                            and p.expect(scope.version) != PROVED):
+            return 1
+        code = 3
+    return code
