@@ -1,0 +1,80 @@
+"""The explicit-state oracle: breadth-first search of the concrete model.
+
+Independent of Z3: it enumerates the scope's inputs and applies the concrete
+rules, so a bug in the symbolic encoding cannot hide in it. Its blind spot
+is the one it shares with the engines: a rule that is wrong in the model is
+wrong for both (the live-kernel tests cover that).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.system import Step
+from pmcheck.model import catalog  # noqa: F401  (registers the rules)
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.rules import RULES, Ctx
+from pmcheck.model.state import initial_state
+from pmcheck.model.topology import Topology
+from pmcheck.properties.base import Property
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    prop: str
+    violated_at: int | None  # shortest depth of a violation, None if none found
+    path: tuple[Step, ...]
+    complete: bool  # the whole reachable state space was explored
+    states: int
+
+
+def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
+            max_depth: int | None = None) -> dict[str, OracleResult]:
+    ctx = Ctx(CONCRETE, scope.version, Topology())
+    init = initial_state(conns=0, endpoint_slots=scope.endpoint_slots)
+    inputs = {rule: list(scope.inputs(rule)) for rule in scope.rules()}
+    parent: dict = {init: None}
+    depth = {init: 0}
+    found: dict[str, tuple[int, object]] = {}
+    queue = deque([init])
+    complete = True
+    while queue:
+        state = queue.popleft()
+        for p in props:
+            if p.name not in found and not p.holds(CONCRETE, state):
+                found[p.name] = (depth[state], state)
+        if max_depth is not None and depth[state] >= max_depth:
+            complete = False
+            continue
+        for rule, choices in inputs.items():
+            for inp in choices:
+                nxt, _ = RULES[rule](ctx, state, inp)
+                if nxt.netns.endpoints > scope.endpoint_slots or nxt in parent:
+                    continue
+                parent[nxt] = (state, Step(rule, inp))
+                depth[nxt] = depth[state] + 1
+                queue.append(nxt)
+                if len(parent) > max_states:
+                    complete = False
+                    queue.clear()
+                    break
+            if not queue and not complete:
+                break
+    out = {}
+    for p in props:
+        if p.name in found:
+            d, st = found[p.name]
+            out[p.name] = OracleResult(p.name, d, _path(parent, st), complete, len(parent))
+        else:
+            out[p.name] = OracleResult(p.name, None, (), complete, len(parent))
+    return out
+
+
+def _path(parent: dict, state: object) -> tuple[Step, ...]:
+    steps = []
+    while parent[state] is not None:
+        state, step = parent[state]
+        steps.append(step)
+    return tuple(reversed(steps))
