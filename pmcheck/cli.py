@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--engine", choices=("auto", "bmc", "kind", "pdr"), default="auto")
     ck.add_argument("--depth", type=int, default=6, help="BMC bound (default 6)")
     ck.add_argument("--k-max", type=int, default=3, help="k-induction bound (default 3)")
-    ck.add_argument("--slots", type=int, default=3,
-                    help="endpoint slots in the scope (default 3; 1..8)")
+    ck.add_argument("--slots", type=int, default=2,
+                    help="endpoint slots in the scope (default 2; 1..8; proofs grow fast: "
+                         "3 slots take ~2 min on 6.18-stable)")
     ck.add_argument("--timeout", type=float, default=120.0,
                     help="seconds per solver query; exhausted = UNKNOWN (default 120)")
     ck.add_argument("--rlimit", type=int, default=10**10,
