@@ -1,0 +1,217 @@
+"""The checker: verdicts on the real model, mutants, trigger witnesses,
+agreement with the explicit-state oracle, and honest UNKNOWNs.
+
+Scopes are small so the suite stays fast; `pmcheck check` and
+benchmarks/bench_checker.py run the bigger ones.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pmcheck.checker.engines import Limits, bmc, houdini, pdr, premise_path
+from pmcheck.checker.oracle import explore
+from pmcheck.checker.run import Options, check, exit_code
+from pmcheck.checker.scope import ADDRS, Scope
+from pmcheck.checker.system import System
+from pmcheck.checker.verdict import Verdict
+from pmcheck.cli import main
+from pmcheck.interp import run_model
+from pmcheck.model import endpoint_table
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.constants import (
+    FLAG_FULLMESH,
+    FLAG_IMPLICIT,
+    FLAG_SIGNAL,
+)
+from pmcheck.model.rules import RULES, Rule
+from pmcheck.properties.base import REGISTRY, VIOLATED
+from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P2, P3, P4, P4F, P5, P6, P7
+from pmcheck.scenario.parser import parse_text
+from pmcheck.versions import KernelVersion
+
+LIMITS = Limits(timeout_s=120)
+TINY = dict(endpoint_slots=2, ids=(255,), limit_values=(9,),
+            flag_sets=(0, FLAG_SIGNAL, FLAG_FULLMESH, FLAG_SIGNAL | FLAG_FULLMESH,
+                       FLAG_IMPLICIT),
+            addrs=tuple(tuple(d.items()) for d in ADDRS[:2]))
+
+
+def props_for(version: KernelVersion) -> list:
+    return [p for p in NETNS_PROPERTIES if version in p.versions]
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+def test_real_model_meets_every_baseline(version: KernelVersion) -> None:
+    scope = Scope(version, endpoint_slots=2)
+    results = check(props_for(version), scope, Options(limits=LIMITS, witnesses=False))
+    verdicts = {r.prop: r.verdict for r in results}
+    for p in props_for(version):
+        want = Verdict.VIOLATED if p.expect(version) == VIOLATED else Verdict.PROVED
+        assert verdicts[p.name] is want, (p.name, results)
+    assert exit_code(REGISTRY, results, scope, "auto") == 0
+
+
+def test_known_violations_are_shortest_and_replay() -> None:
+    system = System(Scope(KernelVersion.V6_19, endpoint_slots=2))
+    p2 = bmc(system, P2, 4, LIMITS)
+    assert (p2.verdict, p2.depth) == (Verdict.VIOLATED, 1)  # add with an explicit id 0
+    fm = bmc(system, P4F, 4, LIMITS)
+    assert (fm.verdict, fm.depth) == (Verdict.VIOLATED, 2)  # fullmesh add, then flush
+    assert [s.rule for s in fm.trace] == ["endpoint add", "endpoint flush"]
+    for r in (p2, fm):
+        final = system.replay(list(r.trace))[-1]
+        assert not REGISTRY[r.prop].holds(CONCRETE, final)
+
+
+# --- mutants: each property fails on a deliberately broken rule --------------
+
+
+def _wrap(monkeypatch: Any, name: str, mutate: Any) -> None:
+    rule = RULES[name]
+
+    def broken(k, st, inp):  # type: ignore[no-untyped-def]
+        post, out = rule.fn(k, st, inp)
+        return mutate(k.ops, st, inp, post, out), out
+
+    monkeypatch.setitem(RULES, name, Rule(rule.name, rule.kernel_function, broken,
+                                          rule.writes, rule.reads_inputs))
+
+
+def _netns(post: Any, **fields: Any) -> Any:
+    return post._replace(netns=post.netns._replace(**fields))
+
+
+MUTANTS = {
+    # delete forgets endpoints--
+    P1.name: lambda mp: _wrap(mp, "endpoint delete",
+                              lambda o, st, i, post, out: _netns(
+                                  post, endpoints=st.netns.endpoints)),
+    # delete forgets to clear the id bit
+    P2.name: lambda mp: _wrap(mp, "endpoint delete",
+                              lambda o, st, i, post, out: _netns(
+                                  post, id_bitmap=st.netns.id_bitmap)),
+    # the duplicate scan never matches
+    P3.name: lambda mp: mp.setattr(endpoint_table, "mptcp_addresses_equal",
+                                   lambda ops, *a: ops.false()),
+    # delete forgets endp_signal_max--
+    P4.name: lambda mp: _wrap(mp, "endpoint delete",
+                              lambda o, st, i, post, out: _netns(
+                                  post, endp_signal_max=st.netns.endp_signal_max)),
+    # a port is allowed whatever the flags
+    P5.name: lambda mp: mp.setattr(endpoint_table, "address_use_port",
+                                   lambda ops, flags: ops.true()),
+    # set-limits writes even a refused value
+    P6.name: lambda mp: _wrap(mp, "limits set",
+                              lambda o, st, i, post, out: _netns(
+                                  post, limit_extra_subflows=o.ite(
+                                      i.limits.has_subflows,
+                                      o.trunc(i.limits.subflows, 32, 8),
+                                      post.netns.limit_extra_subflows))),
+    # add marks every entry implicit
+    P7.name: lambda mp: _wrap(mp, "endpoint add",
+                              lambda o, st, i, post, out: _netns(post, endp=tuple(
+                                  e._replace(flags=o.bor(e.flags, o.const(FLAG_IMPLICIT, 8)))
+                                  for e in post.netns.endp))),
+    # set-flags forgets the fullmesh counter (6.19)
+    P4F.name: lambda mp: _wrap(mp, "endpoint change",
+                               lambda o, st, i, post, out: _netns(
+                                   post, endp_fullmesh_max=st.netns.endp_fullmesh_max)),
+}
+
+
+@pytest.mark.parametrize("prop", NETNS_PROPERTIES, ids=lambda p: p.name)
+def test_property_is_violated_on_a_mutant(prop: Any, monkeypatch: Any) -> None:
+    MUTANTS[prop.name](monkeypatch)
+    version = KernelVersion.V6_19 if prop is P4F else KernelVersion.V6_18_STABLE
+    system = System(Scope(version, endpoint_slots=2))
+    result = bmc(system, prop, 4, LIMITS)
+    assert result.verdict is Verdict.VIOLATED, result
+    assert not prop.holds(CONCRETE, system.replay(list(result.trace))[-1])
+
+
+# --- trigger witnesses: no vacuous pass ----------------------------------------
+
+
+@pytest.mark.parametrize("prop", [p for p in NETNS_PROPERTIES if p is not P7],
+                         ids=lambda p: p.name)
+def test_premise_is_reachable(prop: Any) -> None:
+    version = KernelVersion.V6_19 if prop is P4F else KernelVersion.V6_18_STABLE
+    system = System(Scope(version, endpoint_slots=2))
+    path = premise_path(system, prop, 4, LIMITS)
+    assert path is not None, f"{prop.name}: premise not reachable within 4 steps"
+    assert prop.premise(CONCRETE, system.replay(list(path))[-1])
+
+
+def test_implicit_entries_premise_is_reachable_with_connections() -> None:
+    """P7's premise needs a connection (a passive join from an unknown
+    address creates an IMPLICIT endpoint): shown on the concrete model."""
+    scn = parse_text("ip mptcp limits set subflows 2\nconnect 10.0.1.2 10.0.1.1\n"
+                     "peer join 10.0.2.1 to 10.0.2.2 id 5\n")
+    states: list = []
+    run_model(scn, KernelVersion.V6_18_STABLE,
+              observer=lambda rule, before, after, out: states.append(after))
+    assert P7.premise(CONCRETE, states[-1]) and P7.holds(CONCRETE, states[-1])
+
+
+# --- engines against the explicit-state oracle -----------------------------------
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+def test_engines_agree_with_the_oracle(version: KernelVersion) -> None:
+    scope = Scope(version, **TINY)
+    system = System(scope)
+    props = props_for(version)
+    # Bounded: on 6.19 the fullmesh counter that flush forgets grows without
+    # bound, so the full state space is 256 times larger.
+    oracle = explore(scope, props, max_depth=3)
+    inductive, _ = houdini(system, props, LIMITS)
+    for p in props:
+        o = oracle[p.name]
+        b = bmc(system, p, 3, LIMITS)
+        if o.violated_at is not None:
+            assert b.verdict is Verdict.VIOLATED and b.depth == o.violated_at, (p.name, b)
+            assert p not in inductive
+        else:
+            assert b.verdict is Verdict.HOLDS_TO_DEPTH, (p.name, b)
+
+
+def test_pdr_agrees_with_the_oracle_where_it_answers() -> None:
+    scope = Scope(KernelVersion.V6_18_STABLE, **TINY)
+    system = System(scope)
+    oracle = explore(scope, [P6])
+    assert oracle[P6.name].complete
+    r = pdr(system, P6, Limits(timeout_s=60))
+    assert oracle[P6.name].violated_at is None
+    assert r.verdict in (Verdict.PROVED, Verdict.UNKNOWN)
+    if r.verdict is Verdict.PROVED:
+        assert r.certificate  # re-checked before it was reported
+
+
+# --- CLI and exit codes --------------------------------------------------------------
+
+
+def test_forced_resource_limit_is_unknown_and_exit_3(capsys: Any) -> None:
+    code = main(["check", "P2", "--kernel", "6.18-stable", "--slots", "2", "--rlimit", "1"])
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "UNKNOWN" in out
+
+
+def test_check_json_and_exit_0(capsys: Any) -> None:
+    code = main(["check", "P2", "P4F", "--kernel", "6.19", "--slots", "2", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["exit_code"] == 0
+    assert {r["property"]: r["verdict"] for r in data["results"]} == {
+        "P2-id-bitmap": "VIOLATED", "P4F-fullmesh-counter": "VIOLATED"}
+    trace = data["results"][1]["trace"]  # shortest, not yet minimal in values (issue 7)
+    assert len(trace) == 2 and "fullmesh" in trace[0] and trace[1] == "ip mptcp endpoint flush"
+
+
+def test_check_rejects_bad_arguments(capsys: Any) -> None:
+    assert main(["check", "P99"]) == 2
+    assert "unknown property P99" in capsys.readouterr().err
+    assert main(["check", "--slots", "9"]) == 2
