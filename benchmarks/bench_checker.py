@@ -20,14 +20,14 @@ from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pmcheck.checker.engines import Limits, bmc, pdr  # noqa: E402
-from pmcheck.checker.oracle import explore  # noqa: E402
-from pmcheck.checker.run import Options, check  # noqa: E402
-from pmcheck.checker.scope import Scope  # noqa: E402
-from pmcheck.checker.system import System  # noqa: E402
-from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P6  # noqa: E402
-from pmcheck.versions import KernelVersion  # noqa: E402
-from tests.test_checker import TINY  # noqa: E402
+from pmcheck.checker.engines import Limits, bmc, pdr
+from pmcheck.checker.oracle import explore
+from pmcheck.checker.run import Options, check
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.system import System
+from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P6
+from pmcheck.versions import KernelVersion
+from tests.test_checker import TINY
 
 
 def props(v: KernelVersion) -> list:
