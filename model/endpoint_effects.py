@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmcheck.model.backend import Ops
-from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_IMPLICIT, FLAG_SUBFLOW
+from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_SUBFLOW
 from pmcheck.model.endpoint_table import mptcp_addresses_equal
 from pmcheck.model.pm_worker import (
     mptcp_pm_create_subflow_or_signal_addr,
@@ -191,5 +191,3 @@ def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Any) -> S
 
     return for_each_conn(k, st, one)
 
-
-__all__ = ["FLAG_FULLMESH", "FLAG_IMPLICIT", "mark_subflow_endp_available"]

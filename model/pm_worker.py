@@ -28,7 +28,6 @@ from pmcheck.model.endpoint_table import (
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Anno, Conn, Endpoint, Netns, State
 from pmcheck.model.subflows import (
-    add_subflow,
     c_flag_case,
     check_work_pending,
     close_subflows,
@@ -425,5 +424,3 @@ def mptcp_pm_worker(k: Ctx, st: State, ci: int) -> State:
                       lambda st=st: st)
     return st
 
-
-__all__ = ["Local", "add_subflow", "mptcp_pm_worker"]

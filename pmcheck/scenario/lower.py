@@ -17,7 +17,6 @@ from pmcheck.model.state import Endpoint
 from pmcheck.model.topology import V6_KEY_BASE, Topology
 from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import (
-    AF_INET,
     AF_INET6,
     Command,
     Connect,
@@ -220,5 +219,3 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
             return "subflow close", Inputs(NO_ADDR, NO_LIMITS, ev)
     raise TypeError(f"not a command: {cmd!r}")
 
-
-__all__ = ["AF_INET", "AF_INET6", "Universe", "UniverseFull", "lower"]
