@@ -34,6 +34,8 @@ class Result:
             v = f"HOLDS-TO-DEPTH {self.depth}"
         elif self.verdict is Verdict.VIOLATED:
             v = f"VIOLATED at depth {self.depth} (shortest)"
+        elif self.verdict is Verdict.PROVED and self.engine == "pdr":
+            v = f"PROVED (PDR, re-checked {self.certificate[0]})"
         elif self.verdict is Verdict.PROVED:
             v = f"PROVED (k={self.depth}, certificate {len(self.certificate)} invariants)"
         elif self.reason:
