@@ -144,18 +144,17 @@ def _extack(err: NetlinkError) -> str | None:
     return str(text)
 
 
-class PmClient:
-    """A `mptcp_pm` socket in the caller's current network namespace.
+class GenlClient:
+    """A `mptcp_pm` generic-netlink socket bound to a message class; the
+    lifecycle shared by the in-kernel PM client and the userspace-PM one."""
 
-    Use as a context manager. Every method returns a `Reply`; kernel errors
-    never raise (socket-level failures still do).
-    """
+    msg_class: type[genlmsg]
 
     def __init__(self) -> None:
         # ext_ack asks the kernel for the human-readable error text.
         self._sock = GenericNetlinkSocket(ext_ack=True)
         try:
-            self._sock.bind(GENL_NAME, MptcpPmMsg)
+            self._sock.bind(GENL_NAME, self.msg_class)
         except BaseException:
             self._sock.close()
             raise
@@ -163,7 +162,7 @@ class PmClient:
     def close(self) -> None:
         self._sock.close()
 
-    def __enter__(self) -> PmClient:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(
@@ -173,6 +172,16 @@ class PmClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class PmClient(GenlClient):
+    """A `mptcp_pm` socket in the caller's current network namespace.
+
+    Use as a context manager. Every method returns a `Reply`; kernel errors
+    never raise (socket-level failures still do).
+    """
+
+    msg_class = MptcpPmMsg
 
     def _request(self, cmd: int, attrs: list[Any], flags: int) -> tuple[Reply, list[Any]]:
         msg = MptcpPmMsg()

@@ -16,14 +16,19 @@ Numbers from include/uapi/linux/mptcp_pm.h (Documentation/netlink/specs/mptcp_pm
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.generic import GenericNetlinkSocket
 
-from pmcheck.live.genl import GENL_NAME, GENL_VERSION, NLA_F_NESTED, AddrSpec, Reply, _extack
+from pmcheck.live.genl import (
+    GENL_VERSION,
+    NLA_F_NESTED,
+    AddrSpec,
+    GenlClient,
+    Reply,
+    _extack,
+)
 
 CMD_ANNOUNCE = 8
 CMD_REMOVE = 9
@@ -84,31 +89,11 @@ def family_of(addr: str) -> int:
     return 10 if ":" in addr else 2
 
 
-class UpmClient:
+class UpmClient(GenlClient):
     """Userspace-PM commands in the caller's namespace. Kernel errors come
     back as `Reply(errno, extack)`, they never raise."""
 
-    def __init__(self) -> None:
-        self._sock = GenericNetlinkSocket(ext_ack=True)
-        try:
-            self._sock.bind(GENL_NAME, UpmMsg)
-        except BaseException:
-            self._sock.close()
-            raise
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> UpmClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    msg_class = UpmMsg
 
     def _do(self, cmd: int, attrs: list[Any]) -> Reply:
         msg = UpmMsg()
