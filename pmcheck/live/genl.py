@@ -101,7 +101,10 @@ class Reply:
     limits: tuple[int, int] | None = None  # (rcv_add_addrs, subflows)
 
 
-def _addr_nest(spec: AddrSpec) -> tuple[str, dict[str, Any], int]:
+def _addr_nest(spec: AddrSpec,
+               name: str = "MPTCP_PM_ATTR_ADDR") -> tuple[str, dict[str, Any], int]:
+    """An address nest (MPTCP_PM_ATTR_ADDR, or ADDR_REMOTE for the userspace
+    PM) with exactly the attributes `spec` sets."""
     attrs: list[tuple[str, Any]] = []
     if spec.family is not None:
         attrs.append(("MPTCP_PM_ADDR_ATTR_FAMILY", spec.family))
@@ -117,7 +120,7 @@ def _addr_nest(spec: AddrSpec) -> tuple[str, dict[str, Any], int]:
     if spec.ifindex is not None:
         attrs.append(("MPTCP_PM_ADDR_ATTR_IF_IDX", spec.ifindex))
     # The kernel parses the nest with nla_parse_nested(), which wants the flag.
-    return ("MPTCP_PM_ATTR_ADDR", {"attrs": attrs}, NLA_F_NESTED)
+    return (name, {"attrs": attrs}, NLA_F_NESTED)
 
 
 def _endpoint(msg: Any) -> RawEndpoint | None:

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, genlmsg, nla
+from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, genlmsg
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pmcheck.live.genl import (
     GENL_VERSION,
-    NLA_F_NESTED,
     AddrSpec,
     GenlClient,
+    MptcpPmMsg,
     Reply,
+    _addr_nest,
     _extack,
 )
 
@@ -53,36 +54,8 @@ class UpmMsg(genlmsg):
         (6, "MPTCP_PM_ATTR_ADDR_REMOTE", "pm_addr"),
     )
 
-    class pm_addr(nla):
-        prefix = "MPTCP_PM_ADDR_ATTR_"
-        nla_map = (
-            (0, "MPTCP_PM_ADDR_ATTR_UNSPEC", "none"),
-            (1, "MPTCP_PM_ADDR_ATTR_FAMILY", "uint16"),
-            (2, "MPTCP_PM_ADDR_ATTR_ID", "uint8"),
-            (3, "MPTCP_PM_ADDR_ATTR_ADDR4", "ipaddr"),
-            (4, "MPTCP_PM_ADDR_ATTR_ADDR6", "ipaddr"),
-            (5, "MPTCP_PM_ADDR_ATTR_PORT", "uint16"),
-            (6, "MPTCP_PM_ADDR_ATTR_FLAGS", "uint32"),
-            (7, "MPTCP_PM_ADDR_ATTR_IF_IDX", "int32"),
-        )
-
-
-def _nest(name: str, spec: AddrSpec) -> tuple[str, dict[str, Any], int]:
-    attrs: list[tuple[str, Any]] = []
-    if spec.family is not None:
-        attrs.append(("MPTCP_PM_ADDR_ATTR_FAMILY", spec.family))
-    if spec.id is not None:
-        attrs.append(("MPTCP_PM_ADDR_ATTR_ID", spec.id))
-    if spec.addr is not None:
-        kind = "ADDR4" if spec.family == 2 else "ADDR6"
-        attrs.append((f"MPTCP_PM_ADDR_ATTR_{kind}", spec.addr))
-    if spec.port is not None:
-        attrs.append(("MPTCP_PM_ADDR_ATTR_PORT", spec.port))
-    if spec.flags is not None:
-        attrs.append(("MPTCP_PM_ADDR_ATTR_FLAGS", spec.flags))
-    if spec.ifindex is not None:
-        attrs.append(("MPTCP_PM_ADDR_ATTR_IF_IDX", spec.ifindex))
-    return (name, {"attrs": attrs}, NLA_F_NESTED)
+    # The same nested address as the in-kernel PM's messages.
+    pm_addr = MptcpPmMsg.pm_addr
 
 
 def family_of(addr: str) -> int:
@@ -111,7 +84,7 @@ class UpmClient(GenlClient):
         spec = AddrSpec(family=family_of(addr), addr=addr, id=id_, port=port or None,
                         flags=FLAG_SIGNAL)
         return self._do(CMD_ANNOUNCE, [("MPTCP_PM_ATTR_TOKEN", token),
-                                       _nest("MPTCP_PM_ATTR_ADDR", spec)])
+                                       _addr_nest(spec)])
 
     def remove(self, token: int, id_: int) -> Reply:
         return self._do(CMD_REMOVE, [("MPTCP_PM_ATTR_TOKEN", token),
@@ -125,8 +98,8 @@ class UpmClient(GenlClient):
                        flags=FLAG_BACKUP if backup else None)
         rem = AddrSpec(family=family_of(remote), addr=remote, port=remote_port)
         return self._do(CMD_SUBFLOW_CREATE, [("MPTCP_PM_ATTR_TOKEN", token),
-                                             _nest("MPTCP_PM_ATTR_ADDR", loc),
-                                             _nest("MPTCP_PM_ATTR_ADDR_REMOTE", rem)])
+                                             _addr_nest(loc),
+                                             _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE")])
 
     def subflow_destroy(
         self, token: int, local: str, local_port: int, remote: str, remote_port: int
@@ -134,5 +107,5 @@ class UpmClient(GenlClient):
         loc = AddrSpec(family=family_of(local), addr=local, port=local_port)
         rem = AddrSpec(family=family_of(remote), addr=remote, port=remote_port)
         return self._do(CMD_SUBFLOW_DESTROY, [("MPTCP_PM_ATTR_TOKEN", token),
-                                              _nest("MPTCP_PM_ATTR_ADDR", loc),
-                                              _nest("MPTCP_PM_ATTR_ADDR_REMOTE", rem)])
+                                              _addr_nest(loc),
+                                              _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE")])
