@@ -19,9 +19,10 @@ from pmcheck.model import (
 )
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import EXTACK
-from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
+from pmcheck.model.environment import next_action
+from pmcheck.model.inputs import Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import Conn, State, Subflow, initial_state
+from pmcheck.model.state import State, initial_state
 from pmcheck.model.topology import Topology
 from pmcheck.results import ConnView, Run, StepOutcome, SubflowRow
 from pmcheck.scenario.ast import (
@@ -55,32 +56,10 @@ def applier(version: KernelVersion, topo: Topology, backend: str) -> Apply:
     return lambda name, state, inputs: RULES[name](ctx, state, inputs)
 
 
-def peer_accepts_join(conn: Conn, sf: Subflow, topo: Topology) -> bool:
-    """The peer answers a join to one of its addresses: it completes it when
-    something listens on that port (the peer listens on the connection's port
-    when the host is the client; as a client itself it listens nowhere) and it
-    accepts joins; otherwise it resets it."""
-    listening = not conn.server and sf.remote_port == conn.port
-    return topo.peer_accepts_joins and listening
-
-
 def environment_step(state: State, topo: Topology) -> tuple[str, Inputs] | None:
-    """The next thing the world does on its own, in a fixed order, or None
-    when everything has settled."""
-    for ci, c in enumerate(state.conns):
-        if not c.used:
-            continue
-        ev = NO_EVENT._replace(conn=ci)
-        if c.w_rm_addr or c.w_add_addr or c.w_established or c.w_subflow_established:
-            return "worker", Inputs(NO_ADDR, NO_LIMITS, ev)
-        for i, s in enumerate(c.sf):
-            if s.used and not s.established and s.remote_addr in topo.peer_addrs:
-                return "join result", Inputs(NO_ADDR, NO_LIMITS, ev._replace(
-                    slot=i, flag=peer_accepts_join(c, s, topo)))
-        for i, a in enumerate(c.anno):
-            if a.used and a.echo_pending:
-                return "add_addr echo", Inputs(NO_ADDR, NO_LIMITS, ev._replace(slot=i))
-    return None
+    """The next thing the world does on its own (model/environment.py has
+    the order, shared with the checker), or None when everything settled."""
+    return next_action(state, topo)
 
 
 def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
