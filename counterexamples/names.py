@@ -1,0 +1,109 @@
+"""Readable names and values for model state, as the renderings show them.
+
+Paths come from `pmcheck.model.state.leaves` (`netns.endp[1].flags`,
+`conns[0].sf[2].local_id`); people read `endp[1].flags`, `conn1.sf[2]`
+(connections numbered from 1, as in the scenario language). Values are
+shown as an operator would say them: flags by name, addresses as text,
+bitmaps as sets of ids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pmcheck.model.constants import AF_INET6
+from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_MPC, SUBFLOW_KIND_PASSIVE
+from pmcheck.scenario.ast import flag_names
+
+# Fields holding an address key (the text needs the checker's key map).
+ADDR_FIELDS = ("addr", "local_addr", "remote_addr", "pm_remote_addr", "laddr", "raddr")
+BITMAP_FIELDS = ("id_bitmap", "id_avail")
+RECORD_RE = re.compile(r"^(.*\[\d+\])\.(\w+)$")  # endp[1].flags -> (endp[1], flags)
+
+
+def readable(path: str) -> str:
+    """`netns.endp[1].flags` -> `endp[1].flags`; `conns[0].x` -> `conn1.x`."""
+    if path.startswith("netns."):
+        return path[len("netns."):]
+    m = re.match(r"^conns\[(\d+)\]\.(.*)$", path)
+    if m:
+        return f"conn{int(m.group(1)) + 1}.{m.group(2)}"
+    return path
+
+
+def addr_text(key: int, family: int = 0) -> str:
+    """An address key as the checker's traces spell it (pmcheck.checker.trace)."""
+    if key == 0:
+        return "-"
+    from pmcheck.checker.trace import addr_text as checker_addr_text
+
+    return checker_addr_text(key, family)
+
+
+def field_text(name: str, v: Any) -> str:
+    """One field's value by its name (the last path component)."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if name == "flags":
+        return ",".join(flag_names(int(v))) or "none"
+    if name in BITMAP_FIELDS:
+        return "{" + ",".join(str(i) for i in range(int(v).bit_length()) if v >> i & 1) + "}"
+    if name in ADDR_FIELDS:
+        return addr_text(int(v))
+    return str(v)
+
+
+def endpoint_text(e: Any) -> str:
+    """A list entry as `ip mptcp endpoint show` prints one (slot order is list
+    order, not id order)."""
+    if not e.used:
+        return "-"
+    parts = [addr_text(e.addr, e.family if e.family == AF_INET6 else 0)]
+    if e.port:
+        parts.append(f"port {e.port}")
+    parts.append(f"id {e.id}")
+    parts.extend(flag_names(e.flags))
+    if e.ifindex:
+        parts.append(f"dev#{e.ifindex}")
+    return " ".join(parts)
+
+
+KINDS = {SUBFLOW_KIND_MPC: "mpc", SUBFLOW_KIND_ACTIVE: "join", SUBFLOW_KIND_PASSIVE: "passive"}
+
+
+def subflow_text(s: Any) -> str:
+    if not s.used:
+        return "-"
+    text = (f"{addr_text(s.local_addr)}#{s.local_id}>{addr_text(s.remote_addr)}"
+            f"#{s.remote_id} {KINDS.get(s.kind, s.kind)}")
+    if not s.established:
+        text += " syn-sent"
+    if s.backup:
+        text += " backup"
+    return text
+
+
+def anno_text(a: Any) -> str:
+    if not a.used:
+        return "-"
+    port = f" port {a.port}" if a.port else ""
+    return f"{addr_text(a.addr)}{port} id {a.id}" + (" echo-pending" if a.echo_pending else "")
+
+
+def record_text(record: Any) -> str:
+    """A whole list entry (endpoint, subflow, announcement) as one text."""
+    fields = getattr(record, "_fields", ())
+    if "echo_pending" in fields:
+        return anno_text(record)
+    if "established" in fields:
+        return subflow_text(record)
+    if "ifindex" in fields:
+        return endpoint_text(record)
+    return " ".join(f"{f}={field_text(f, getattr(record, f))}" for f in fields)
+
+
+def split_record(name: str) -> tuple[str, str] | None:
+    """`endp[1].flags` -> (`endp[1]`, `flags`); None for a scalar field."""
+    m = RECORD_RE.match(name)
+    return (m.group(1), m.group(2)) if m else None
