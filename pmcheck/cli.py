@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from pmcheck import __version__
+from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import BACKENDS, run_model
 from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
@@ -194,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                  backend=True, kernel=True)
     ck = sub.add_parser("check", help="prove or refute properties (BMC, k-induction, PDR)")
     ck.add_argument("property", nargs="*", help="property names or labels (default: all)")
-    ck.add_argument("--kernel", choices=versions, help=f"default {DEFAULT_VERSION.value}")
+    ck.add_argument("--kernel", metavar="V[,V...]|all",
+                    help=f"kernel version(s): {', '.join(versions)}, a comma-separated list, "
+                         f"or all (default {DEFAULT_VERSION.value})")
     ck.add_argument("--engine", choices=("auto", "bmc", "kind", "pdr"), default="auto")
     ck.add_argument("--depth", type=int, default=6, help="BMC bound (default 6)")
     ck.add_argument("--k-max", type=int, default=3, help="k-induction bound (default 3)")
@@ -206,12 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--rlimit", type=int, default=10**10,
                     help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)")
     ck.add_argument("--json", action="store_true", help="machine-readable verdicts")
+    add_check_arguments(ck)
+    add_merge_parser(sub)
     return p
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from pmcheck.checker.engines import Limits
-    from pmcheck.checker.run import Options, check, exit_code, meets_expectation
+    from pmcheck.checker.run import Options
     from pmcheck.checker.scope import Scope
     from pmcheck.properties import catalog
 
@@ -227,47 +232,50 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--slots {args.slots}: endpoint slots must be 1..8")
     if args.depth < 0:
         raise UsageError("--depth must be >= 0")
-    version = parse_version(args.kernel) if args.kernel else DEFAULT_VERSION
-    scope = Scope(version, endpoint_slots=args.slots)
+    from pmcheck.ci import emit_reports, kernel_versions, run_check, to_json
+
+    versions = kernel_versions(args.kernel)
     limits = Limits(rlimit=args.rlimit, timeout_s=args.timeout)
     opts = Options(engine=args.engine, depth=args.depth, k_max=args.k_max, limits=limits)
     t0 = time.perf_counter()
-    results = check(chosen, scope, opts)
-    code = exit_code(props, results, scope, args.engine)
-    if args.json:
-        print(json.dumps({"schema": "pmcheck-verdicts/1", "scope": scope.describe(),
-                          "engine": args.engine, "exit_code": code, "results": [
-                              {"property": r.prop, "verdict": r.verdict.value,
-                               "engine": r.engine, "depth": r.depth,
-                               "seconds": round(r.seconds, 3),
-                               "certificate": list(r.certificate), "reason": r.reason,
-                               "expected": props[r.prop].expect(version),
-                               "meets_expectation": meets_expectation(
-                                   props[r.prop], r, scope, args.engine),
-                               "trace": [render_step(s) for s in r.trace],
-                               "witness_steps": None if r.witness is None else len(r.witness)}
-                              for r in results]}, indent=2))
+    run = run_check(args, chosen, [Scope(v, endpoint_slots=args.slots) for v in versions],
+                    opts)
+    code = run.exit_code
+    if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
+        print(to_json(run))
+        emit_reports(args, run)
         return code
-    print(f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
-          f"BMC depth {args.depth}")
-    rows = []
-    for r in results:
-        p = props[r.prop]
-        mark = "ok" if meets_expectation(p, r, scope, args.engine) else "UNEXPECTED"
-        wit = "-" if r.witness is None else f"{len(r.witness)} steps"
-        rows.append([r.prop, r.describe(), r.engine, f"{r.seconds:.1f}s",
-                     f"expected {p.expect(version)}: {mark}", wit])
-    print(tabulate(rows, headers=["property", "verdict", "engine", "time", "baseline",
-                                  "witness"], tablefmt="simple"))
-    for r in results:
-        if r.trace and r.verdict.value == "VIOLATED":
-            print(f"\n{r.prop}: shortest violation, {len(r.trace)} steps "
-                  "(a scenario; replayed on the concrete model):")
-            for s in r.trace:
-                print(f"  {render_step(s)}")
-        if r.reason and r.verdict.value == "UNKNOWN":
-            print(f"\n{r.prop}: UNKNOWN: {r.reason}")
-    print(f"\n{len(results)} properties in {time.perf_counter() - t0:.1f}s; exit {code}")
+    for jr in run.jobs:
+        scope, version, results = jr.job.scope, jr.job.scope.version, jr.results
+        records = {rec.prop.name: rec for rec in run.records if rec.job == jr.job.id}
+        print(f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
+              f"BMC depth {args.depth}" + (" (from the verdict cache)" if jr.cached else ""))
+        rows = []
+        for r in results:
+            p, rec = props[r.prop], records[r.prop]
+            mark = "ok" if rec.met else "UNEXPECTED"
+            wit = "-" if r.witness is None else f"{len(r.witness)} steps"
+            rows.append([r.prop, rec.verdict_text(), r.engine,
+                         "cached" if rec.cached else f"{r.seconds:.1f}s",
+                         f"expected {p.expect(version)}: {mark}", wit])
+        print(tabulate(rows, headers=["property", "verdict", "engine", "time", "baseline",
+                                      "witness"], tablefmt="simple"))
+        for r in results:
+            if r.trace and r.verdict.value == "VIOLATED":
+                print(f"\n{r.prop}: shortest violation, {len(r.trace)} steps "
+                      "(a scenario; replayed on the concrete model):")
+                for s in r.trace:
+                    print(f"  {render_step(s)}")
+            if r.reason and r.verdict.value == "UNKNOWN":
+                print(f"\n{r.prop}: UNKNOWN: {r.reason}")
+        print()
+    if run.shard:
+        print(f"shard {run.shard[0]}/{run.shard[1]}: {len(run.jobs)} of {len(run.plan)} jobs")
+    if run.cache:
+        print(f"verdict cache: {run.cache.hits} hits, {run.cache.misses} misses, "
+              f"{run.cache.stored} stored")
+    print(f"{len(run.records)} properties in {time.perf_counter() - t0:.1f}s; exit {code}")
+    emit_reports(args, run)
     return code
 
 
@@ -278,7 +286,7 @@ def render_step(step: object) -> str:
 
 
 COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff,
-            "check": cmd_check}
+            "check": cmd_check, "merge": cmd_merge}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as e:
         print(f"pmcheck: {e}", file=sys.stderr)
         return EXIT_INPUT
-    except UsageError as e:
+    except (UsageError, CIError) as e:
         print(f"pmcheck: error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except LiveUnavailable as e:
