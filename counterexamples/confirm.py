@@ -40,6 +40,10 @@ class Report:
     lines: tuple[str, ...] = field(default=())
 
 
+def _n(k: int, what: str) -> str:
+    return f"{k} {what}{'s' * (k != 1)}"
+
+
 def _property(name: str) -> Property:
     from pmcheck.properties import catalog
 
@@ -74,7 +78,7 @@ def replay_model(trace: Trace) -> Report:
     steps = steps_of(trace)
     run = replayer.run(steps)
     bad = first_violation(prop, run.states)
-    lines = [f"replayed {len(steps)} steps of {trace.name} on the concrete model "
+    lines = [f"replayed {_n(len(steps), 'step')} of {trace.name} on the concrete model "
              f"(kernel {trace.kernel}, pmcheck model of this version)"]
     if bad is None:
         lines.append(f"NOT reproduced: {prop.name} holds in every state of the replay")
@@ -151,7 +155,7 @@ def replay_kernel(trace: Trace) -> Report:
     kernel = run_on_kernel(scn)
     model = run_model(scn, version)
     compared = ", ".join(COMPARED.get(f, f) for f in FIELDS)
-    lines = [f"ran {len(scn.steps)} steps of {trace.name} on this kernel ({release}, "
+    lines = [f"ran {_n(len(scn.steps), 'step')} of {trace.name} on this kernel ({release}, "
              f"which pmcheck models as {live_version.value}) in a fresh namespace",
              f"compared after every step: {compared}, extack text"]
     mismatch = first_mismatch(model, kernel)

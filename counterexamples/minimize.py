@@ -101,10 +101,9 @@ class Minimizer:
             run = self.replayer.run(steps)
         except (ValueError, KeyError, IndexError):
             return None  # a candidate the model cannot run is no counterexample
-        if not self.replayer.in_scope(run.states):
-            return None
         bad = first_violation(self.prop, run.states)
-        if bad is None:
+        # In scope up to the violation: what follows it is cut anyway.
+        if bad is None or not self.replayer.in_scope(run.states[:bad + 1]):
             return None
         steps, states = steps[:bad], run.states[:bad + 1]
         user = _user(steps)

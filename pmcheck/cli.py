@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--rlimit", type=int, default=10**10,
                     help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)")
     ck.add_argument("--json", action="store_true", help="machine-readable verdicts")
+    from pmcheck.counterexamples import cli as cx_cli
+
+    cx_cli.add_check_arguments(ck)  # --trace-format, --out (issue 7)
+    cx_cli.add_parsers(sub)  # show, replay
     add_check_arguments(ck)
     add_merge_parser(sub)
     return p
@@ -243,6 +247,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     code = run.exit_code
     if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
         print(to_json(run))
+        for jr in run.jobs:
+            emit_traces(args, props, jr.job.scope, jr.results, quiet=True)
         emit_reports(args, run)
         return code
     for jr in run.jobs:
@@ -268,6 +274,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     print(f"  {render_step(s)}")
             if r.reason and r.verdict.value == "UNKNOWN":
                 print(f"\n{r.prop}: UNKNOWN: {r.reason}")
+        emit_traces(args, props, scope, results)
         print()
     if run.shard:
         print(f"shard {run.shard[0]}/{run.shard[1]}: {len(run.jobs)} of {len(run.plan)} jobs")
@@ -287,6 +294,24 @@ def render_step(step: object) -> str:
 
 COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff,
             "check": cmd_check, "merge": cmd_merge}
+
+
+def cmd_counterexample(args: argparse.Namespace) -> int:
+    """`show` and `replay`: counterexample traces (pmcheck.counterexamples.cli)."""
+    from pmcheck.counterexamples.cli import COMMANDS as TRACE_COMMANDS
+
+    return TRACE_COMMANDS[args.command](args)
+
+
+def emit_traces(*args: object, **kw: object) -> None:
+    """--trace-format/--out after a check (imported late: only checks with a
+    violation pay for the counterexample machinery)."""
+    from pmcheck.counterexamples.cli import emit_traces as emit
+
+    emit(*args, **kw)  # type: ignore[arg-type]
+
+
+COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

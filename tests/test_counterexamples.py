@@ -1,0 +1,365 @@
+"""Counterexamples (issue 7): one object, its renderings, minimization, the
+gallery, and replay on the model and the live kernel.
+
+Fast by design: the checker runs only on a one-slot scope; everything else
+reads the checked-in gallery or hand-made traces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.system import Step
+from pmcheck.cli import main
+from pmcheck.counterexamples import build as build_mod
+from pmcheck.counterexamples import gallery
+from pmcheck.counterexamples import replay as replay_mod
+from pmcheck.counterexamples.build import build_trace
+from pmcheck.counterexamples.confirm import replay_kernel, replay_model, scenario_of, steps_of
+from pmcheck.counterexamples.minimize import minimize
+from pmcheck.counterexamples.render import FORMATS, render
+from pmcheck.counterexamples.replay import Replayer, first_violation, is_environment
+from pmcheck.counterexamples.trace import Trace, dumps, from_itf, load, loads, to_itf
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.rules import Ctx
+from pmcheck.model.state import initial_state
+from pmcheck.properties import catalog
+from pmcheck.properties.base import Property
+from pmcheck.scenario.lower import Universe, lower
+from pmcheck.scenario.parser import parse_text
+from pmcheck.versions import KernelVersion, version_of_release
+from tests.live import require_live_kernel
+
+GALLERY = sorted(gallery.GALLERY.glob("*.json"))
+PROPS = catalog.all_properties()
+
+
+def _trace(name: str) -> Trace:
+    return load(str(gallery.GALLERY / f"{name}.json"))
+
+
+@pytest.fixture(scope="module")
+def traces() -> list[Trace]:
+    return [load(str(p)) for p in GALLERY]
+
+
+def test_gallery_has_every_known_violation() -> None:
+    want = {f"{p.name}.{v.value}" for p, v in gallery.known_violations()}
+    assert {p.stem for p in GALLERY} == want
+
+
+# --- one object, many renderings ---------------------------------------------------
+
+
+def test_every_rendering_comes_from_the_object_alone(monkeypatch: pytest.MonkeyPatch,
+                                                     traces: list[Trace]) -> None:
+    """Renderers never replay or rebuild: with replay and building disabled
+    they still render, and a change to the object shows in every rendering."""
+
+    def forbidden(*_a: object, **_k: object) -> None:
+        raise AssertionError("a renderer recomputed the trace")
+
+    monkeypatch.setattr(replay_mod.Replayer, "run", forbidden)
+    monkeypatch.setattr(replay_mod.Replayer, "apply", forbidden)
+    monkeypatch.setattr(build_mod, "build_trace", forbidden)
+    for t in traces:
+        first = t.steps[0]
+        marked = dataclasses.replace(t, steps=(dataclasses.replace(
+            first, result="MARKER-RESULT", line=first.line + "   # MARKER-LINE"),
+            *t.steps[1:]))
+        for fmt in FORMATS:
+            text = render(marked, fmt)
+            assert "MARKER-LINE" in text, fmt
+            if fmt != "scenario":
+                assert "MARKER-RESULT" in text, fmt
+            assert render(t, fmt) != text
+
+
+def test_itf_round_trip_and_shape(traces: list[Trace]) -> None:
+    for t in traces:
+        doc = to_itf(t)
+        assert from_itf(doc) == t
+        assert loads(dumps(t)) == t
+        assert doc["#meta"]["format"] == "ITF"
+        assert [s["#meta"]["index"] for s in doc["states"]] == list(range(len(t.steps) + 1))
+        for s in doc["states"]:
+            assert set(doc["vars"]) <= set(s)
+        # ITF integers: {"#bigint": "..."} (a JSON number is never an int here)
+        assert doc["states"][0]["netns"]["endpoints"] == {"#bigint": "0"}
+
+
+def test_scenario_rendering_parses_to_the_user_steps(traces: list[Trace]) -> None:
+    for t in traces:
+        scn = parse_text(render(t, "scenario"))
+        assert scn.kernel == t.kernel
+        assert len(scn.steps) == len(t.user_steps)
+        assert len(scenario_of(t).steps) == len(t.user_steps)
+
+
+def test_shell_script_parses(traces: list[Trace], tmp_path: Path) -> None:
+    """`bash -n` only: the script is for users (it needs root and makes a
+    namespace); it is never run here."""
+    for t in traces:
+        path = tmp_path / f"{t.name}.sh"
+        path.write_text(render(t, "sh"))
+        r = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        text = path.read_text()
+        assert 'trap cleanup EXIT' in text and 'ip netns add "$NS"' in text
+        assert "ip netns delete" in text
+
+
+# --- email text ------------------------------------------------------------------------
+
+
+def test_text_rendering_fits_an_email(traces: list[Trace]) -> None:
+    for t in traces:
+        text = render(t, "text")
+        assert text.isascii(), t.name
+        too_wide = [line for line in text.splitlines() if len(line) > 72]
+        assert not too_wide, (t.name, too_wide)
+        assert f"{t.property.name} VIOLATED" in text.splitlines()[0]
+        assert f"Linux {t.kernel}" in text.splitlines()[0]
+        assert t.pmcheck_version in text.splitlines()[0]
+        assert "shortest violation" in text and "reproduce:" in text
+
+
+def test_text_table_shows_only_changes() -> None:
+    t = _trace("P4F-fullmesh-counter.6.19")
+    text = render(t, "text")
+    table = text.split("only changed fields; . = unchanged):\n", 1)[1].split("\n\n")[0]
+    rows = table.splitlines()[2:]
+    assert len(rows) == len(t.steps) + 1  # the initial row, then one per step
+    assert rows[-1].split()[-1] == "."  # flush leaves endp_fullmesh_max alone: the bug
+
+
+# --- replay --------------------------------------------------------------------------
+
+
+def test_every_gallery_trace_replays_on_the_model(traces: list[Trace]) -> None:
+    for t in traces:
+        report = replay_model(t)
+        assert report.ok, report.lines
+        steps = steps_of(t)
+        states = Replayer.for_scope(Scope(KernelVersion(t.kernel), endpoint_slots=2)).run(
+            steps).states
+        assert first_violation(PROPS[t.property.name], states) == len(steps)
+
+
+def test_replay_rejects_a_trace_that_does_not_violate(tmp_path: Path) -> None:
+    t = _trace("P2-id-bitmap.6.18")
+    step = t.steps[0]
+    inputs = {**step.inputs, "addr": {**step.inputs["addr"], "has_id": False}}
+    fixed = dataclasses.replace(t, steps=(dataclasses.replace(step, inputs=inputs),))
+    assert not replay_model(fixed).ok
+    path = tmp_path / "fixed.json"
+    path.write_text(dumps(fixed))
+    assert main(["replay", str(path)]) == 1
+
+
+@pytest.mark.live
+def test_every_gallery_trace_replays_on_the_live_kernel(traces: list[Trace]) -> None:
+    """On a kernel of the trace's version the violation is confirmed. On
+    another version (this machine: 6.18.44 = 6.18-stable, where both bugs are
+    absent) the kernel must still agree with the model of its own version at
+    every step: the trace runs, and the model says why it does not violate."""
+    require_live_kernel()
+    import os
+
+    from pmcheck.diff import first_mismatch
+    from pmcheck.interp import run_model
+    from pmcheck.live.interpreter import run_on_kernel
+
+    live = version_of_release(os.uname().release)
+    for t in traces:
+        if KernelVersion(t.kernel) is live:
+            report = replay_kernel(t)
+            assert report.ok, report.lines
+        else:
+            scn = scenario_of(t)
+            assert first_mismatch(run_model(scn, live), run_on_kernel(scn)) is None, t.name
+
+
+# --- minimization ----------------------------------------------------------------------
+
+
+def _pad_strategy(scope: Scope) -> st.SearchStrategy[list[Step]]:
+    steps = [Step(rule, i) for rule in scope.rules() for i in scope.inputs(rule)]
+    return st.lists(st.sampled_from(steps), max_size=4)
+
+
+def _pick(scope: Scope, rule: str, **want: object) -> Step:
+    """The first input of `rule` in the scope's domain with these fields."""
+    for i in scope.inputs(rule):
+        fields = {**i.addr._asdict(), **i.limits._asdict()}
+        if all(fields[k] == v for k, v in want.items()):
+            return Step(rule, i)
+    raise LookupError(rule, want)
+
+
+@pytest.mark.parametrize("name", ["P2-id-bitmap.6.18", "P4F-fullmesh-counter.6.19"])
+def test_minimizer_drops_padding(name: str) -> None:
+    """Irrelevant steps before and between the violating ones (another
+    endpoint, a flag change on it, a limit) go; the gallery trace, already
+    minimal, comes back."""
+    t = _trace(name)
+    scope = Scope(KernelVersion(t.kernel), endpoint_slots=2)
+    core = steps_of(t)
+    other = _pick(scope, "endpoint add", family=2, addr=2, has_id=False, port=0, flags=2)
+    change = _pick(scope, "endpoint change", family=0, id=1, port=0, flags=4)
+    limit = _pick(scope, "limits set", has_subflows=True, subflows=8,
+                  has_add_addr_accepted=False)
+    padded = [limit, other, change, core[0], limit, *core[1:]][:4 + len(core) - 1 + (
+        len(core) > 1)]
+    prop = PROPS[t.property.name]
+    replayer = Replayer.for_scope(scope)
+    assert first_violation(prop, replayer.run(padded).states) == len(padded)
+    out = minimize(padded, prop, replayer, scope)
+    assert out == core, [s.rule for s in out]
+
+
+@pytest.mark.parametrize("name", ["P2-id-bitmap.6.18", "P4F-fullmesh-counter.6.19"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_minimizer_never_worse(name: str, data: st.DataObject) -> None:
+    """Random padding before and after a violating trace: the minimized trace
+    still violates on the concrete model and is never longer."""
+    t = _trace(name)
+    scope = Scope(KernelVersion(t.kernel), endpoint_slots=2)
+    prop = PROPS[t.property.name]
+    replayer = Replayer.for_scope(scope)
+    padded = data.draw(_pad_strategy(scope)) + steps_of(t)
+    states = replayer.run(padded).states
+    bad = first_violation(prop, states)
+    if bad is None or not replayer.in_scope(states[:bad + 1]):  # no path of the scope
+        with pytest.raises(ValueError):
+            minimize(padded, prop, replayer, scope)
+        return
+    padded = padded[:bad]
+    out = minimize(padded, prop, replayer, scope)
+    assert len(out) <= len(padded)
+    assert first_violation(prop, replayer.run(out).states) == len(out)
+    assert replayer.in_scope(replayer.run(out).states)
+
+
+def test_minimized_gallery_is_a_fixpoint(traces: list[Trace]) -> None:
+    for t in traces:
+        scope = Scope(KernelVersion(t.kernel), endpoint_slots=2)
+        steps = steps_of(t)
+        assert minimize(steps, PROPS[t.property.name], Replayer.for_scope(scope),
+                        scope) == steps
+
+
+def _connection_trace(text: str) -> tuple[Replayer, list[Step]]:
+    """A connection-scope replayer (testbed topology, one connection slot)
+    and the user steps of a scenario, lowered as the interpreter does."""
+    scn = parse_text(text)
+    u = Universe.of(scn)
+    system = SimpleNamespace(concrete_ctx=Ctx(CONCRETE, KernelVersion.V6_18_STABLE,
+                                              u.topology()),
+                             template=initial_state(conns=1))
+    return Replayer(system), [Step(*lower(s.command, u)) for s in scn.steps]  # type: ignore[arg-type]
+
+
+NO_EXTRA_SUBFLOW = Property(
+    name="T-no-extra-subflow", statement="conn1 never gets an extra subflow (test only)",
+    cites="-", holds=lambda ops, s: ops.eq(s.conns[0].extra_subflows, ops.const(0, 8)),
+    premise=lambda ops, s: ops.true())
+
+
+def test_minimizer_rederives_environment_steps() -> None:
+    """Connection scope (eager environment): the user's steps are the units;
+    the world's steps are re-derived by settling after each, and the trace
+    ends where the property first fails."""
+    replayer, user = _connection_trace("""
+        ip mptcp limits set subflows 2
+        ip mptcp endpoint add 10.0.3.2 signal
+        ip mptcp endpoint add 10.0.2.2 subflow
+        ip mptcp endpoint change id 1 backup
+        connect 10.0.1.2 10.0.1.1
+        peer announce 10.0.4.1 id 3
+    """)
+    full = replayer.settle(user)
+    assert any(is_environment(s) for s in full)
+    bad = first_violation(NO_EXTRA_SUBFLOW, replayer.run(full).states)
+    assert bad is not None
+    out = minimize(full[:bad], NO_EXTRA_SUBFLOW, replayer)
+    kept = [s.rule for s in out if not is_environment(s)]
+    assert kept == ["endpoint add", "connect"]
+    assert out == replayer.settle([s for s in out if not is_environment(s)])[:len(out)]
+    assert first_violation(NO_EXTRA_SUBFLOW, replayer.run(out).states) == len(out)
+    assert len(out) <= bad
+    # and it renders, within 72 columns, with the world's steps as comments
+    trace = build_trace(out, Scope(KernelVersion.V6_18_STABLE), NO_EXTRA_SUBFLOW,
+                        replayer=replayer)
+    text = render(trace, "text")
+    assert "# environment: worker conn 1" in text
+    assert "conn1" in text and all(len(x) <= 72 for x in text.splitlines())
+    from pmcheck.checker.trace import step_text
+
+    if not step_text(out[-1] if out[-1].rule == "connect" else
+                     next(s for s in out if s.rule == "connect")).startswith("#"):
+        # once the checker writes event lines, the scenario carries them
+        assert len(parse_text(render(trace, "scenario")).steps) == 2
+
+
+# --- the gallery and the CLI --------------------------------------------------------------
+
+
+def test_gallery_renderings_have_not_drifted() -> None:
+    problems = gallery.drift()
+    assert not problems, ("re-run `python -m pmcheck.counterexamples.gallery`", problems)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_show_prints_each_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = GALLERY[0]
+    assert main(["show", str(path), "--format", fmt]) == 0
+    assert capsys.readouterr().out == render(load(str(path)), fmt)
+
+
+def test_replay_confirms_on_the_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(GALLERY[0])]) == 0
+    assert "reproduced" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", ["", "not json", '{"#meta": {}}', "[1, 2]",
+                                     '{"#meta": {"pmcheck": {"schema": "x"}}}'])
+def test_bad_trace_files_are_input_errors(content: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(content)
+    for argv in (["show", str(path)], ["replay", str(path)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and "error" in err
+
+
+def test_missing_file_and_unknown_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "/nonexistent/t.json"]) == 2
+    assert main(["show", str(GALLERY[0]), "--format", "pdf"]) == 2
+    assert main(["check", "P2", "--trace-format", "pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+
+
+def test_check_writes_minimized_traces(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A one-slot scope: P2 on 6.18 is violated in one step."""
+    code = main(["check", "P2", "--kernel", "6.18", "--engine", "bmc", "--slots", "1",
+                 "--depth", "1", "--trace-format", "json,text", "--out", str(tmp_path)])
+    assert code == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["P2-id-bitmap.6.18.json", "P2-id-bitmap.6.18.txt"]
+    t = load(str(tmp_path / "P2-id-bitmap.6.18.json"))
+    assert t.scope["endpoint_slots"] == 1 and replay_model(t).ok
+    assert (tmp_path / "P2-id-bitmap.6.18.txt").read_text() == render(t, "text")
+    capsys.readouterr()
