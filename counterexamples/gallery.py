@@ -31,9 +31,13 @@ DEPTH = 8
 
 
 def scope_for(prop: Property, version: KernelVersion) -> Scope:
-    """The scope a gallery entry is checked in: the CLI's default. A
-    property over connections needs the connection scope (issue 6): build
-    it here once the checker has one."""
+    """The scope a gallery entry is checked in: the CLI's default for the
+    netns properties, the checker's connection scope for the properties
+    over connections."""
+    if prop.needs_connections:
+        from pmcheck.checker import scope as scopes
+
+        return scopes.connection_scope(version, endpoint_slots=SLOTS)  # type: ignore[attr-defined]
     return Scope(version, endpoint_slots=SLOTS)
 
 

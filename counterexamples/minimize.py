@@ -103,7 +103,7 @@ class Minimizer:
             return None  # a candidate the model cannot run is no counterexample
         bad = first_violation(self.prop, run.states)
         # In scope up to the violation: what follows it is cut anyway.
-        if bad is None or not self.replayer.in_scope(run.states[:bad + 1]):
+        if bad is None or not self.replayer.in_scope(run.states[:bad + 1], steps[:bad]):
             return None
         steps, states = steps[:bad], run.states[:bad + 1]
         user = _user(steps)
@@ -226,10 +226,14 @@ def minimize(steps: Sequence[Step], prop: Property, replayer: Replayer,
     """A smallest-found trace that still violates `prop` on the concrete model
     (re-checked by `replayer`); `steps` itself if nothing smaller violates.
     Raises ValueError if `steps` does not violate `prop`."""
-    user = _user(steps)
-    eager = replayer.settle(user)[:len(steps)] == list(steps)
-    m = Minimizer(prop, replayer, scope, eager, budget_s)
-    start = m.judge(user if eager else list(steps))
+    # Eager: the user's steps are the units and the world's are re-derived.
+    # A trace the re-derivation does not reproduce (say, one that lets the
+    # world stutter) keeps every step as a unit instead.
+    m = Minimizer(prop, replayer, scope, True, budget_s)
+    start = m.judge(_user(steps))
+    if start is None or len(start.steps) > len(steps):
+        m = Minimizer(prop, replayer, scope, False, budget_s)
+        start = m.judge(list(steps))
     if start is None:
         raise ValueError(f"{prop.name}: the trace does not violate the property "
                          "on the concrete model")

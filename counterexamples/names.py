@@ -9,6 +9,7 @@ bitmaps as sets of ids.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -33,12 +34,23 @@ def readable(path: str) -> str:
 
 
 def addr_text(key: int, family: int = 0) -> str:
-    """An address key as the checker's traces spell it (pmcheck.checker.trace)."""
+    """An address key as the checker's traces spell it (pmcheck.checker.trace),
+    or, for a key it has no text for (the peer's addresses), as the live
+    testbed's address universe does: the checker's keys are that universe's."""
     if key == 0:
         return "-"
     from pmcheck.checker.trace import addr_text as checker_addr_text
 
-    return checker_addr_text(key, family)
+    text = checker_addr_text(key, family)
+    return _testbed().addr_text(key, family) if text.startswith("?") else text
+
+
+@functools.cache
+def _testbed() -> Any:
+    from pmcheck.scenario.lower import Universe
+    from pmcheck.scenario.parser import parse_text
+
+    return Universe.of(parse_text("", "<testbed>"))
 
 
 def field_text(name: str, v: Any) -> str:

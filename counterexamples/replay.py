@@ -100,14 +100,15 @@ class Replayer:
     """Concrete replay in one scope (the `replay function` the minimizer
     takes): rules applied with the System's concrete context."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, scope: Scope | None = None) -> None:
         self.system = system
+        self.scope = scope  # its guards (Scope.enabled), when it has them
         self.ctx = system.concrete_ctx
         self.template: State = system.template
 
     @classmethod
     def for_scope(cls, scope: Scope) -> Replayer:
-        return cls(System(scope))
+        return cls(System(scope), scope)
 
     def apply(self, state: State, step: Step) -> tuple[State, Outcome]:
         return RULES[step.rule](self.ctx, state, step.inputs)
@@ -149,13 +150,21 @@ class Replayer:
                 raise ValueError(f"the model did not settle within {SETTLE_LIMIT} steps")
         return out
 
-    def in_scope(self, states: Sequence[State]) -> bool:
-        """Every state fits the scope the checker explored (its endpoint slots,
-        no subflow/announcement overflow): a minimized trace must be a path
-        of the same system."""
+    def in_scope(self, states: Sequence[State], steps: Sequence[Step] = ()) -> bool:
+        """The path is one of the scope's: every state fits its endpoint slots
+        with no subflow/announcement overflow, and each step was enabled in
+        the state before it (Scope.enabled: e.g. user steps only once the
+        world is quiescent). A minimized trace must stay a path of the
+        system the checker explored."""
         slots = len(self.template.netns.endp)
-        return all(s.netns.endpoints <= slots and not any(c.overflow for c in s.conns)
-                   for s in states)
+        if not all(s.netns.endpoints <= slots and not any(c.overflow for c in s.conns)
+                   for s in states):
+            return False
+        enabled = getattr(self.scope, "enabled", None)
+        if enabled is None:
+            return True
+        return all(enabled(CONCRETE, before, step.rule)
+                   for before, step in zip(states, steps, strict=False))
 
 
 def first_violation(prop: Property, states: Sequence[State]) -> int | None:
