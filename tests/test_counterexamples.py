@@ -148,6 +148,8 @@ def test_every_gallery_trace_replays_on_the_model(traces: list[Trace]) -> None:
     for t in traces:
         report = replay_model(t)
         assert report.ok, report.lines
+        assert report.exact, ("the model changed: re-run `python -m "
+                              "pmcheck.counterexamples.gallery`", report.lines)
         steps = steps_of(t)
         states = Replayer.for_scope(Scope(KernelVersion(t.kernel), endpoint_slots=2)).run(
             steps).states
