@@ -107,10 +107,13 @@ def _columns(trace: Trace) -> tuple[list[str], list[list[str]]]:
 
 def _reproducer(trace: Trace) -> list[tuple[str, str]]:
     """(command, what it does) pairs."""
+    raw = [str(s.index) for s in trace.steps if s.raw_netlink]
+    scn = "the scenario: model vs kernel" + (
+        f"; it cannot send step {', '.join(raw)} as raw netlink does" if raw else "")
     return [(f"pmcheck replay {trace.name}.json", "on the concrete model"),
             (f"pmcheck replay {trace.name}.json --kernel-live", "on this machine's kernel"),
             (f"sudo bash {trace.name}.sh", "iproute2 only, no pmcheck needed"),
-            (f"pmcheck diff {trace.name}.scn", "the scenario: model vs kernel")]
+            (f"pmcheck diff {trace.name}.scn", scn)]
 
 
 def _mark(holds: bool) -> str:
