@@ -276,6 +276,9 @@ def from_result(result: Result, scope: Scope, prop: Property, *,
     steps = list(result.trace)
     found = figures(replayer, steps)
     if minimized:
-        steps = minimize(steps, prop, replayer, scope)
+        try:
+            steps = minimize(steps, prop, replayer, scope)
+        except ValueError as e:  # the solver's path does not violate concretely
+            raise NotAViolation(str(e)) from None
     return build_trace(steps, scope, prop, shortest=len(result.trace), found=found,
                        replayer=replayer)
