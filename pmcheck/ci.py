@@ -108,7 +108,7 @@ def run_check(args: argparse.Namespace, chosen: list[Property], scopes: list[Sco
     _check_writable("--junit", args.junit)
     _check_writable("--sarif", args.sarif)
     try:
-        spec = suite.parse_shard(args.shard) if args.shard else None
+        spec = suite.parse_shard(args.shard) if args.shard is not None else None
     except suite.SuiteError as e:
         raise CIError(str(e)) from None
     cache = open_cache(args)
@@ -130,7 +130,9 @@ def emit_reports(args: argparse.Namespace, run: SuiteRun, title: str = "pmcheck 
     JSON), and append the step summary."""
     from pmcheck.reports import github, junit, markdown, sarif
 
-    for option, path, text in (("--junit", args.junit, lambda: junit.render(run.records)),
+    wall = {jr.job.id: jr.seconds for jr in run.jobs}
+    for option, path, text in (("--junit", args.junit,
+                                lambda: junit.render(run.records, job_seconds=wall)),
                                ("--sarif", args.sarif, lambda: sarif.render(run.records))):
         if path:
             try:
@@ -178,7 +180,7 @@ def summary_text(run: SuiteRun, head: str) -> str:
     """A plain-text verdict table of a (merged) run, with the violation traces."""
     from tabulate import tabulate
 
-    from pmcheck.reports.common import headline, trace_table
+    from pmcheck.reports.common import headline, trace_text
 
     rows = [[rec.prop.name, rec.version.value, rec.verdict_text(), rec.expected, rec.outcome]
             for rec in run.records]
@@ -187,7 +189,7 @@ def summary_text(run: SuiteRun, head: str) -> str:
                     tablefmt="simple")]
     for rec in run.records:
         if rec.result.trace and rec.result.verdict.value == "VIOLATED":
-            out += ["", headline(rec), trace_table(rec.result.trace)]
+            out += ["", headline(rec), trace_text(rec)]
         elif rec.outcome != "pass":
             out += ["", headline(rec)]
     out.append(f"\nexit {run.exit_code}")

@@ -1,5 +1,11 @@
-"""What every report shows the same way: the trace table and where a
-property is written."""
+"""What every report shows the same way: the counterexample and where a
+property is written.
+
+A violation is shown as the shared counterexample (pmcheck.counterexamples:
+minimized, replayed, its 72-column ASCII text rendering); `trace_table` is
+the fallback when that cannot be built, and what the run printed stays in
+the record.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,10 @@ import functools
 import inspect
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from pmcheck.checker.records import Record
+from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step
 from pmcheck.checker.trace import step_text
 from pmcheck.checker.verdict import Verdict
@@ -21,7 +29,6 @@ def ascii_text(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-# TODO(issue 7): switch to the shared renderer in pmcheck.counterexamples once it lands.
 def trace_table(steps: tuple[Step, ...], width: int = WIDTH) -> str:
     """A path as a plain-ASCII table no wider than `width`: step, rule, and the
     scenario line that replays it."""
@@ -60,14 +67,57 @@ def headline(rec: Record) -> str:
     return text
 
 
-def details(rec: Record) -> str:
-    """The body of a failure or annotation: headline, statement, trace table."""
+_TRACES: dict[tuple[str, Scope, tuple[Step, ...]], Any] = {}
+
+
+def counterexample(rec: Record) -> Any | None:
+    """The shared counterexample object of a violation (minimized), or None."""
     r = rec.result
-    parts = [headline(rec), f"statement: {rec.prop.statement}", f"kernel code: {rec.prop.cites}",
-             f"scope: {rec.scope.describe()}"]
+    if r.verdict is not Verdict.VIOLATED or not r.trace:
+        return None
+    key = (rec.prop.name, rec.scope, r.trace)
+    if key not in _TRACES:
+        try:
+            from pmcheck.counterexamples.build import from_result
+        except ImportError:  # pragma: no cover - the package ships with pmcheck
+            _TRACES[key] = None
+        else:
+            try:
+                _TRACES[key] = from_result(r, rec.scope, rec.prop)
+            except ValueError:  # not a violation on the concrete model
+                _TRACES[key] = None
+    return _TRACES[key]
+
+
+def trace_lines(rec: Record) -> list[str]:
+    """The violation as scenario lines: the minimized counterexample's user
+    steps, else the checker's path."""
+    trace = counterexample(rec)
+    if trace is not None:
+        return [s.line for s in trace.user_steps]
+    return [step_text(s) for s in rec.result.trace]
+
+
+def trace_text(rec: Record) -> str:
+    """The 72-column ASCII counterexample (shared renderer), else the table."""
+    trace = counterexample(rec)
+    if trace is not None:
+        from pmcheck.counterexamples.render import render_text
+
+        return ascii_text(render_text(trace).rstrip("\n"))
+    return trace_table(rec.result.trace)
+
+
+def details(rec: Record) -> str:
+    """The body of a failure or annotation: headline, then the counterexample
+    (which names statement, kernel code and scope) or those three and why."""
+    r = rec.result
+    parts = [headline(rec)]
     if r.verdict is Verdict.VIOLATED:
-        parts += ["", f"shortest violation, {len(r.trace)} steps (replayed on the concrete "
-                  "model):", trace_table(r.trace)]
+        parts += ["", trace_text(rec)]
+    else:
+        parts += [f"statement: {rec.prop.statement}", f"kernel code: {rec.prop.cites}",
+                  f"scope: {rec.scope.describe()}"]
     if r.reason:
         parts.append(f"reason: {r.reason}")
     return ascii_text("\n".join(parts))

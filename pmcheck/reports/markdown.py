@@ -6,7 +6,7 @@ import os
 
 from pmcheck.checker.records import ERROR, FAILURE, Record
 from pmcheck.checker.verdict import Verdict
-from pmcheck.reports.common import headline, trace_table
+from pmcheck.reports.common import headline, trace_text
 
 MARK = {"pass": "pass", FAILURE: "**FAIL**", ERROR: "**ERROR**"}
 EXIT_MEANING = {0: "every verdict met its baseline", 1: "a new or fixed violation",
@@ -38,7 +38,7 @@ def render(records: list[Record], exit_code: int, title: str = "pmcheck check") 
         lines += ["", f"<details{' open' if rec.outcome != 'pass' else ''}><summary>"
                   f"{_cell(headline(rec))}</summary>", ""]
         if rec.result.verdict is Verdict.VIOLATED:
-            lines += ["```", trace_table(rec.result.trace), "```"]
+            lines += ["```", trace_text(rec), "```"]
         if rec.result.reason:
             lines += ["", f"reason: {_cell(rec.result.reason)}"]
         lines += ["", "</details>"]

@@ -7,8 +7,10 @@
   (the run fails), `note` for a violation recorded in the baseline (a known
   kernel bug: visible, not gating), kind `pass` / level `none` otherwise;
 - partialFingerprints["pmcheck/v1"] = sha256 of property, kernel version,
-  verdict and the trace's scenario lines: the same finding next run is the
-  same alert, whatever the solver time or the cache.
+  verdict and the *minimized* counterexample's scenario lines (the solver's
+  raw path varies between runs; the minimized one is the simplest): the
+  same finding next run is the same alert, whatever the solver time or the
+  cache.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ import z3
 
 from pmcheck import __version__
 from pmcheck.checker.records import ERROR, FAILURE, Record
-from pmcheck.checker.trace import step_text
 from pmcheck.checker.verdict import Verdict
-from pmcheck.reports.common import details, headline, property_location
+from pmcheck.reports.common import details, headline, property_location, trace_lines
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
@@ -31,8 +32,7 @@ VERSION = "2.1.0"
 
 def fingerprint(rec: Record) -> str:
     r = rec.result
-    text = "\n".join([rec.prop.name, rec.version.value, r.verdict.value,
-                      *(step_text(s) for s in r.trace)])
+    text = "\n".join([rec.prop.name, rec.version.value, r.verdict.value, *trace_lines(rec)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -59,7 +59,7 @@ def result(rec: Record, rule_index: int) -> dict[str, Any]:
                        "expected": rec.expected, "outcome": rec.outcome,
                        "cached": rec.cached, "engine": r.engine, "depth": r.depth,
                        "solverSeconds": round(r.seconds, 3),
-                       "trace": [step_text(s) for s in r.trace]},
+                       "trace": trace_lines(rec)},
     }
     if r.verdict is Verdict.VIOLATED and r.trace:
         # The trace as a code flow: each step a scenario line at the property.
@@ -67,7 +67,7 @@ def result(rec: Record, rule_index: int) -> dict[str, Any]:
             {"location": {"physicalLocation": {
                 "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
                 "region": {"startLine": line}},
-                "message": {"text": step_text(s)}}} for s in r.trace]}]}]
+                "message": {"text": line}}} for line in trace_lines(rec)]}]}]
     return out
 
 
