@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ADD_ID0 = Step("endpoint add", Inputs(NO_ADDR._replace(family=10, addr=128, port=1000,
                                                        has_id=True, id=0,
-                                                       flags=FLAG_SIGNAL | FLAG_SUBFLOW),
+                                                       flags=FLAG_SIGNAL),
                                       NO_LIMITS, NO_EVENT))
 ADD_FM = Step("endpoint add", Inputs(NO_ADDR._replace(family=2, addr=1, has_id=True, id=2,
                                                       flags=FLAG_SUBFLOW | FLAG_FULLMESH),
@@ -136,7 +136,9 @@ def test_junit_parses_and_carries_every_verdict() -> None:
     assert trace_table((ADD_ID0,)) in body
     # the known violation passes, its trace in system-out
     known = cases[f"{P4F.name} [6.19]"]
-    assert "endpoint flush" in (known.findtext("system-out") or "")
+    out = known.findtext("system-out") or ""
+    assert "ip mptcp endpoint flush" in out and "ip mptcp endpoint add" in out
+    assert out.isascii() and max(map(len, out.splitlines()[1:])) <= WIDTH  # after the headline
     assert {p.get("name"): p.get("value") for p in known.iter("property")}["cached"] == "true"
 
 
@@ -207,8 +209,12 @@ def test_sarif_parses_has_required_fields_and_every_verdict() -> None:
 
 def test_sarif_fingerprints_are_stable_and_tell_findings_apart() -> None:
     a = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1, trace=(ADD_ID0,)))
-    same = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 9.9, 1, trace=(ADD_ID0,)),
-               cached=True)
+    # another solver path to the same bug: the minimized counterexample is the same
+    other_path = Step("endpoint add", Inputs(NO_ADDR._replace(
+        family=2, addr=2, has_id=True, id=0, flags=FLAG_SUBFLOW | FLAG_FULLMESH),
+        NO_LIMITS, NO_EVENT))
+    same = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 9.9, 1,
+                               trace=(other_path,)), cached=True)
     other_kernel = rec(P2, V18, a.result)
     other_trace = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1,
                                       trace=(ADD_FM,)))

@@ -167,6 +167,8 @@ class Cache:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Cache:
         root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise CacheError(f"cache directory {str(root)!r} is not a directory")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:

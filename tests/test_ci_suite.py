@@ -1,0 +1,149 @@
+"""Scale-out (issue 9): shards partition the sorted job list, `pmcheck merge`
+of all shards gives the full run's verdicts and exit code, `-j 2` gives the
+same verdicts as `-j 1`, and bad shard or merge input is exit 2, one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.suite import SuiteError, parse_shard, plan, shard
+from pmcheck.cli import main
+from pmcheck.model.rules import RULES
+from pmcheck.properties import catalog
+from pmcheck.versions import KernelVersion
+
+BASE = ["check", "P2", "P6", "--kernel", "6.18,6.19", "--slots", "1", "--depth", "2"]
+
+
+def all_jobs() -> list[Any]:
+    props = list(catalog.all_properties().values())
+    return plan(props, [Scope(v, endpoint_slots=n) for v in KernelVersion for n in (1, 2, 3)])
+
+
+@pytest.mark.parametrize("n", range(1, 12))
+def test_shards_partition_the_job_list(n: int) -> None:
+    jobs = all_jobs()
+    assert len(jobs) == 9 and len({j.id for j in jobs}) == 9
+    parts = [shard(jobs, k, n) for k in range(1, n + 1)]
+    ids = [j.id for part in parts for j in part]
+    assert sorted(ids) == sorted(j.id for j in jobs)  # union = all, each exactly once
+    assert len(ids) == len(set(ids))
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced by count
+    assert [[j.id for j in shard(all_jobs(), k, n)] for k in range(1, n + 1)] == \
+        [[j.id for j in p] for p in parts]  # deterministic
+
+
+def test_the_job_list_does_not_depend_on_scope_order() -> None:
+    props = list(catalog.all_properties().values())
+    scopes = [Scope(v, endpoint_slots=1) for v in KernelVersion]
+    assert [j.id for j in plan(props, scopes)] == [j.id for j in plan(props, scopes[::-1])]
+
+
+@pytest.mark.parametrize("text", ["3/2", "0/2", "1/0", "a/b", "1", "1/2/3", "-1/2", ""])
+def test_bad_shard_specs_are_refused(text: str, capsys: Any) -> None:
+    with pytest.raises(SuiteError):
+        parse_shard(text)
+    assert main([*BASE, f"--shard={text}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pmcheck: error: --shard") and err.count("\n") == 1
+
+
+def _json_run(argv: list[str], capsys: Any) -> tuple[int, dict[str, Any]]:
+    code = main([*argv, "--json", "--no-github"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _verdicts(doc: dict[str, Any]) -> list[tuple[str, str, str, Any, int, bool]]:
+    """What must agree between runs. Not the trace's values: Z3 may pick another
+    path of the same (shortest) length in another process or solver history."""
+    return sorted((r["kernel"], r["property"], r["verdict"], r["depth"], len(r["trace"]),
+                   r["meets_expectation"]) for r in doc["results"])
+
+
+def _break_p6(monkeypatch: Any) -> None:
+    """set-limits writes even a refused value: a new P6 violation (exit 1)."""
+    rule = RULES["limits set"]
+
+    def broken(k: Any, st: Any, i: Any) -> Any:
+        post, out = rule.fn(k, st, i)
+        o = k.ops
+        ns = post.netns._replace(limit_extra_subflows=o.ite(
+            i.limits.has_subflows, o.trunc(i.limits.subflows, 32, 8),
+            post.netns.limit_extra_subflows))
+        return post._replace(netns=ns), out
+
+    monkeypatch.setitem(RULES, "limits set", dataclasses.replace(rule, fn=broken))
+
+
+@pytest.mark.parametrize("case, want", [("baseline", 0), ("mutant", 1), ("starved", 3)])
+def test_merged_shards_equal_the_full_run(case: str, want: int, tmp_path: Path,
+                                          capsys: Any, monkeypatch: Any) -> None:
+    argv = BASE + (["--rlimit", "1"] if case == "starved" else [])
+    if case == "mutant":
+        _break_p6(monkeypatch)
+    code, full = _json_run(argv, capsys)
+    assert code == full["exit_code"] == want
+    files = []
+    for k in (1, 2, 3):  # 2 jobs over 3 shards: one shard is empty
+        c, doc = _json_run([*argv, "--shard", f"{k}/3"], capsys)
+        assert c == doc["exit_code"]
+        path = tmp_path / f"shard-{k}.json"
+        path.write_text(json.dumps(doc))
+        files.append(str(path))
+    xml = tmp_path / "merged.xml"
+    code, merged = _json_run(["merge", *files, "--junit", str(xml)], capsys)
+    assert code == merged["exit_code"] == want
+    assert _verdicts(merged) == _verdicts(full) and len(merged["results"]) == 4
+    assert merged["plan"] == full["plan"] and merged["shard"] is None
+    assert xml.read_text().count("<testcase ") == 4
+    assert main(["merge", *files, "--no-github"]) == want  # the text form too
+    assert f"exit {want}" in capsys.readouterr().out
+
+
+def test_merge_refuses_gaps_overlaps_and_bad_files(tmp_path: Path, capsys: Any) -> None:
+    files = []
+    for k in (1, 2):
+        _, doc = _json_run([*BASE, "--shard", f"{k}/2"], capsys)
+        files.append(tmp_path / f"s{k}.json")
+        files[-1].write_text(json.dumps(doc))
+    s1, s2 = map(str, files)
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "v1.json").write_text(json.dumps({"schema": "pmcheck-verdicts/1"}))
+    cases = {
+        (s1,): "in no file",
+        (s1, s1): "is also in",
+        (s1, str(tmp_path / "missing.json")): "cannot read",
+        (s1, str(tmp_path / "bad.json")): "not JSON",
+        (s1, str(tmp_path / "v1.json")): "pmcheck-verdicts/2",
+    }
+    for argv, message in cases.items():
+        assert main(["merge", *argv, "--no-github"]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("pmcheck: error: ") and message in err, (argv, err)
+        assert err.count("\n") == 1
+    assert main(["merge", s1, s2, "--no-github"]) == 0
+    capsys.readouterr()
+
+
+def test_parallel_jobs_give_the_serial_verdicts(capsys: Any) -> None:
+    code1, serial = _json_run([*BASE, "-j", "1"], capsys)
+    code2, parallel = _json_run([*BASE, "-j", "2"], capsys)
+    assert code1 == code2 == 0
+    assert _verdicts(serial) == _verdicts(parallel)
+    assert main([*BASE, "-j", "0"]) == 2
+    capsys.readouterr()
+
+
+def test_kernel_all_plans_one_job_per_version(capsys: Any) -> None:
+    code, doc = _json_run(["check", "P6", "--kernel", "all", "--slots", "1", "--depth", "1",
+                           "--shard", "1/1"], capsys)
+    assert code == 0
+    assert sorted(j["kernel"] for j in doc["jobs"]) == sorted(v.value for v in KernelVersion)
+    assert len(doc["plan"]) == 3
