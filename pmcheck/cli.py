@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     cx_cli.add_parsers(sub)  # show, replay
     add_check_arguments(ck)
     add_merge_parser(sub)
+    from pmcheck import ask
+
+    ask.add_parsers(sub, versions)  # ask, versions (issue 8)
     return p
 
 
@@ -312,6 +315,16 @@ def emit_traces(*args: object, **kw: object) -> None:
 
 
 COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """`ask` and `versions` (pmcheck.ask.command; loads Z3 only when used)."""
+    from pmcheck import ask
+
+    return ask.run(args)
+
+
+COMMANDS.update(ask=cmd_ask, versions=cmd_ask)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,45 @@
+"""`pmcheck ask` (every outcome of a question, issue 8) and `pmcheck versions`.
+
+This module stays light: the CLI builds its parser from it without loading
+Z3; pmcheck.ask.command does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pmcheck.versions import DEFAULT_VERSION
+
+ENGINES = ("symbolic", "explicit", "both")
+
+
+def add_parsers(sub: Any, versions: list[str]) -> None:
+    """Register `ask` and `versions` on pmcheck's subcommand parser."""
+    ask = sub.add_parser("ask", help="every outcome of a scenario with open events, as a table")
+    ask.add_argument("file", help="ask file: a scenario plus `any`/`events`/`settle`/`project` "
+                                  "lines (docs/scenarios.md, \"Open events\")")
+    ask.add_argument("--kernel", choices=versions,
+                     help=f"model version (default: the file's `kernel` line, else "
+                          f"{DEFAULT_VERSION.value})")
+    _engine_options(ask)
+    vs = sub.add_parser("versions", help="where 6.18, 6.18-stable and 6.19 disagree on a "
+                                         "scenario or an ask file")
+    vs.add_argument("file", help="scenario (.scn/.json) or ask file")
+    _engine_options(vs)
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=ENGINES, default="symbolic",
+                   help="symbolic: Z3 enumeration with blocking (default); explicit: run "
+                        "every sequence concretely; both: run both, exit 4 if they differ")
+    p.add_argument("--max-outcomes", type=int, default=500,
+                   help="stop after this many outcomes (reported as incomplete)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per solver query")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pmcheck.ask.command import COMMANDS
+
+    return COMMANDS[args.command](args)
