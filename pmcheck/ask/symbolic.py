@@ -95,13 +95,17 @@ def first_shape(problem: Problem) -> Shape:
                  min(FULL.annos, used_a + 1))
 
 
-def trim(st: State, shape: Shape) -> State:
-    """The concrete state in fewer slots (the dropped slots are unused: the
-    endpoint list is compact, and we only drop free subflow/anno slots)."""
+def _shaped(st: State, shape: Shape) -> State:
     ns = st.netns._replace(endp=st.netns.endp[:shape.endpoints])
     conns = tuple(c._replace(sf=c.sf[:shape.subflows], anno=c.anno[:shape.annos])
                   for c in st.conns)
-    small = State(ns, conns)
+    return State(ns, conns)
+
+
+def trim(st: State, shape: Shape) -> State:
+    """The concrete state in fewer slots (the dropped slots are unused: the
+    endpoint list is compact, and we only drop free subflow/anno slots)."""
+    small = _shaped(st, shape)
     if sum(e.used for e in small.netns.endp) != st.netns.endpoints or any(
             sum(s.used for s in a.sf) != sum(s.used for s in b.sf) or
             sum(x.used for x in a.anno) != sum(x.used for x in b.anno)
@@ -119,8 +123,7 @@ def encode(rule: str, version: KernelVersion, topo: Topology, shape: Shape,
     as pmcheck.model.symbolic.symbolic_step builds it."""
     key = (rule, version, topo, shape, conns)
     if key not in _ENCODINGS:
-        template = initial_state(conns=conns, subflow_slots=shape.subflows,
-                                 endpoint_slots=shape.endpoints, anno_slots=shape.annos)
+        template = _shaped(initial_state(conns=conns), shape)
         pre = fresh(template, "s.")
         inputs = fresh(INPUTS_TEMPLATE, "i.", widths=INPUT_WIDTHS)
         post, out = RULES[rule](Ctx(OPS, version, topo), pre, inputs)
