@@ -147,3 +147,24 @@ def test_kernel_all_plans_one_job_per_version(capsys: Any) -> None:
     assert code == 0
     assert sorted(j["kernel"] for j in doc["jobs"]) == sorted(v.value for v in KernelVersion)
     assert len(doc["plan"]) == 3
+
+
+def test_the_documented_workflow_uses_real_options() -> None:
+    """docs/ci.md's workflow: every pmcheck command in it parses."""
+    import re
+    import shlex
+
+    from pmcheck.cli import build_parser
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ci.md").read_text()
+    workflow = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert workflow
+    yaml = pytest.importorskip("yaml")
+    jobs = yaml.safe_load(workflow.group(1))["jobs"].values()
+    commands = [" ".join(step["run"].split()) for job in jobs for step in job["steps"]
+                if "pmcheck " in step.get("run", "")]
+    assert len(commands) == 2 and commands[0].startswith("pmcheck check")
+    for text in commands:
+        text = text.replace("${{ matrix.shard }}", "1").split(" > ")[0]
+        args = build_parser().parse_args(shlex.split(text)[1:])
+        assert args.command in ("check", "merge")
