@@ -156,6 +156,7 @@ def run_suite(jobs: list[Job], all_ids: list[str], opts: Options, workers: int =
               ) -> SuiteRun:
     """Run `jobs`: cached verdicts first, the rest in up to `workers` processes."""
     t0 = time.perf_counter()
+    source = source_digest()  # of the sources this run starts from
     registry = _registry()
     done: dict[str, JobRun] = {}
     keys: dict[str, JobKeys] = {}
@@ -202,7 +203,7 @@ def run_suite(jobs: list[Job], all_ids: list[str], opts: Options, workers: int =
                            cached=jr.cached, job=jr.job.id)
                for jr in runs for r in jr.results]
     return SuiteRun(records, runs, all_ids, opts, shard_spec,
-                    None if cache is None else cache.stats, time.perf_counter() - t0)
+                    None if cache is None else cache.stats, time.perf_counter() - t0, source)
 
 
 def _timed(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], float]:
