@@ -19,7 +19,9 @@ def header(problem: Problem, engine: str) -> str:
     spec = problem.spec
     n = len(problem.alts)
     each = "an event may repeat" if spec.repeat else "each at most once"
-    lines = [f"pmcheck ask {spec.source}: model {problem.version.value}, {engine} enumeration",
+    how = {"symbolic": "symbolic enumeration (Z3)", "explicit": "explicit enumeration",
+           "both": "symbolic enumeration (Z3), checked by the explicit one"}[engine]
+    lines = [f"pmcheck ask {spec.source}: model {problem.version.value}, {how}",
              f"open events: {n} alternative{'s' if n != 1 else ''}, sequences of up to "
              f"{problem.max_length} ({each}); settle <= {problem.settle} environment steps "
              "per event",
