@@ -58,15 +58,20 @@ def verdict(problem: Problem, ans: Answer) -> str:
         if not spec.repeat and problem.max_length == len(problem.alts):
             scope = "every order of every subset of the open events"
         else:
-            scope = f"every sequence of at most {problem.max_length} open events"
+            scope = f"every sequence of at most {_n(problem.max_length, 'open event')}"
         lines.append(f"complete: {outcomes}. {scope[0].upper()}{scope[1:]} ends in one of them")
         lines.append(f"(with all {n} blocked, no other is reachable: unsat; {ans.queries} solver "
                      f"queries, {ans.seconds:.1f} s)." if ans.queries else
                      f"(every such sequence was run on the concrete model, {ans.seconds:.1f} s).")
         if ans.new_at_bound and (spec.repeat or problem.max_length < len(problem.alts)):
-            lines.append(f"bound reached: sequences of {problem.max_length} events still gave "
-                         "new outcomes; longer ones may give more (raise `events up to`)")
+            longest = _n(problem.max_length, "event")
+            lines.append(f"bound reached: sequences of {longest} still gave new outcomes; "
+                         "longer ones may give more (raise `events up to`)")
     return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def render(problem: Problem, ans: Answer, engine: str) -> str:
