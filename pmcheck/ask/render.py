@@ -22,9 +22,8 @@ def header(problem: Problem, engine: str) -> str:
     how = {"symbolic": "symbolic enumeration (Z3)", "explicit": "explicit enumeration",
            "both": "symbolic enumeration (Z3), checked by the explicit one"}[engine]
     lines = [f"pmcheck ask {spec.source}: model {problem.version.value}, {how}",
-             f"open events: {n} alternative{'s' if n != 1 else ''}, sequences of up to "
-             f"{problem.max_length} ({each}); settle <= {problem.settle} environment steps "
-             "per event",
+             f"open events: {_n(n, 'alternative')}, up to {problem.max_length} per sequence "
+             f"({each}); settle <= {problem.settle} steps",
              f"projection: {problem.projector.projection.describe()}"]
     lines += [f"note: {note}" for note in problem.notes]
     return "\n".join(lines)
