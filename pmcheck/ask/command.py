@@ -170,10 +170,10 @@ def _ask_versions(args: argparse.Namespace) -> int:
                            for (a, b), s in separating.items()}}, indent=2))
     else:
         names = [v.value for v in KernelVersion]
-        print(f"pmcheck versions {spec.source}: outcome sets on {', '.join(names)} "
+        print(f"pmcheck versions {spec.source}: outcomes on {', '.join(names)} "
               f"({args.engine} enumeration)")
-        print(f"projection: {any_p.projector.projection.describe()}; a version column gives "
-              "the length of the shortest sequence reaching the outcome, - if none does\n")
+        print(f"projection: {any_p.projector.projection.describe()}")
+        print("per version: the length of a shortest sequence reaching the outcome (- never)\n")
         print(tabulate(rows, headers=["#", *any_p.projector.headers(), *names],
                        tablefmt="simple", disable_numparse=True))
         print()
