@@ -65,6 +65,28 @@ def test_repeats_deletes_and_endpoint_projection_agree() -> None:
     assert sym.new_at_bound == exp.new_at_bound
 
 
+def test_too_small_encodings_grow_instead_of_losing_outcomes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the symbolic side with too few subflow slots and one settle
+    step: it must notice (the concrete replay finishes what the encoding
+    cut), grow, and still give the oracle's answer."""
+    from pmcheck.ask import symbolic
+
+    p = build_problem(parse_ask_file(ASK / "seed-laminar.ask"), V)
+    starts = []
+    real = symbolic._enumerate
+
+    def spy(problem: Problem, shape: symbolic.Shape, settle: int, *rest: object) -> Answer:
+        starts.append((shape, settle))
+        return real(problem, shape, settle, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(symbolic, "first_guess", lambda _p: (symbolic.Shape(3, 2, 1), 1))
+    monkeypatch.setattr(symbolic, "_enumerate", spy)
+    assert_same_answer(p, symbolic.symbolic_answer(p), explicit_answer(p))
+    assert len(starts) >= 3 and starts[0] == (symbolic.Shape(3, 2, 1), 1)
+    assert starts[-1][0].subflows > 2 and starts[-1][1] > 1
+
+
 def test_seed_answers_the_review_question() -> None:
     """C(b) and C(c) laminar: S(b) then S(c) pairs them as the thread wants;
     S(c) first takes C(b) (list order, not address), and a closed C(b)

@@ -47,6 +47,25 @@ Sequence = tuple[int, ...]  # indices into Problem.alts
 
 
 @dataclass
+class Peak:
+    """The most a replay used: endpoints, subflow and announcement slots of
+    any connection, environment steps after one event. The symbolic side
+    sizes its encoding from this when a smaller one proved too small."""
+
+    endpoints: int = 0
+    subflows: int = 0
+    annos: int = 0
+    settle: int = 0
+
+    def note(self, st: State, steps: int) -> None:
+        self.endpoints = max(self.endpoints, sum(1 for e in st.netns.endp if e.used))
+        for c in st.conns:
+            self.subflows = max(self.subflows, sum(1 for x in c.sf if x.used))
+            self.annos = max(self.annos, sum(1 for a in c.anno if a.used))
+        self.settle = max(self.settle, steps)
+
+
+@dataclass
 class Problem:
     spec: AskSpec
     version: KernelVersion
@@ -64,25 +83,30 @@ class Problem:
     def settle(self) -> int:
         return self.spec.settle or AUTO_SETTLE
 
-    def step(self, st: State, alt: int) -> tuple[State, Status]:
-        """One open event, then the environment for at most `settle` steps."""
+    def step(self, st: State, alt: int, seen: Peak | None = None) -> tuple[State, Status]:
+        """One open event, then the environment for at most `settle` steps
+        (`seen`, if given, records the largest slot use and settle length)."""
         a = self.alts[alt]
         st, _ = self._apply(a.rule, st, a.inputs)
-        for _ in range(self.settle):
+        for n in range(1, self.settle + 1):
             nxt = interp.environment_step(st, self.topo)
             if nxt is None:
                 break
             st, _ = self._apply(nxt[0], st, nxt[1])
+            if seen is not None:
+                seen.note(st, n)
+        if seen is not None:
+            seen.note(st, 0)
         if any(c.overflow for c in st.conns):
             return st, Status.OVERFLOW
         if interp.environment_step(st, self.topo) is not None:
             return st, Status.BUSY
         return st, Status.OK
 
-    def replay(self, seq: Sequence) -> tuple[State, Status]:
+    def replay(self, seq: Sequence, seen: Peak | None = None) -> tuple[State, Status]:
         st = self.start
         for alt in seq:
-            st, status = self.step(st, alt)
+            st, status = self.step(st, alt, seen)
             if status is not Status.OK:
                 return st, status
         return st, Status.OK

@@ -33,7 +33,7 @@ from typing import Any
 import z3
 
 from pmcheck.ask.explicit import Answer
-from pmcheck.ask.problem import Problem, Sequence, Status
+from pmcheck.ask.problem import Peak, Problem, Sequence, Status
 from pmcheck.model.constants import MPTCP_PM_ADDR_MAX
 from pmcheck.model.environment import quiescent
 from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
@@ -85,14 +85,19 @@ class _Restart(Exception):
         self.shape, self.settle = shape, settle
 
 
-def first_shape(problem: Problem) -> Shape:
-    """What the fixed part uses, plus a little room."""
-    st = problem.start
-    used_e = sum(1 for e in st.netns.endp if e.used)
-    used_s = max((sum(1 for s in c.sf if s.used) for c in st.conns), default=0)
-    used_a = max((sum(1 for a in c.anno if a.used) for c in st.conns), default=0)
-    return Shape(min(FULL.endpoints, used_e + SLACK), min(FULL.subflows, used_s + SLACK),
-                 min(FULL.annos, used_a + 1))
+def first_guess(problem: Problem) -> tuple[Shape, int]:
+    """Slots and settle steps to start with: what the fixed part and a few
+    cheap concrete probes (each event alone, all in order, all reversed)
+    use, plus a little room. Only a guess: the enumeration checks it and
+    grows it (see _cuts), so a wrong guess costs time, never an outcome."""
+    peak = Peak()
+    peak.note(problem.start, 0)
+    n = len(problem.alts)
+    for seq in [(i,) for i in range(n)] + [tuple(range(n)), tuple(reversed(range(n)))]:
+        problem.replay(seq[:problem.max_length], peak)
+    shape = Shape(min(FULL.endpoints, peak.endpoints + SLACK),
+                  min(FULL.subflows, peak.subflows + SLACK), min(FULL.annos, peak.annos + 1))
+    return shape, min(problem.settle, max(FIRST_SETTLE, peak.settle + 1))
 
 
 def _shaped(st: State, shape: Shape) -> State:
@@ -225,7 +230,7 @@ def symbolic_answer(problem: Problem, max_outcomes: int = 500, timeout_s: float 
     """Every outcome of at most `problem.max_length` open events, by blocking
     each found outcome and asking again until unsat."""
     t0 = time.perf_counter()
-    shape, settle = first_shape(problem), min(FIRST_SETTLE, problem.settle)
+    shape, settle = first_guess(problem)
     queries = _Queries(timeout_s, rlimit)
     while True:
         try:
@@ -295,11 +300,19 @@ def _cuts(problem: Problem, path: Unrolling, base: list[z3.BoolRef], k: int, ans
         if r == z3.unsat:
             continue
         seq = path.decode(model)
-        _, status = problem.replay(seq)
+        peak = Peak()
+        _, status = problem.replay(seq, peak)
+        # Too small for this sequence: grow to what its concrete replay used
+        # (at least double), so one restart usually suffices.
         if kind == "overflow" and not path.shape.full:
-            raise _Restart(FULL, path.settle)
+            old = path.shape
+            grown = Shape(*(min(full, max(2 * was, need + 1)) for full, was, need in zip(
+                (FULL.endpoints, FULL.subflows, FULL.annos), (old.endpoints, old.subflows,
+                                                              old.annos),
+                (peak.endpoints, peak.subflows, peak.annos), strict=True)))
+            raise _Restart(FULL if status is Status.OVERFLOW else grown, path.settle)
         if kind == "busy" and path.settle < problem.settle:
-            raise _Restart(path.shape, min(problem.settle, path.settle * 2))
+            raise _Restart(path.shape, min(problem.settle, max(2 * path.settle, peak.settle)))
         expected = Status.OVERFLOW if kind == "overflow" else Status.BUSY
         if status is not expected:
             raise EncodingMismatch(f"`{problem.sequence_text(seq)}` is {kind} in the encoding "
