@@ -86,7 +86,8 @@ def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> Sta
 
 def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> State:
     """After an endpoint delete, every in-kernel msk: drop its announcement
-    (`mptcp_pm_remove_anno_addr`: id available again, add_addr_signaled--,
+    (`mptcp_pm_remove_anno_addr`: add_addr_signaled--, and before
+    d191101dee25 the id available again;
     RM_ADDR sent, also forced when subflows use the address and the
     endpoint is not implicit), close the subflows with its (mapped) local id,
     mark a SUBFLOW endpoint available, forget it as MPC endpoint."""
@@ -96,9 +97,13 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
         conn = st.conns[ci]
         has_sf = lookup_subflow_by_saddr(ops, conn, e)
         conn, announced = remove_anno_list_by_saddr(ops, conn, e)
+        # d191101dee25 moved the id release out of mptcp_pm_remove_anno_addr:
+        # a signal+subflow endpoint's bit is then still clear when
+        # __mark_subflow_endp_available runs, so local_addr_used goes down.
+        released = conn.id_avail if k.version.rm_endp_always_marks_avail else \
+            ops.bit_set(conn.id_avail, e.id)
         conn = ops.ite(announced, conn._replace(
-            id_avail=ops.bit_set(conn.id_avail, e.id),
-            add_addr_signaled=dec(ops, conn.add_addr_signaled)), conn)
+            id_avail=released, add_addr_signaled=dec(ops, conn.add_addr_signaled)), conn)
         local_id = endp_get_local_id(ops, conn, e.id)
         conn = ops.ite(has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id,
                                                            by_remote=False), conn)

@@ -172,6 +172,11 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
                                        add_addr_signaled=inc(ops, conn.add_addr_signaled)),
                    conn)
     sas = ops.and_(sent, ops.has(sig.flags, FLAG_SUBFLOW))  # signal_and_subflow
+    # "Special case for ID0": the announced entry's id is rewritten to 0 when
+    # it is the MPC endpoint's, and the subflow loop reuses that very entry,
+    # so its MPC test (id == mpc_endpoint_id) then fails: local_addr_used++
+    # and local id 0. Reachable with a stale mpc_endpoint_id (F3).
+    sig = sig._replace(id=ops.ite(ops.eq(sig.id, conn.mpc_endpoint_id), u8(ops, 0), sig.id))
 
     skip = ops.or_(failed, c_flag_case(ops, conn, ns))
     done = skip
