@@ -193,7 +193,7 @@ EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False)
 EMPTY_ANNO = Anno(False, 0, 0, 0, False)
 
 
-def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> Conn:
+def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANNO_SLOTS) -> Conn:
     return Conn(
         used=False, server=False, v4=True, local_addr=0, remote_addr=0, port=0, lport=0,
         deny_join_id0=False, id_avail=0, local_addr_used=0, add_addr_signaled=0,
@@ -202,17 +202,17 @@ def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS) -> Conn:
         already_established=False, w_established=False, w_subflow_established=False,
         w_add_addr=False, w_rm_addr=False, pm_remote_addr=0, pm_remote_id=0,
         pm_remote_port=0, rm_rx_id=0, warned=False, overflow=False,
-        anno=(EMPTY_ANNO,) * ANNO_SLOTS, sf=(EMPTY_SUBFLOW,) * subflow_slots,
+        anno=(EMPTY_ANNO,) * anno_slots, sf=(EMPTY_SUBFLOW,) * subflow_slots,
     )
 
 
 def initial_state(conns: int = DEFAULT_CONNS, subflow_slots: int = DEFAULT_SUBFLOW_SLOTS,
-                  endpoint_slots: int = MPTCP_PM_ADDR_MAX) -> State:
+                  endpoint_slots: int = MPTCP_PM_ADDR_MAX, anno_slots: int = ANNO_SLOTS) -> State:
     """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1), and
-    `conns` connection slots, none open yet. Fewer than 8 endpoint slots is a
-    checker scope: runs must then keep the table that small."""
+    `conns` connection slots, none open yet. Fewer than 8 endpoint slots (or
+    announcement slots) is a checker scope: runs must then stay that small."""
     return State(
-        conns=(empty_conn(subflow_slots),) * conns,
+        conns=(empty_conn(subflow_slots, anno_slots),) * conns,
         netns=Netns(
             endp=(EMPTY_ENDPOINT,) * endpoint_slots,
             endpoints=0,

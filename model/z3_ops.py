@@ -14,9 +14,8 @@ from typing import Any
 
 import z3
 
-# _INDEX_MASKS[k] has bit i set iff bit k of i is set: the index of a
-# one-hot 256-bit vector y is the byte whose bit k is (y & _INDEX_MASKS[k]) != 0.
-_INDEX_MASKS = [sum(1 << i for i in range(256) if (i >> k) & 1) for k in range(8)]
+# _index_masks[k] has bit i set iff bit k of i is set: the index of a
+# one-hot bitmap y is the byte whose bit k is (y & _index_masks[k]) != 0.
 
 
 def _is_term(x: Any) -> bool:
@@ -24,12 +23,21 @@ def _is_term(x: Any) -> bool:
 
 
 class Z3Ops:
+    """`bitmap_width` < 256 encodes the 256-bit id bitmaps in fewer bits: a
+    checker scope whose ids all stay below that width (the system cuts paths
+    that leave it) bit-blasts far smaller shifters. Rules still say 256."""
+
     symbolic = True
 
-    def __init__(self, ctx: z3.Context | None = None) -> None:
+    def __init__(self, ctx: z3.Context | None = None, bitmap_width: int = 256) -> None:
         self.ctx = ctx
+        self.bw = bitmap_width
+        self._index_masks = [sum(1 << i for i in range(bitmap_width) if (i >> k) & 1)
+                             for k in range(8)]
 
     def const(self, value: int, width: int) -> z3.BitVecRef:
+        if width == 256:
+            width, value = self.bw, value & ((1 << self.bw) - 1)
         return z3.BitVecVal(value, width, self.ctx)
 
     def true(self) -> z3.BoolRef:
@@ -120,27 +128,27 @@ class Z3Ops:
     def has(self, flags: Any, bit: int) -> z3.BoolRef:
         return z3.Extract(bit.bit_length() - 1, bit.bit_length() - 1, flags) == 1
 
-    def _index256(self, index: Any) -> z3.BitVecRef:
-        return z3.ZeroExt(256 - index.size(), index)
+    def _index(self, index: Any) -> z3.BitVecRef:
+        return z3.ZeroExt(self.bw - index.size(), index)
 
     def bit_test(self, bitmap: Any, index: Any) -> z3.BoolRef:
-        return z3.Extract(0, 0, z3.LShR(bitmap, self._index256(index))) == 1
+        return z3.Extract(0, 0, z3.LShR(bitmap, self._index(index))) == 1
 
     def bit_set(self, bitmap: Any, index: Any) -> z3.BitVecRef:
-        return bitmap | (z3.BitVecVal(1, 256, self.ctx) << self._index256(index))
+        return bitmap | (z3.BitVecVal(1, self.bw, self.ctx) << self._index(index))
 
     def bit_clear(self, bitmap: Any, index: Any) -> z3.BitVecRef:
-        return bitmap & ~(z3.BitVecVal(1, 256, self.ctx) << self._index256(index))
+        return bitmap & ~(z3.BitVecVal(1, self.bw, self.ctx) << self._index(index))
 
     def find_next_zero_u8(self, bitmap: Any, start: Any) -> z3.BitVecRef:
-        ones = z3.BitVecVal(MASK256, 256, self.ctx)
-        below = ~(ones << self._index256(start))  # bits < start
+        ones = z3.BitVecVal((1 << self.bw) - 1, self.bw, self.ctx)
+        below = ~(ones << self._index(start))  # bits < start
         free = ~bitmap & ~below
         lowest = free & -free  # one-hot, or 0 when nothing is free
         bits = [
-            z3.If((lowest & z3.BitVecVal(m, 256, self.ctx)) != 0,
+            z3.If((lowest & z3.BitVecVal(m, self.bw, self.ctx)) != 0,
                   z3.BitVecVal(1, 1, self.ctx), z3.BitVecVal(0, 1, self.ctx))
-            for m in reversed(_INDEX_MASKS)
+            for m in reversed(self._index_masks)
         ]
         # Nothing free: 256 truncated to u8 is 0, and the one-hot reading of
         # 0 is index 0 as well, so no extra case is needed.
@@ -152,5 +160,3 @@ class Z3Ops:
     def trunc(self, x: Any, from_width: int, to_width: int) -> z3.BitVecRef:
         return z3.Extract(to_width - 1, 0, x)
 
-
-MASK256 = (1 << 256) - 1

@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--slots", type=int, default=2,
                     help="endpoint slots in the scope (default 2; 1..8; proofs grow fast: "
                          "3 slots take ~2 min on 6.18-stable)")
+    ck.add_argument("--conn-slots", type=int, default=2,
+                    help="endpoint slots of the connection scope (default 2; 1..8)")
+    ck.add_argument("--bitmap-width", type=int, default=32,
+                    help="bits of the id bitmaps in the connection scope's encoding "
+                         "(default 32: ids stay below 16, longer paths are cut)")
     ck.add_argument("--timeout", type=float, default=120.0,
                     help="seconds per solver query; exhausted = UNKNOWN (default 120)")
     ck.add_argument("--rlimit", type=int, default=10**10,
@@ -224,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_check(args: argparse.Namespace) -> int:
     from pmcheck.checker.engines import Limits
     from pmcheck.checker.run import Options
-    from pmcheck.checker.scope import Scope
+    from pmcheck.checker.scope import Scope, connection_scope
     from pmcheck.properties import catalog
 
     props = catalog.all_properties()
@@ -237,6 +242,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                          f"{', '.join(p.name for p in props.values())})")
     if args.slots < 1 or args.slots > 8:
         raise UsageError(f"--slots {args.slots}: endpoint slots must be 1..8")
+    if args.conn_slots < 1 or args.conn_slots > 8:
+        raise UsageError(f"--conn-slots {args.conn_slots}: endpoint slots must be 1..8")
+    if args.bitmap_width not in (16, 32, 64, 128, 256):
+        raise UsageError(f"--bitmap-width {args.bitmap_width}: one of 16, 32, 64, 128, 256")
     if args.depth < 0:
         raise UsageError("--depth must be >= 0")
     from pmcheck.ci import emit_reports, kernel_versions, run_check, to_json
@@ -245,8 +254,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     limits = Limits(rlimit=args.rlimit, timeout_s=args.timeout)
     opts = Options(engine=args.engine, depth=args.depth, k_max=args.k_max, limits=limits)
     t0 = time.perf_counter()
-    run = run_check(args, chosen, [Scope(v, endpoint_slots=args.slots) for v in versions],
-                    opts)
+    scopes = [s for v in versions for s in (
+        Scope(v, endpoint_slots=args.slots),
+        connection_scope(v, endpoint_slots=args.conn_slots, bitmap_width=args.bitmap_width))]
+    run = run_check(args, chosen, scopes, opts)
     code = run.exit_code
     if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
         print(to_json(run))

@@ -108,11 +108,9 @@ def system_digest(system: Any) -> str:
 
 
 def property_digest(system: Any, prop: Property) -> str:
-    from pmcheck.checker.system import OPS
-
     s = system.state("k0")
     return _sha("property", prop.name, system.holds(prop, s).sexpr(),
-                OPS.and_(prop.premise(OPS, s)).sexpr())
+                system.premise(prop, s).sexpr())
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import z3
 
-from pmcheck.checker.system import OPS, Step, System
+from pmcheck.checker.system import Step, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.properties.base import Property
@@ -78,7 +78,7 @@ def bmc(system: System, prop: Property, depth: int, limits: Limits,
     for k in range(depth + 1):
         s = path.states[k]
         target = (z3.Not(system.holds(prop, s)) if goal == "violation"
-                  else OPS.and_(prop.premise(OPS, s)))
+                  else system.premise(prop, s))
         r = _check(solver, target)
         if r == z3.unknown:
             return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,

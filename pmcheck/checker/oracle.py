@@ -17,7 +17,6 @@ from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.model.state import initial_state
-from pmcheck.model.topology import Topology
 from pmcheck.properties.base import Property
 
 
@@ -32,8 +31,10 @@ class OracleResult:
 
 def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
             max_depth: int | None = None) -> dict[str, OracleResult]:
-    ctx = Ctx(CONCRETE, scope.version, Topology())
-    init = initial_state(conns=0, endpoint_slots=scope.endpoint_slots)
+    topo = scope.topology()
+    ctx = Ctx(CONCRETE, scope.version, topo)
+    init = initial_state(conns=scope.connections, subflow_slots=scope.subflow_slots,
+                         endpoint_slots=scope.endpoint_slots, anno_slots=scope.anno_slots)
     inputs = {rule: list(scope.inputs(rule)) for rule in scope.rules()}
     parent: dict = {init: None}
     depth = {init: 0}
@@ -49,9 +50,12 @@ def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
             complete = False
             continue
         for rule, choices in inputs.items():
+            if not scope.enabled(CONCRETE, state, rule):  # the guard System.trans uses
+                continue
             for inp in choices:
                 nxt, _ = RULES[rule](ctx, state, inp)
-                if nxt.netns.endpoints > scope.endpoint_slots or nxt in parent:
+                if nxt.netns.endpoints > scope.endpoint_slots or nxt in parent or any(
+                        c.overflow for c in nxt.conns):
                     continue
                 parent[nxt] = (state, Step(rule, inp))
                 depth[nxt] = depth[state] + 1

@@ -4,15 +4,23 @@ The scope is explicit and printed with every verdict. Each rule's inputs
 range over a product of small domains ("dimensions"); the explicit-state
 oracle enumerates exactly that product and the symbolic engines constrain
 their input variables to exactly that set, so all engines check one system.
+
+A connection scope (`connections > 0`) adds the connection and peer events,
+each drawn from a fixed list of scenario lines (lowered with the live
+testbed's address universe, so a trace prints as the lines it came from),
+and the `environment` rule, which the system forces after every user step
+until the world is quiescent: checker paths are scenario runs.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pmcheck.model.backend import Ops
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
@@ -23,14 +31,19 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
+from pmcheck.model.environment import quiescent
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import Inputs
+from pmcheck.model.state import State
+from pmcheck.model.topology import Topology
 from pmcheck.versions import KernelVersion
 
 Choice = dict[str, Any]  # "addr.family" -> value, ...
 Dimension = list[Choice]
 
 # Address keys: two IPv4 addresses (one also as v4-mapped IPv6) and one IPv6.
+# They are the keys the live testbed's universe gives 10.0.1.2, 10.0.2.2 and
+# dead:beef:1::2 (pmcheck.scenario.lower.Universe), so traces replay there.
 A, B, C = 1, 2, 128
 ADDRS: Dimension = [{"addr.family": AF_INET, "addr.addr": A},
                     {"addr.family": AF_INET6, "addr.addr": A},
@@ -40,6 +53,32 @@ FLAG_SETS = (0, FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_SIGNAL | FLAG_SUBFLOW, FLAG_FULL
              FLAG_SUBFLOW | FLAG_FULLMESH, FLAG_SIGNAL | FLAG_FULLMESH, FLAG_IMPLICIT,
              FLAG_LAMINAR | FLAG_SUBFLOW, FLAG_BACKUP)
 
+# The endpoint types a reviewer mixes on a connection's host (issue 6/8).
+CONN_FLAG_SETS = (FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_LAMINAR, FLAG_SUBFLOW | FLAG_LAMINAR,
+                  FLAG_SUBFLOW | FLAG_FULLMESH, FLAG_LAMINAR | FLAG_FULLMESH,
+                  FLAG_SIGNAL | FLAG_SUBFLOW, FLAG_SUBFLOW | FLAG_BACKUP)
+
+# Connection and peer events of the connection scope, as scenario lines. The
+# host's first link carries the initial subflow; the peer announces its
+# other addresses (and one of the other family), removes them, joins to an
+# endpoint address and to an address that is not one (an implicit entry),
+# and closes subflows.
+CONN_EVENTS = (
+    "connect 10.0.1.2 10.0.1.1",
+    "connect 10.0.1.2 10.0.1.1 peer-deny-join-id0",
+    "peer connect 10.0.1.1 10.0.1.2",
+    "peer announce 10.0.2.1 id 1",
+    "peer announce 10.0.3.1 id 2",
+    "peer announce dead:beef:2::1 id 3",
+    "peer remove id 1",
+    "peer remove id 0",
+    "peer join 10.0.2.1 to 10.0.2.2 id 1",
+    "peer join 10.0.3.1 to 10.0.3.2 id 2",
+    "subflow close 10.0.1.2 10.0.1.1",
+    "subflow close 10.0.2.2 10.0.2.1",
+    "subflow close 10.0.2.2 10.0.3.1",
+    "subflow close 10.0.1.2 10.0.2.1",
+)
 
 @dataclass(frozen=True)
 class Scope:
@@ -51,12 +90,61 @@ class Scope:
     limit_values: tuple[int, ...] = (0, 2, 8, 9)
     addrs: tuple[tuple[tuple[str, Any], ...], ...] = field(
         default=tuple(tuple(d.items()) for d in ADDRS))
+    connections: int = 0
+    subflow_slots: int = 4
+    anno_slots: int = 2
+    events: tuple[str, ...] = ()  # scenario lines (connection scope)
+    # Lowering a limit below a connection's counters breaks M3/M4 trivially
+    # (notes 5.2); by default limits are configuration, set before connecting.
+    limits_while_connected: bool = False
+    # Bits of the id bitmaps in the symbolic encoding (see Z3Ops): a scope
+    # whose ids stay below bitmap_width / 2 may narrow them; paths whose
+    # next_id reaches that are cut (System.trans).
+    bitmap_width: int = 256
+
+    def __post_init__(self) -> None:
+        if self.bitmap_width < 256 and max(self.ids) >= self.bitmap_width // 2:
+            raise ValueError(f"ids {self.ids} do not fit a {self.bitmap_width}-bit id bitmap")
 
     def describe(self) -> str:
+        conns = "no connections" if not self.connections else (
+            f"{self.connections} connection, {self.subflow_slots} subflow slots, "
+            f"{self.anno_slots} announcement slots, {len(self.events)} events, "
+            "environment settled after each step, ids below "
+            f"{self.bitmap_width // 2}")
         return (f"kernel {self.version.value}, {self.endpoint_slots} endpoint slots, "
                 f"{len(self.addrs)} addresses, ids {{auto, 0, {', '.join(map(str, self.ids))}}}, "
                 f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
-                f"{set(self.limit_values)}, no connections")
+                f"{set(self.limit_values)}, {conns}")
+
+    def enabled(self, ops: Ops, state: State, rule: str) -> Any:
+        """May `rule` run in `state`? Written over Ops: the symbolic system
+        and the explicit oracle read the same guard. With connections, only
+        the environment moves while it has work (a stutter when it has none),
+        and limits are set only while no connection is open unless
+        `limits_while_connected`."""
+        if not self.connections:
+            return ops.true()
+        calm = quiescent(ops, state, self.topology())
+        if rule == "environment":
+            return ops.true()
+        if rule == "limits set" and not self.limits_while_connected:
+            return ops.and_(calm, *(ops.not_(c.used) for c in state.conns))
+        return calm
+
+    def topology(self) -> Topology:
+        return _event_universe()[1] if self.connections else Topology()
+
+    def event_inputs(self) -> dict[str, list[tuple[str, Inputs]]]:
+        """Per event rule, its (scenario line, inputs) alternatives."""
+        out: dict[str, list[tuple[str, Inputs]]] = {}
+        for line in self.events:
+            name, inputs = _lower_event(line)
+            for ci in range(self.connections):
+                ev = inputs.event._replace(conn=ci)
+                text = line if self.connections == 1 else f"{line} conn {ci + 1}"
+                out.setdefault(name, []).append((text, inputs._replace(event=ev)))
+        return out
 
     def dimensions(self) -> dict[str, list[Dimension]]:
         """Per netlink rule, the dimensions whose product is its input set."""
@@ -73,13 +161,19 @@ class Scope:
         aa = [{"limits.has_add_addr_accepted": d["has"], "limits.add_addr_accepted": d["v"]}
               for d in limit]
         sf = [{"limits.has_subflows": d["has"], "limits.subflows": d["v"]} for d in limit]
-        return {
+        dims: dict[str, list[Dimension]] = {
             "endpoint add": [addrs, ids, ports, flags],
             "endpoint delete": [plain_ids, by_id_or_addr],
             "endpoint change": [by_id_or_addr, plain_ids, ports, change_flags],
             "endpoint flush": [],
             "limits set": [aa, sf],
         }
+        if self.connections:
+            for name, alts in self.event_inputs().items():
+                dims[name] = [[{f"event.{k}": v for k, v in inp.event._asdict().items()}
+                               for _, inp in alts]]
+            dims["environment"] = []
+        return dims
 
     def rules(self) -> list[str]:
         return list(self.dimensions())
@@ -97,4 +191,51 @@ def build_inputs(choice: Choice) -> Inputs:
     addr = NO_ADDR._replace(**{k[5:]: v for k, v in choice.items() if k.startswith("addr.")})
     limits = NO_LIMITS._replace(**{k[7:]: v for k, v in choice.items()
                                    if k.startswith("limits.")})
-    return Inputs(addr, limits, NO_EVENT)
+    event = NO_EVENT._replace(**{k[6:]: v for k, v in choice.items()
+                                 if k.startswith("event.")})
+    return Inputs(addr, limits, event)
+
+
+def connection_scope(version: KernelVersion, endpoint_slots: int = 2,
+                     bitmap_width: int = 32) -> Scope:
+    """The default scope of the per-connection properties: one connection,
+    the endpoint types of CONN_FLAG_SETS on 10.0.1.2 / 10.0.2.2 /
+    dead:beef:1::2, ids auto or 1, no ports, limits 0..2, and CONN_EVENTS."""
+    return Scope(version, endpoint_slots=endpoint_slots, ids=(1,), ports=(0,),
+                 flag_sets=CONN_FLAG_SETS, limit_values=(0, 1, 2),
+                 addrs=tuple(tuple(d.items()) for d in ADDRS if d != ADDRS[1]),
+                 connections=1, events=CONN_EVENTS, bitmap_width=bitmap_width)
+
+
+@functools.cache
+def _event_universe() -> tuple[Any, Topology]:
+    from pmcheck.scenario.lower import Universe
+    from pmcheck.scenario.parser import parse_text
+
+    universe = Universe.of(parse_text("", "<scope>"))
+    return universe, universe.topology()
+
+
+@functools.cache
+def _lower_event(line: str) -> tuple[str, Inputs]:
+    from pmcheck.scenario.lower import lower
+    from pmcheck.scenario.parser import parse_text
+
+    universe, _ = _event_universe()
+    # Lowering numbers connections as they open; every event names slot 0
+    # here and event_inputs() places it on each connection slot.
+    (step,) = parse_text(("connect 10.0.1.2 10.0.1.1\n" if not line.startswith(
+        ("connect", "peer connect")) else "") + line, "<scope>").steps[-1:]
+    copy = _copy(universe)
+    name, inputs = lower(step.command, copy)
+    if copy.keys != universe.keys:
+        raise ValueError(f"scope event {line!r} names an address outside the testbed")
+    return name, inputs._replace(event=inputs.event._replace(conn=0))
+
+
+def _copy(universe: Any) -> Any:
+    import copy
+
+    u = copy.deepcopy(universe)
+    u.conns_opened = 1
+    return u

@@ -69,10 +69,13 @@ class Job:
 
 
 def plan(props: list[Property], scopes: list[Scope]) -> list[Job]:
-    """The sorted job list: per scope, the properties checked at its version."""
+    """The sorted job list: per scope, the properties checked at its version
+    that belong to its kind (per-connection properties in a connection scope,
+    the others in a namespace scope)."""
     jobs = []
     for scope in scopes:
-        names = tuple(p.name for p in props if scope.version in p.versions)
+        names = tuple(p.name for p in props if scope.version in p.versions
+                      and p.needs_connections == bool(scope.connections))
         if names:
             jobs.append(Job(scope, names))
     return sorted(jobs, key=lambda j: j.id)

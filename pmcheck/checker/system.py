@@ -4,6 +4,12 @@ One step = one rule chosen by a choice variable `c_k` (an index into the
 scope's rule list) with inputs `i_k` constrained to the scope's domain, so a
 model of a path decodes into rule names and inputs by evaluation. States
 are fresh variables per step, linked by equalities with the rule's post-state.
+
+In a connection scope, a state where the environment has work left allows
+only the `environment` step (the world settles before anyone acts again, as
+the scenario interpreter and the live testbed do; Scope.enabled); in a
+quiescent state it is a stutter. Paths that need more subflow or announcement slots than the
+scope has are cut (the state's `overflow` bit), as are bigger tables.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import INPUT_WIDTHS
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import State, evaluate, fresh, initial_state, leaves, lift
+from pmcheck.model.state import WIDTHS, State, evaluate, fresh, initial_state, leaves, lift
 from pmcheck.model.symbolic import INPUTS_TEMPLATE
 from pmcheck.model.topology import Topology
 from pmcheck.model.z3_ops import Z3Ops
@@ -39,13 +45,21 @@ class System:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.rules = scope.rules()
-        self.template = initial_state(conns=0, endpoint_slots=scope.endpoint_slots)
-        self.ctx = Ctx(OPS, scope.version, Topology())
-        self.concrete_ctx = Ctx(CONCRETE, scope.version, Topology())
+        self.template = initial_state(conns=scope.connections,
+                                      subflow_slots=scope.subflow_slots,
+                                      endpoint_slots=scope.endpoint_slots,
+                                      anno_slots=scope.anno_slots)
+        topo: Topology = scope.topology()
+        # Narrow id bitmaps where the scope keeps every id small (Z3Ops doc).
+        self.ops = OPS if scope.bitmap_width == 256 else Z3Ops(bitmap_width=scope.bitmap_width)
+        self.widths = {**WIDTHS, "id_bitmap": scope.bitmap_width,
+                       "id_avail": scope.bitmap_width}
+        self.ctx = Ctx(self.ops, scope.version, topo)
+        self.concrete_ctx = Ctx(CONCRETE, scope.version, topo)
 
     # --- variables -----------------------------------------------------------
     def state(self, k: int | str) -> State:
-        return fresh(self.template, f"s{k}.")
+        return fresh(self.template, f"s{k}.", widths=self.widths)
 
     def inputs(self, k: int | str) -> Inputs:
         return fresh(INPUTS_TEMPLATE, f"i{k}.", widths=INPUT_WIDTHS)
@@ -55,10 +69,13 @@ class System:
 
     # --- formulas ------------------------------------------------------------
     def init(self, s: State) -> z3.BoolRef:
-        return equal(s, lift(self.template))
+        return equal(s, lift(self.template, widths=self.widths))
 
     def holds(self, prop: Property, s: State) -> z3.BoolRef:
-        return OPS.and_(prop.holds(OPS, s))
+        return self.ops.and_(prop.holds(self.ops, s))
+
+    def premise(self, prop: Property, s: State) -> z3.BoolRef:
+        return self.ops.and_(prop.premise(self.ops, s))
 
     def trans(self, s: State, i: Inputs, c: z3.BitVecRef, t: State) -> z3.BoolRef:
         """t is the state after one in-scope rule from s."""
@@ -70,11 +87,18 @@ class System:
             # input per choice, so traces read cleanly.
             unnamed = [v == 0 if w else z3.Not(v) for path, w, v
                        in leaves(i, widths=INPUT_WIDTHS) if not _named(path, dims[name])]
-            parts.append(z3.Implies(c == r, z3.And(in_domain(i, dims[name]), *unnamed)))
+            parts.append(z3.Implies(c == r, z3.And(in_domain(i, dims[name]), *unnamed,
+                                                   self.ops.and_(self.scope.enabled(
+                                                       self.ops, s, name)))))
             after, _ = RULES[name](self.ctx, s, i)
-            post = after if post is None else OPS.ite(c == r, after, post)
+            post = after if post is None else self.ops.ite(c == r, after, post)
         parts.append(equal(t, post))
         parts.append(z3.ULE(t.netns.endpoints, self.scope.endpoint_slots))
+        parts.extend(z3.Not(conn.overflow) for conn in t.conns)
+        if self.scope.bitmap_width < 256:
+            # Ids stay below half the narrow width: with at most 8 entries,
+            # the next allocation from next_id always finds a free bit in it.
+            parts.append(z3.ULT(t.netns.next_id, self.scope.bitmap_width // 2))
         return z3.And(*parts)
 
     # --- decoding and replay ----------------------------------------------------
