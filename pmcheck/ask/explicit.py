@@ -55,5 +55,7 @@ def explicit_answer(problem: Problem) -> Answer:
         frontier = nxt
         ans.new_at_bound = new and length == problem.max_length
     ans.complete = not ans.cut
+    # The order the symbolic side prints (pmcheck.ask.symbolic.canonical_witnesses).
+    ans.outcomes = dict(sorted(ans.outcomes.items(), key=lambda item: (len(item[1]), item[1])))
     ans.seconds = time.perf_counter() - t0
     return ans

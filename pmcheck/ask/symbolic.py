@@ -26,6 +26,8 @@ again, so the answer is the one the full model gives.
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -238,9 +240,40 @@ def symbolic_answer(problem: Problem, max_outcomes: int = 500, timeout_s: float 
             break
         except _Restart as r:
             shape, settle = r.shape, r.settle
+    canonical_witnesses(problem, ans)
     ans.queries = queries.count
     ans.seconds = time.perf_counter() - t0
     return ans
+
+
+CANONICAL_LIMIT = 20_000  # sequences of one length worth running to pick witnesses
+
+
+def canonical_witnesses(problem: Problem, ans: Answer) -> None:
+    """Print the same table whatever model Z3 happened to return: among the
+    shortest sequences reaching an outcome, show the first in the order of
+    the `any` alternatives (the one the explicit oracle shows), and list the
+    outcomes by length, then sequence. Only the choice among equally short
+    sequences changes, each checked on the concrete model; lengths and the
+    outcome set are the solver's. Skipped for lengths with too many
+    sequences to run."""
+    n, lengths = len(problem.alts), {len(seq) for seq in ans.outcomes.values()}
+    for length in sorted(lengths - {0}):
+        seqs = (itertools.product(range(n), repeat=length) if problem.spec.repeat
+                else itertools.permutations(range(n), length))
+        count = n ** length if problem.spec.repeat else math.perm(n, length)
+        if count > CANONICAL_LIMIT:
+            continue
+        first: dict[object, Sequence] = {}
+        for seq in seqs:
+            st, status = problem.replay(seq)
+            if status is Status.OK:
+                first.setdefault(problem.outcome(st), seq)
+        for out, seq in ans.outcomes.items():
+            if len(seq) == length and out in first:
+                ans.outcomes[out] = first[out]
+    ordered = sorted(ans.outcomes.items(), key=lambda item: (len(item[1]), item[1]))
+    ans.outcomes = dict(ordered)
 
 
 def _enumerate(problem: Problem, shape: Shape, settle: int, max_outcomes: int,
