@@ -321,6 +321,12 @@ NOTES: dict[tuple[str, str], tuple[str, Check]] = {
     ("endpoint-deleted", "laminar"): (
         "its subflow closes; add_addr_accepted stays 1 (no RM_ADDR came)",
         _all(lambda r: not r.subflows and r.accepted == 1)),
+    ("endpoint-deleted", "signal-subflow"): (
+        "6.18-stable brings local_addr_used back to 0; on 6.18 and 6.19 it stays 1: "
+        "withdrawing the announcement frees the id first, so the subflow accounting finds "
+        "nothing to give back (d191101dee25 changed that)",
+        lambda res: res[LIVE_VERSION].used == 0 and res[KernelVersion.V6_18].used == 1
+        and res[KernelVersion.V6_19].used == 1),
     ("endpoint-deleted", "subflow-laminar"): (
         "local_addr_used back to 0, the connect-time subflow closed",
         _all(lambda r: r.used == 0 and not r.subflows)),
@@ -329,12 +335,7 @@ NOTES: dict[tuple[str, str], tuple[str, Check]] = {
 # Cells where the live kernel (6.18.44) and the 6.18-stable model disagree:
 # the doc shows the model's value and this warning; the live test expects
 # the mismatch (strictly, so a model fix is noticed and this entry removed).
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("endpoint-deleted", "signal-subflow"): (
-        "the live kernel 6.18.44 gives `used` 0 here; the model keeps 1 (its delete path "
-        "frees the announced id before the subflow accounting sees it; the kernel does not): "
-        "a model gap, reported (reproducer: a signal+subflow endpoint, connect, delete it)"),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 # Cells diffed against the live kernel by tests/test_matrix_live.py: every
 # endpoint type and every event at least once, and the notable cells.
@@ -448,6 +449,9 @@ table is `id address flags`.
   routed source becomes an IMPLICIT entry.
 - Counters: `add_addr_accepted` only drops on RM_ADDR (a closed subflow or
   a deleted endpoint keeps it).
+- The versions differ in two cells: a fullmesh endpoint of the other
+  family (6.19 stops there) and deleting a **signal+subflow** endpoint
+  (only 6.18-stable brings `local_addr_used` back to 0).
 """
 
 DOC_TAIL = """## How this page is made

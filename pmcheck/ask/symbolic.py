@@ -59,7 +59,7 @@ from pmcheck.versions import KernelVersion
 OPS = Z3Ops()
 ENV_INPUTS = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
 FIRST_SETTLE = 4  # environment steps tried first (the examples settle in <= 4)
-SLACK = 2  # spare subflow/endpoint slots beyond what the fixed part uses
+SLACK = 1  # spare subflow/endpoint slots beyond what the probes used
 
 
 class EncodingMismatch(RuntimeError):
