@@ -50,6 +50,7 @@ def known_violations() -> list[tuple[Property, KernelVersion]]:
 
 def generate(depth: int = DEPTH, log: bool = True) -> list[Trace]:
     """Check, minimize and build every known violation's trace."""
+    from pmcheck.checker.engines import Limits
     from pmcheck.checker.run import Options, check
     from pmcheck.counterexamples.build import from_result
 
@@ -57,7 +58,11 @@ def generate(depth: int = DEPTH, log: bool = True) -> list[Trace]:
     for prop, version in known_violations():
         t0 = time.perf_counter()
         scope = scope_for(prop, version)
-        (result,) = check([prop], scope, Options(engine="bmc", depth=depth, witnesses=False))
+        # The CLI's resource limits: connection-scope traces need more than
+        # the engines' conservative default.
+        opts = Options(engine="bmc", depth=depth, witnesses=False,
+                       limits=Limits(rlimit=10**10, timeout_s=600))
+        (result,) = check([prop], scope, opts)
         if result.verdict.value != VIOLATED:
             print(f"{prop.name} on {version.value}: {result.describe()}, expected "
                   "VIOLATED: no gallery entry (update the baseline?)", file=sys.stderr)

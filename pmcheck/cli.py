@@ -209,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--bitmap-width", type=int, default=32,
                     help="bits of the id bitmaps in the connection scope's encoding "
                          "(default 32: ids stay below 16, longer paths are cut)")
-    ck.add_argument("--timeout", type=float, default=120.0,
-                    help="seconds per solver query; exhausted = UNKNOWN (default 120)")
+    ck.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds per solver query; exhausted = UNKNOWN (default 600)")
     ck.add_argument("--rlimit", type=int, default=10**10,
                     help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)")
     ck.add_argument("--json", action="store_true", help="machine-readable verdicts")

@@ -22,6 +22,10 @@ Predicate = Callable[[Ops, State], Any]
 
 PROVED = "PROVED"
 VIOLATED = "VIOLATED"
+# Holds as far as BMC looked, and no proof is known in the scope (induction
+# needs an invariant nobody has written yet). Met by HOLDS-TO-DEPTH or PROVED;
+# a violation still fails CI, and so does UNKNOWN.
+BOUNDED = "HOLDS-TO-DEPTH"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from pmcheck.model.backend import Ops
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, Conn, State, Subflow
 from pmcheck.model.topology import is_v4
-from pmcheck.properties.base import VIOLATED, Property, count, register
+from pmcheck.properties.base import BOUNDED, VIOLATED, Property, count, register
 from pmcheck.versions import KernelVersion
 
 ALL = {v: VIOLATED for v in KernelVersion}
+BOUNDED_ALL = {v: BOUNDED for v in KernelVersion}
 
 
 def _u8(ops: Ops, v: int) -> Any:
@@ -87,7 +88,7 @@ M2 = register(Property(
           "mptcp_pm_remove_anno_addr (decrements); notes M2",
     holds=_per_conn(m2),
     premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_signaled, _u8(ops, 0))),
-    group="connection", needs_connections=True,
+    expected=ALL, group="connection", needs_connections=True,
 ))
 
 
@@ -132,7 +133,7 @@ M5 = register(Property(
           "notes M5, F4",
     holds=_per_conn(m5),
     premise=_some_conn(lambda ops, st, c: c.accept_addr),
-    group="connection", needs_connections=True,
+    expected=ALL, group="connection", needs_connections=True,
 ))
 
 
@@ -238,7 +239,7 @@ M9 = register(Property(
     holds=_per_conn(m9),
     premise=_some_conn(lambda ops, st, c: ops.ule(
         _u8(ops, 2), count(ops, [_active(ops, s) for s in c.sf]))),
-    group="connection", needs_connections=True,
+    expected=BOUNDED_ALL, group="connection", needs_connections=True,
 ))
 
 
@@ -263,7 +264,7 @@ X1 = register(Property(
     holds=_per_conn(backup_reflected),
     premise=_some_conn(lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup)
                                                     for s in c.sf))),
-    group="mixed", needs_connections=True,
+    expected=ALL, group="mixed", needs_connections=True,
 ))
 
 W1 = register(Property(

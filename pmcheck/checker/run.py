@@ -15,7 +15,7 @@ from pmcheck.checker.engines import Limits, bmc, houdini, k_induction, pdr, rech
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Result, Verdict
-from pmcheck.properties.base import PROVED, Property
+from pmcheck.properties.base import BOUNDED, PROVED, Property
 
 ENGINES = ("auto", "bmc", "kind", "pdr")
 
@@ -86,6 +86,8 @@ def witness(system: System, prop: Property, opts: Options) -> tuple | None:
 def meets_expectation(prop: Property, result: Result, scope: Scope, engine: str) -> bool:
     """Did the result match the recorded baseline at the strength asked?"""
     want = prop.expect(scope.version)
+    if want == BOUNDED:
+        return result.verdict in (Verdict.PROVED, Verdict.HOLDS_TO_DEPTH)
     if want == PROVED:
         if result.verdict is Verdict.PROVED:
             return True
