@@ -31,6 +31,7 @@ from pmcheck.scenario.parser import (
     EVENT_HEADS,
     _event,
     _ip_command,
+    _number,
     _Tokens,
     parse_text,
 )
@@ -134,7 +135,7 @@ def parse_ask_text(text: str, file: str = "<ask>") -> AskSpec:
                 raise t.error("'events' given twice", back=1)
             t.expect("up")
             t.expect("to")
-            count = _count(t, "number of events", 1, MAX_EVENTS)
+            count = _number(t, "number of events", 1, MAX_EVENTS)
             rep = False
             if not t.done():
                 t.expect("repeat")
@@ -146,7 +147,7 @@ def parse_ask_text(text: str, file: str = "<ask>") -> AskSpec:
                 raise t.error("'settle' given twice", back=1)
             t.expect("up")
             t.expect("to")
-            settle = _count(t, "number of environment steps", 1, MAX_SETTLE)
+            settle = _number(t, "number of environment steps", 1, MAX_SETTLE)
             _end(t)
         else:
             if projection is not None:
@@ -174,16 +175,6 @@ def parse_ask_file(path: str | Path) -> AskSpec:
 def _end(t: _Tokens) -> None:
     if not t.done():
         raise t.error(f"unexpected {t.peek()!r}")
-
-
-def _count(t: _Tokens, what: str, lo: int, hi: int) -> int:
-    word = t.next(what)
-    if not re.fullmatch(r"[0-9]+", word):
-        raise t.error(f"{what} must be a number, found {word!r}", back=1)
-    value = int(word)
-    if not lo <= value <= hi:
-        raise t.error(f"{what} {value} out of range {lo}..{hi}", back=1)
-    return value
 
 
 def _alternatives(t: _Tokens, opened: int) -> list[Step]:
