@@ -1,6 +1,6 @@
 """The gallery: minimized counterexamples of every known kernel violation.
 
-    python -m pmcheck.counterexamples.gallery [--depth K] [--check]
+    python -m pmcheck.counterexamples.gallery [--depth K] [--check | --rerender]
 
 For every kernel version and every property whose baseline there is
 VIOLATED (`Property.expect`), runs BMC on the property's scope, minimizes
@@ -137,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth", type=int, default=DEPTH, help=f"BMC bound (default {DEPTH})")
     ap.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 if the files drift from their JSON")
+    ap.add_argument("--rerender", action="store_true",
+                    help="rewrite the renderings from the stored JSON (no solver): "
+                         "after a renderer change")
     args = ap.parse_args(argv)
+    if args.rerender:
+        write(stored())
+        print(f"re-rendered {len(stored())} traces from their JSON in {GALLERY}")
+        return 0
     if args.check:
         problems = drift()
         for p in problems:

@@ -122,7 +122,10 @@ def _mark(holds: bool) -> str:
 
 def render_text(trace: Trace) -> str:
     t, p = trace, trace.property
-    out = [f"pmcheck {t.pmcheck_version}: {p.name} {t.verdict} on Linux {t.kernel} (model)"]
+    # The header wraps like the rest: long property names and "6.18-stable"
+    # passed 72 columns on one line.
+    out = _wrap(f"pmcheck {t.pmcheck_version}: {p.name} {t.verdict} on Linux {t.kernel} "
+                "(model)", first="", indent="")
     out += _wrap(f"shortest violation: {t.shortest} step{'s' * (t.shortest != 1)} (BMC); "
                  f"minimized to {t.minimized.describe()} (found: {t.found.describe()})")
     out.append("")

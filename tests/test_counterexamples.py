@@ -26,7 +26,12 @@ from pmcheck.counterexamples.build import build_trace
 from pmcheck.counterexamples.confirm import replay_kernel, replay_model, scenario_of, steps_of
 from pmcheck.counterexamples.minimize import minimize
 from pmcheck.counterexamples.render import FORMATS, render
-from pmcheck.counterexamples.replay import Replayer, first_violation, is_environment
+from pmcheck.counterexamples.replay import (
+    Replayer,
+    first_violation,
+    is_environment,
+    scope_from_data,
+)
 from pmcheck.counterexamples.trace import Trace, dumps, from_itf, load, loads, to_itf
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import Ctx
@@ -151,8 +156,7 @@ def test_every_gallery_trace_replays_on_the_model(traces: list[Trace]) -> None:
         assert report.exact, ("the model changed: re-run `python -m "
                               "pmcheck.counterexamples.gallery`", report.lines)
         steps = steps_of(t)
-        states = Replayer.for_scope(Scope(KernelVersion(t.kernel), endpoint_slots=2)).run(
-            steps).states
+        states = Replayer.for_scope(scope_from_data(t.scope)).run(steps).states
         assert first_violation(PROPS[t.property.name], states) == len(steps)
 
 
@@ -254,7 +258,7 @@ def test_minimizer_never_worse(name: str, data: st.DataObject) -> None:
 
 def test_minimized_gallery_is_a_fixpoint(traces: list[Trace]) -> None:
     for t in traces:
-        scope = Scope(KernelVersion(t.kernel), endpoint_slots=2)
+        scope = scope_from_data(t.scope)
         steps = steps_of(t)
         assert minimize(steps, PROPS[t.property.name], Replayer.for_scope(scope),
                         scope) == steps

@@ -19,7 +19,7 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add pmck0 type dummy 2>/dev/null ||
 	ip -n "$NS" link add pmck0 type ifb || exit 1
 ip -n "$NS" link set pmck0 up
-ip -n "$NS" addr add 10.0.0.1/32 dev pmck0
+ip -n "$NS" addr add 10.0.1.2/32 dev pmck0
 
 # Raw generic netlink for what `ip mptcp` will not send (python3, stdlib).
 pmck_raw() {  # pmck_raw add|del FAMILY ADDR PORT ID FLAGS
@@ -63,12 +63,12 @@ PY
 
 step() { printf '\n%s\n  model:  %s\n  kernel: ' "$1" "$2"; }
 
-step 'step 1: ip mptcp endpoint add 10.0.0.1   # raw netlink: ID attribute 0' 'ok, id 0'
-pmck_raw add 2 10.0.0.1 0 0 0
+step 'step 1: ip mptcp endpoint add 10.0.1.2   # raw netlink: ID attribute 0' 'ok, id 0'
+pmck_raw add 2 10.0.1.2 0 0 0
 
 echo
 echo "after the last step, the model predicts for Linux 6.19:"
-echo '  endpoint dump: 10.0.0.1 id 0'
+echo '  endpoint dump: 10.0.1.2 id 0'
 echo '  limits: add_addr_accepted 0 subflows 2'
 echo "and this kernel ($(uname -r)) shows:"
 ip -n "$NS" mptcp endpoint show

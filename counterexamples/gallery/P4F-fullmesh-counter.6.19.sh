@@ -19,12 +19,12 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add pmck0 type dummy 2>/dev/null ||
 	ip -n "$NS" link add pmck0 type ifb || exit 1
 ip -n "$NS" link set pmck0 up
-ip -n "$NS" addr add 10.0.0.1/32 dev pmck0
+ip -n "$NS" addr add 10.0.1.2/32 dev pmck0
 
 step() { printf '\n%s\n  model:  %s\n  kernel: ' "$1" "$2"; }
 
-step 'step 1: ip mptcp endpoint add 10.0.0.1 fullmesh' 'ok, id 1'
-ip -n "$NS" mptcp endpoint add 10.0.0.1 fullmesh && echo ok
+step 'step 1: ip mptcp endpoint add 10.0.1.2 fullmesh' 'ok, id 1'
+ip -n "$NS" mptcp endpoint add 10.0.1.2 fullmesh && echo ok
 step 'step 2: ip mptcp endpoint flush' ok
 ip -n "$NS" mptcp endpoint flush && echo ok
 
