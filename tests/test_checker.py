@@ -215,3 +215,33 @@ def test_check_rejects_bad_arguments(capsys: Any) -> None:
     assert main(["check", "P99"]) == 2
     assert "unknown property P99" in capsys.readouterr().err
     assert main(["check", "--slots", "9"]) == 2
+
+
+# --- versions --property: where the versions split ----------------------------------
+
+
+def test_versions_property_shows_the_separating_trace(capsys: Any) -> None:
+    from pmcheck.checker.version_split import split
+
+    result = split(P2, 2, LIMITS)
+    verdicts = {v: r.verdict for v, r in result.results.items()}
+    assert verdicts == {KernelVersion.V6_18: Verdict.VIOLATED,
+                        KernelVersion.V6_18_STABLE: Verdict.HOLDS_TO_DEPTH,
+                        KernelVersion.V6_19: Verdict.VIOLATED}
+    # the explicit-id-0 add violates on 6.18 and 6.19, not on 6.18-stable
+    for row in result.replays.values():
+        assert row == {KernelVersion.V6_18: True, KernelVersion.V6_18_STABLE: False,
+                       KernelVersion.V6_19: True}
+    assert result.differ
+    assert main(["versions", "--property", "P2", "--depth", "2", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["traces"]["6.18"]["violates_on"] == {"6.18": True, "6.18-stable": False,
+                                                   "6.19": True}
+
+
+def test_versions_property_agrees_and_rejects_bad_input(capsys: Any) -> None:
+    assert main(["versions", "--property", "P6", "--depth", "1"]) == 0
+    assert "agree" in capsys.readouterr().out
+    assert main(["versions", "--property", "NOPE"]) == 2
+    assert main(["versions"]) == 2
+    assert "needs a scenario" in capsys.readouterr().err

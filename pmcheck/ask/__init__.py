@@ -24,8 +24,12 @@ def add_parsers(sub: Any, versions: list[str]) -> None:
                           f"{DEFAULT_VERSION.value})")
     _engine_options(ask)
     vs = sub.add_parser("versions", help="where 6.18, 6.18-stable and 6.19 disagree on a "
-                                         "scenario or an ask file")
-    vs.add_argument("file", help="scenario (.scn/.json) or ask file")
+                                         "scenario, an ask file or a property")
+    vs.add_argument("file", nargs="?", help="scenario (.scn/.json) or ask file")
+    vs.add_argument("--property", metavar="NAME",
+                    help="instead of a file: the property's verdict on each version and a "
+                         "shortest trace that separates them")
+    vs.add_argument("--depth", type=int, default=6, help="BMC bound for --property (default 6)")
     _engine_options(vs)
 
 

@@ -1,4 +1,5 @@
-"""`pmcheck ask FILE` and `pmcheck versions FILE`: argument handling and output.
+"""`pmcheck ask FILE` and `pmcheck versions FILE | --property P`: argument
+handling and output.
 
 Exit codes follow pmcheck.cli: ask: 0 the list is complete, 3 it stopped at
 a bound (settle, slots, --max-outcomes, solver); versions: 0 the versions
@@ -81,6 +82,12 @@ def _version(text: str | None, loc: Loc) -> KernelVersion:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
+    if args.property is not None:
+        if args.file is not None:
+            raise _usage("give a file or --property, not both")
+        return _property_versions(args)
+    if args.file is None:
+        raise _usage("versions needs a scenario or ask file, or --property NAME")
     path = Path(args.file)
     try:
         text = path.read_text(encoding="utf-8") if path.suffix != ".json" else ""
@@ -228,4 +235,54 @@ def separate(pa: Problem, pb: Problem) -> Sequence | None:
 
 
 Command = Callable[[argparse.Namespace], int]
+def _usage(message: str) -> Exception:
+    from pmcheck.cli import UsageError
+
+    return UsageError(message)
+
+
+def _property_versions(args: argparse.Namespace) -> int:
+    """`versions --property P`: verdict per version, and which versions each
+    violating trace violates on (checker/version_split.py)."""
+    from pmcheck.checker.engines import Limits
+    from pmcheck.checker.trace import step_text
+    from pmcheck.checker.version_split import split
+    from pmcheck.properties import catalog
+
+    props = catalog.all_properties()
+    prop = props.get(args.property) or next(
+        (p for p in props.values() if p.name.split("-")[0] == args.property), None)
+    if prop is None:
+        raise _usage(f"unknown property {args.property} (known: {', '.join(props)})")
+    if args.depth < 0:
+        raise _usage("--depth must be >= 0")
+    result = split(prop, args.depth, Limits(rlimit=10**10, timeout_s=args.timeout))
+    if any(r.verdict.value == "UNKNOWN" for r in result.results.values()):
+        code = EXIT_INCOMPLETE
+    else:
+        code = EXIT_DIFFER if result.differ else EXIT_OK
+    if args.json:
+        print(json.dumps({
+            "schema": "pmcheck-property-versions/1", "property": prop.name,
+            "verdicts": {v.value: r.describe() for v, r in result.results.items()},
+            "traces": {v.value: {"steps": [step_text(s) for s in result.results[v].trace],
+                                 "violates_on": {w.value: hit for w, hit in row.items()}}
+                       for v, row in result.replays.items()},
+            "exit_code": code}, indent=2))
+        return code
+    print(f"pmcheck versions --property {prop.name}: BMC depth {args.depth}, each version's "
+          "default scope")
+    rows = [[v.value, r.describe(), f"{r.seconds:.1f}s"] for v, r in result.results.items()]
+    print(tabulate(rows, headers=["kernel", "verdict", "time"], tablefmt="simple"))
+    for v, row in result.replays.items():
+        lines = [step_text(s) for s in result.results[v].trace if s.rule != "environment"]
+        on = ", ".join(f"{w.value} {'yes' if hit else 'no'}" for w, hit in row.items())
+        print(f"\nshortest violation on {v.value} ({len(result.results[v].trace)} steps); "
+              f"violates on: {on}")
+        for line in lines:
+            print(f"  {line}")
+    print("\nthe versions " + ("differ" if result.differ else "agree") + f"; exit {code}")
+    return code
+
+
 COMMANDS: dict[str, Command] = {"ask": cmd_ask, "versions": cmd_versions}

@@ -1,0 +1,57 @@
+"""`pmcheck versions --property P`: where the kernel versions disagree on a
+property, and a shortest trace that separates them.
+
+BMC runs on each version's model in the property's default scope (the
+namespace scope, or the connection scope for per-connection properties).
+Every violating trace is then replayed on the other versions' models: a
+trace that violates on one version and not on another separates them, and
+it is a scenario, so `pmcheck diff --kernel V` shows the same split on a
+kernel of version V.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pmcheck.checker.engines import Limits, bmc
+from pmcheck.checker.scope import Scope, connection_scope
+from pmcheck.checker.system import Step, System
+from pmcheck.checker.verdict import Result, Verdict
+from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.properties.base import Property
+from pmcheck.versions import KernelVersion
+
+
+@dataclass(frozen=True)
+class Split:
+    """The property's verdict per version and, per violating trace, on
+    which versions that very trace violates."""
+
+    prop: Property
+    results: dict[KernelVersion, Result]  # versions where the property is checked
+    replays: dict[KernelVersion, dict[KernelVersion, bool]]  # trace of V -> violates on W
+
+    @property
+    def differ(self) -> bool:
+        verdicts = {r.verdict is Verdict.VIOLATED for r in self.results.values()}
+        return len(verdicts) > 1 or any(len(set(row.values())) > 1
+                                        for row in self.replays.values())
+
+
+def default_scope(prop: Property, version: KernelVersion, slots: int = 2) -> Scope:
+    if prop.needs_connections:
+        return connection_scope(version, endpoint_slots=slots)
+    return Scope(version, endpoint_slots=slots)
+
+
+def violates(system: System, prop: Property, steps: tuple[Step, ...]) -> bool:
+    """Does the trace violate `prop` at some state on `system`'s model?"""
+    return any(not prop.holds(CONCRETE, s) for s in system.replay(list(steps)))
+
+
+def split(prop: Property, depth: int, limits: Limits) -> Split:
+    systems = {v: System(default_scope(prop, v)) for v in KernelVersion if v in prop.versions}
+    results = {v: bmc(s, prop, depth, limits) for v, s in systems.items()}
+    replays = {v: {w: violates(systems[w], prop, r.trace) for w in systems}
+               for v, r in results.items() if r.verdict is Verdict.VIOLATED}
+    return Split(prop, results, replays)
