@@ -15,6 +15,7 @@ from typing import Any
 
 from pmcheck.model.constants import AF_INET6
 from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_MPC, SUBFLOW_KIND_PASSIVE
+from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import flag_names
 
 # Fields holding an address key (the text needs the checker's key map).
@@ -71,14 +72,9 @@ def endpoint_text(e: Any) -> str:
     order, not id order)."""
     if not e.used:
         return "-"
-    parts = [addr_text(e.addr, e.family if e.family == AF_INET6 else 0)]
-    if e.port:
-        parts.append(f"port {e.port}")
-    parts.append(f"id {e.id}")
-    parts.extend(flag_names(e.flags))
-    if e.ifindex:
-        parts.append(f"dev#{e.ifindex}")
-    return " ".join(parts)
+    # The model keeps a device key, not a name: shown as "#key".
+    return EndpointRow(e.id, addr_text(e.addr, e.family if e.family == AF_INET6 else 0),
+                       e.port, e.flags, f"#{e.ifindex}" if e.ifindex else None).describe()
 
 
 KINDS = {SUBFLOW_KIND_MPC: "mpc", SUBFLOW_KIND_ACTIVE: "join", SUBFLOW_KIND_PASSIVE: "passive"}
