@@ -50,8 +50,9 @@ from pmcheck.properties.base import Property
 CACHE_SCHEMA = "pmcheck-cache/1"
 _CHECKER = Path(__file__).resolve().parent
 # Files of the checker package that never change a verdict (this cache and the
-# job runner around it; records.py only serializes).
-_NOT_SEMANTIC = {"cache.py", "records.py", "suite.py"}
+# job runner around it; records.py only serializes; version_split.py is a
+# separate command on top of the engines).
+_NOT_SEMANTIC = {"cache.py", "records.py", "suite.py", "version_split.py"}
 _INTERPRETERS = ("backend.py", "concrete_ops.py", "z3_ops.py", "state.py", "symbolic.py")
 
 
