@@ -5,7 +5,10 @@
 1. property x engine x kernel version -> verdict and seconds (2 slots);
 2. how deep BMC gets on a holding property within the budget;
 3. the explicit-state oracle beside the symbolic engines on one tiny scope;
-4. scaling of the auto engine with endpoint slots.
+4. scaling of the auto engine with endpoint slots;
+5. the connection scope: BMC time per depth on M3 (its shortest violation
+   is 5 steps) with 256-bit and 32-bit id bitmaps (`--connection` only,
+   minutes).
 No test asserts on these times.
 """
 
@@ -92,10 +95,37 @@ def scaling(budget: float) -> None:
     print(tabulate(rows, headers=["endpoint slots", "verdicts", "auto s"], tablefmt="github"))
 
 
+def connection_scope_depths(budget: float) -> None:
+    from pmcheck.checker.engines import Unroll, _check
+    from pmcheck.checker.scope import connection_scope
+    from pmcheck.properties.connection import M3
+
+    rows = []
+    for width in (256, 32):
+        system = System(connection_scope(KernelVersion.V6_18_STABLE, bitmap_width=width))
+        solver = Limits(rlimit=10**10, timeout_s=budget).solver()
+        path = Unroll(system, solver)
+        for k in range(6):
+            t0 = time.perf_counter()
+            r = _check(solver, system.ops.not_(system.holds(M3, path.states[k])))
+            rows.append([width, k, str(r), f"{time.perf_counter() - t0:.1f}"])
+            if str(r) != "unsat":
+                break
+            path.extend()
+    print()
+    print(tabulate(rows, headers=["bitmap bits", "depth", "M3 violated?", "s"],
+                   tablefmt="github"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per query/run")
+    ap.add_argument("--connection", action="store_true",
+                    help="only the connection-scope table (section 5)")
     args = ap.parse_args()
+    if args.connection:
+        connection_scope_depths(args.budget * 10)
+        return
     table_verdicts(args.budget)
     bmc_depth(args.budget)
     oracle_vs_symbolic()
