@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import Scope, default_scope
 from pmcheck.counterexamples.render import FORMATS, file_name, render
 from pmcheck.counterexamples.trace import Trace, load
 from pmcheck.properties.base import VIOLATED, Property
@@ -31,14 +31,8 @@ DEPTH = 8
 
 
 def scope_for(prop: Property, version: KernelVersion) -> Scope:
-    """The scope a gallery entry is checked in: the CLI's default for the
-    netns properties, the checker's connection scope for the properties
-    over connections."""
-    if prop.needs_connections:
-        from pmcheck.checker import scope as scopes
-
-        return scopes.connection_scope(version, endpoint_slots=SLOTS)  # type: ignore[attr-defined]
-    return Scope(version, endpoint_slots=SLOTS)
+    """The scope a gallery entry is checked in: `pmcheck check`'s default."""
+    return default_scope(prop, version, endpoint_slots=SLOTS)
 
 
 def known_violations() -> list[tuple[Property, KernelVersion]]:

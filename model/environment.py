@@ -97,11 +97,10 @@ def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     result, ran = st, ops.false()
     for name in reversed(ENV_RULES):
         mine = [(p, a) for p, a in zip(pick, actions, strict=True) if a.rule == name]
-        chosen = ops.or_(*(p for p, _ in mine))
-        ev = select(ops, [p for p, _ in mine], [a.event for _, a in mine], mine[0][1].event) \
-            if mine else NO_EVENT
-        if not mine:
+        if not mine:  # no connection slots
             continue
+        chosen = ops.or_(*(p for p, _ in mine))
+        ev = select(ops, [p for p, _ in mine], [a.event for _, a in mine], mine[0][1].event)
         result = ops.cond(chosen, lambda name=name, ev=ev: RULES[name](
             k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0], lambda result=result: result)
         ran = ops.or_(ran, chosen)

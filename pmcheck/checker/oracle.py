@@ -16,7 +16,6 @@ from pmcheck.checker.system import Step
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
-from pmcheck.model.state import initial_state
 from pmcheck.properties.base import Property
 
 
@@ -33,8 +32,7 @@ def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
             max_depth: int | None = None) -> dict[str, OracleResult]:
     topo = scope.topology()
     ctx = Ctx(CONCRETE, scope.version, topo)
-    init = initial_state(conns=scope.connections, subflow_slots=scope.subflow_slots,
-                         endpoint_slots=scope.endpoint_slots, anno_slots=scope.anno_slots)
+    init = scope.initial_state()
     inputs = {rule: list(scope.inputs(rule)) for rule in scope.rules()}
     parent: dict = {init: None}
     depth = {init: 0}
@@ -54,8 +52,7 @@ def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
                 continue
             for inp in choices:
                 nxt, _ = RULES[rule](ctx, state, inp)
-                if nxt.netns.endpoints > scope.endpoint_slots or nxt in parent or any(
-                        c.overflow for c in nxt.conns):
+                if nxt in parent or not scope.keeps(CONCRETE, nxt):
                     continue
                 parent[nxt] = (state, Step(rule, inp))
                 depth[nxt] = depth[state] + 1

@@ -34,7 +34,7 @@ from pmcheck.model.constants import (
 from pmcheck.model.environment import quiescent
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import Inputs
-from pmcheck.model.state import State
+from pmcheck.model.state import State, initial_state
 from pmcheck.model.topology import Topology
 from pmcheck.versions import KernelVersion
 
@@ -117,6 +117,23 @@ class Scope:
                 f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
                 f"{set(self.limit_values)}, {conns}")
 
+    def initial_state(self) -> State:
+        """The scope's first state: a fresh namespace with its slots."""
+        return initial_state(conns=self.connections, subflow_slots=self.subflow_slots,
+                             endpoint_slots=self.endpoint_slots, anno_slots=self.anno_slots)
+
+    def keeps(self, ops: Ops, state: State) -> Any:
+        """Is `state` inside the scope? Paths leaving it are cut, the same way
+        by the symbolic system and the oracle: a bigger table, more live
+        subflows or announcements than the slots, or (narrow bitmaps) a
+        next_id at half the width, past which an allocation could need an
+        id the encoding cannot hold."""
+        inside = [ops.ule(state.netns.endpoints, ops.const(self.endpoint_slots, 8)),
+                  *(ops.not_(c.overflow) for c in state.conns)]
+        if self.bitmap_width < 256:
+            inside.append(ops.ult(state.netns.next_id, ops.const(self.bitmap_width // 2, 8)))
+        return ops.and_(*inside)
+
     def enabled(self, ops: Ops, state: State, rule: str) -> Any:
         """May `rule` run in `state`? Written over Ops: the symbolic system
         and the explicit oracle read the same guard. With connections, only
@@ -194,6 +211,14 @@ def build_inputs(choice: Choice) -> Inputs:
     event = NO_EVENT._replace(**{k[6:]: v for k, v in choice.items()
                                  if k.startswith("event.")})
     return Inputs(addr, limits, event)
+
+
+def default_scope(prop: Any, version: KernelVersion, endpoint_slots: int = 2) -> Scope:
+    """Where `pmcheck check` checks a property by default: the connection
+    scope for the per-connection properties, the namespace scope otherwise."""
+    if prop.needs_connections:
+        return connection_scope(version, endpoint_slots=endpoint_slots)
+    return Scope(version, endpoint_slots=endpoint_slots)
 
 
 def connection_scope(version: KernelVersion, endpoint_slots: int = 2,

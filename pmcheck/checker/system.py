@@ -24,7 +24,7 @@ from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import INPUT_WIDTHS
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import WIDTHS, State, evaluate, fresh, initial_state, leaves, lift
+from pmcheck.model.state import WIDTHS, State, evaluate, fresh, leaves, lift
 from pmcheck.model.symbolic import INPUTS_TEMPLATE
 from pmcheck.model.topology import Topology
 from pmcheck.model.z3_ops import Z3Ops
@@ -45,10 +45,7 @@ class System:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.rules = scope.rules()
-        self.template = initial_state(conns=scope.connections,
-                                      subflow_slots=scope.subflow_slots,
-                                      endpoint_slots=scope.endpoint_slots,
-                                      anno_slots=scope.anno_slots)
+        self.template = scope.initial_state()
         topo: Topology = scope.topology()
         # Narrow id bitmaps where the scope keeps every id small (Z3Ops doc).
         self.ops = OPS if scope.bitmap_width == 256 else Z3Ops(bitmap_width=scope.bitmap_width)
@@ -93,12 +90,7 @@ class System:
             after, _ = RULES[name](self.ctx, s, i)
             post = after if post is None else self.ops.ite(c == r, after, post)
         parts.append(equal(t, post))
-        parts.append(z3.ULE(t.netns.endpoints, self.scope.endpoint_slots))
-        parts.extend(z3.Not(conn.overflow) for conn in t.conns)
-        if self.scope.bitmap_width < 256:
-            # Ids stay below half the narrow width: with at most 8 entries,
-            # the next allocation from next_id always finds a free bit in it.
-            parts.append(z3.ULT(t.netns.next_id, self.scope.bitmap_width // 2))
+        parts.append(self.ops.and_(self.scope.keeps(self.ops, t)))
         return z3.And(*parts)
 
     # --- decoding and replay ----------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pmcheck.checker.engines import Limits, bmc
-from pmcheck.checker.scope import Scope, connection_scope
+from pmcheck.checker.scope import default_scope
 from pmcheck.checker.system import Step, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
@@ -36,12 +36,6 @@ class Split:
         verdicts = {r.verdict is Verdict.VIOLATED for r in self.results.values()}
         return len(verdicts) > 1 or any(len(set(row.values())) > 1
                                         for row in self.replays.values())
-
-
-def default_scope(prop: Property, version: KernelVersion, slots: int = 2) -> Scope:
-    if prop.needs_connections:
-        return connection_scope(version, endpoint_slots=slots)
-    return Scope(version, endpoint_slots=slots)
 
 
 def violates(system: System, prop: Property, steps: tuple[Step, ...]) -> bool:
