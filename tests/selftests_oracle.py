@@ -14,8 +14,8 @@ examples/pm_netlink.scn:
     python -m tests.selftests_oracle            # regenerate the example
     python -m tests.selftests_oracle --check    # exit 1 if it is stale
 
-The oracle is found through $PMCHECK_SHARED (the shared folder, or the JSON
-file itself) or else beside the clone, at ../shared/reference/.
+The oracle is vendored in tests/data/ (see tests/data/README.md), so a
+fresh clone needs nothing beside it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import os
 import re
 import sys
 import textwrap
@@ -34,9 +33,7 @@ from pmcheck.scenario.ast import Scenario
 from pmcheck.scenario.parser import parse_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ORACLE_NAME = "reference/selftests-oracle.json"
-DEFAULT_ORACLE = Path(__file__).resolve().parents[2] / "shared" / ORACLE_NAME
-SHARED_ENV = "PMCHECK_SHARED"
+ORACLE = Path(__file__).resolve().parent / "data" / "selftests-oracle.json"
 EXAMPLE = REPO_ROOT / "examples" / "pm_netlink.scn"
 
 # pm_nl_ctl's `flags unknown` sets bit 7 (0x80), which no uapi flag uses: it
@@ -57,7 +54,7 @@ AFTER_CHECK = "(after the check)"
 
 
 class OracleMissing(Exception):
-    """The oracle JSON is not where it should be (tests skip with this reason)."""
+    """The vendored oracle JSON is missing or unreadable (tests fail with this)."""
 
 
 class Untranslatable(Exception):
@@ -65,19 +62,10 @@ class Untranslatable(Exception):
 
 
 def oracle_path() -> Path:
-    """Where the oracle JSON is; raises OracleMissing with the places tried."""
-    tried: list[Path] = []
-    shared = os.environ.get(SHARED_ENV)
-    if shared:
-        p = Path(shared)
-        tried.append(p if p.is_file() else p / ORACLE_NAME)
-    tried.append(DEFAULT_ORACLE)
-    for p in tried:
-        if p.is_file():
-            return p
-    where = ", ".join(str(p) for p in tried)
-    raise OracleMissing(f"selftests oracle not found (tried {where}; set ${SHARED_ENV} "
-                        "to the shared folder)")
+    """The vendored oracle JSON; raises OracleMissing if it is not there."""
+    if not ORACLE.is_file():
+        raise OracleMissing(f"selftests oracle not found at {ORACLE} (vendored in tests/data/)")
+    return ORACLE
 
 
 def load_pm_netlink_steps(path: Path | None = None) -> list[dict]:

@@ -19,9 +19,6 @@ from pyroute2 import IPRoute
 from pmcheck.live.genl import PmClient
 from pmcheck.live.interpreter import run_on_kernel
 from pmcheck.live.netns import (
-    live_kernel_available as _available,
-)
-from pmcheck.live.netns import (
     owned_netns,
     run_in_netns,
     temporary_netns,
@@ -49,6 +46,7 @@ from pmcheck.scenario.ast import (
     Step,
 )
 from pmcheck.versions import version_of_release
+from tests.live import require_live_kernel
 
 pytestmark = pytest.mark.live
 
@@ -57,9 +55,7 @@ pytestmark = pytest.mark.live
 def _need_live_kernel() -> None:
     # A fixture, not a skipif: probing creates a namespace, which should not
     # happen while merely collecting tests.
-    ok, reason = _available()
-    if not ok:
-        pytest.skip(f"live kernel unavailable: {reason}")
+    require_live_kernel()
 
 
 # --- helpers -----------------------------------------------------------------

@@ -36,10 +36,7 @@ VERSIONS = [KernelVersion.V6_18_STABLE, KernelVersion.V6_18, KernelVersion.V6_19
 
 @pytest.fixture(scope="module")
 def replay() -> so.Replay:
-    try:
-        return so.replay()
-    except so.OracleMissing as e:
-        pytest.skip(str(e))
+    return so.replay()
 
 
 @pytest.fixture(scope="module")

@@ -212,6 +212,8 @@ def live_kernel_available() -> tuple[bool, str]:
     try:
         with temporary_netns() as name:
             reason = run_in_netns(name, _probe_mptcp)
-    except Exception as err:
-        return False, f"cannot create a network namespace ({err})"
+    except OSError as err:
+        # Only what the environment can refuse (no permission, no netns
+        # support) is a reason to skip; a bug in pmcheck's helpers raises.
+        return False, f"cannot create a network namespace ({type(err).__name__}: {err})"
     return (not reason), reason
