@@ -42,8 +42,7 @@ def table_verdicts(budget: float) -> None:
     for v in KernelVersion:
         scope = Scope(v, endpoint_slots=2)
         t0 = time.perf_counter()
-        results = check(props(v), scope, Options(witnesses=False,
-                                                 limits=Limits(timeout_s=budget)))
+        results = check(props(v), scope, Options(witnesses=False, limits=Limits(timeout_s=budget)))
         total = time.perf_counter() - t0
         for r in results:
             rows.append([r.prop, "auto", v.value, r.describe(), f"{r.seconds:.1f}"])
@@ -52,8 +51,9 @@ def table_verdicts(budget: float) -> None:
         for p in (P1, P6):
             r = pdr(system, p, Limits(timeout_s=budget))
             rows.append([p.name, "pdr", v.value, r.describe(), f"{r.seconds:.1f}"])
-    print(tabulate(rows, headers=["property", "engine", "kernel", "verdict", "s"],
-                   tablefmt="github"))
+    print(
+        tabulate(rows, headers=["property", "engine", "kernel", "verdict", "s"], tablefmt="github")
+    )
 
 
 def bmc_depth(budget: float) -> None:
@@ -65,8 +65,10 @@ def bmc_depth(budget: float) -> None:
         if r.verdict.value != "HOLDS-TO-DEPTH":
             break
         depth += 1
-    print(f"\nBMC on P1 (holds), 2 slots: depth {depth - 1} completed within {budget:.0f} s "
-          f"(incremental restarts per depth)")
+    print(
+        f"\nBMC on P1 (holds), 2 slots: depth {depth - 1} completed within {budget:.0f} s "
+        f"(incremental restarts per depth)"
+    )
 
 
 def oracle_vs_symbolic() -> None:
@@ -78,8 +80,10 @@ def oracle_vs_symbolic() -> None:
     check(props(scope.version), scope, Options(witnesses=False))
     sym_s = time.perf_counter() - t0
     states = next(iter(res.values())).states
-    print(f"\nTiny scope (2 slots, 2 addresses): oracle {states} states in {oracle_s:.1f} s; "
-          f"auto engine {sym_s:.1f} s; ratio {oracle_s / sym_s:.2f}")
+    print(
+        f"\nTiny scope (2 slots, 2 addresses): oracle {states} states in {oracle_s:.1f} s; "
+        f"auto engine {sym_s:.1f} s; ratio {oracle_s / sym_s:.2f}"
+    )
 
 
 def scaling(budget: float) -> None:
@@ -87,10 +91,16 @@ def scaling(budget: float) -> None:
     for slots in (2, 3, 4):
         scope = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=slots)
         t0 = time.perf_counter()
-        results = check(props(scope.version), scope,
-                        Options(witnesses=False, limits=Limits(timeout_s=budget)))
-        rows.append([slots, " ".join(sorted({r.verdict.value for r in results})),
-                     f"{time.perf_counter() - t0:.1f}"])
+        results = check(
+            props(scope.version), scope, Options(witnesses=False, limits=Limits(timeout_s=budget))
+        )
+        rows.append(
+            [
+                slots,
+                " ".join(sorted({r.verdict.value for r in results})),
+                f"{time.perf_counter() - t0:.1f}",
+            ]
+        )
     print()
     print(tabulate(rows, headers=["endpoint slots", "verdicts", "auto s"], tablefmt="github"))
 
@@ -113,15 +123,15 @@ def connection_scope_depths(budget: float) -> None:
                 break
             path.extend()
     print()
-    print(tabulate(rows, headers=["bitmap bits", "depth", "M3 violated?", "s"],
-                   tablefmt="github"))
+    print(tabulate(rows, headers=["bitmap bits", "depth", "M3 violated?", "s"], tablefmt="github"))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per query/run")
-    ap.add_argument("--connection", action="store_true",
-                    help="only the connection-scope table (section 5)")
+    ap.add_argument(
+        "--connection", action="store_true", help="only the connection-scope table (section 5)"
+    )
     args = ap.parse_args()
     if args.connection:
         connection_scope_depths(args.budget * 10)

@@ -27,8 +27,12 @@ from tabulate import tabulate
 
 def pmcheck(*argv: str) -> tuple[float, int, str]:
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pmcheck.cli", *argv], capture_output=True,
-                       text=True, env={**os.environ, "GITHUB_ACTIONS": "false"})
+    p = subprocess.run(
+        [sys.executable, "-m", "pmcheck.cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITHUB_ACTIONS": "false"},
+    )
     return time.perf_counter() - t0, p.returncode, p.stdout
 
 
@@ -37,8 +41,16 @@ def main() -> None:
     ap.add_argument("--slots", default="2", help="endpoint slots (default 2, the CLI's)")
     ap.add_argument("--depth", default="6", help="BMC depth (default 6, the CLI's)")
     args = ap.parse_args()
-    suite = ["check", "--kernel", "all", "--slots", args.slots, "--depth", args.depth,
-             "--no-github"]
+    suite = [
+        "check",
+        "--kernel",
+        "all",
+        "--slots",
+        args.slots,
+        "--depth",
+        args.depth,
+        "--no-github",
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = str(Path(tmp) / "cache")

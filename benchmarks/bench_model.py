@@ -100,15 +100,31 @@ def main() -> None:
     conc = concrete_throughput(steps, version)
     sym = z3_throughput(steps[:500], version)
     print(f"kernel {version.value}, {args.commands} random commands (seed {args.seed})")
-    print(tabulate([["concrete interpreter", f"{conc:,.0f}"],
-                    ["Z3 encoding, evaluated", f"{sym:,.0f}"]],
-                   headers=["interpretation", "commands/s"], tablefmt="github"))
+    print(
+        tabulate(
+            [["concrete interpreter", f"{conc:,.0f}"], ["Z3 encoding, evaluated", f"{sym:,.0f}"]],
+            headers=["interpretation", "commands/s"],
+            tablefmt="github",
+        )
+    )
     print()
     topo = Universe.of(Scenario("bench", None, ())).topology()
-    print(tabulate(encoding_rows(version, topo),
-                   headers=["rule", "kernel function", "nodes (4 endp)", "build ms",
-                            "sat ms", "nodes (8 endp)", "build ms", "sat ms"],
-                   tablefmt="github"))
+    print(
+        tabulate(
+            encoding_rows(version, topo),
+            headers=[
+                "rule",
+                "kernel function",
+                "nodes (4 endp)",
+                "build ms",
+                "sat ms",
+                "nodes (8 endp)",
+                "build ms",
+                "sat ms",
+            ],
+            tablefmt="github",
+        )
+    )
 
 
 if __name__ == "__main__":

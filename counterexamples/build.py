@@ -95,8 +95,10 @@ def conn_text(flat: dict[str, Any], conn: str) -> str:
         return "-"
     side = "server" if flat.get(f"{conn}.server") else "client"
     port = flat.get(f"{conn}.port")
-    text = (f"{addr_text(flat[f'{conn}.local_addr'])}>{addr_text(flat[f'{conn}.remote_addr'])}"
-            f"{f' port {port}' if port else ''} {side}")
+    text = (
+        f"{addr_text(flat[f'{conn}.local_addr'])}>{addr_text(flat[f'{conn}.remote_addr'])}"
+        f"{f' port {port}' if port else ''} {side}"
+    )
     return text + (" C-flag" if flat.get(f"{conn}.deny_join_id0") else "")
 
 
@@ -120,8 +122,11 @@ def diff(before: State, after: State) -> tuple[Change, ...]:
     closed as one change (its own counters then are part of it)."""
     a, b = flatten(before), flatten(after)
     changes: list[Change] = []
-    toggled = {n[:-len(".used")] for n in a if n.startswith("conn") and n.endswith(".used")
-               and a[n] != b[n] and n.count(".") == 1}
+    toggled = {
+        n[: -len(".used")]
+        for n in a
+        if n.startswith("conn") and n.endswith(".used") and a[n] != b[n] and n.count(".") == 1
+    }
     for conn in sorted(toggled):
         changes.append(Change(conn, conn_text(a, conn), conn_text(b, conn)))
     for name in a:
@@ -136,8 +141,11 @@ def diff(before: State, after: State) -> tuple[Change, ...]:
                 changes.append(Change(name, record_text(x), record_text(y)))
             else:
                 f = fields[0]
-                changes.append(Change(f"{name}.{f}", field_text(f, getattr(x, f)),
-                                      field_text(f, getattr(y, f))))
+                changes.append(
+                    Change(
+                        f"{name}.{f}", field_text(f, getattr(x, f)), field_text(f, getattr(y, f))
+                    )
+                )
         else:
             leaf = name.rsplit(".", 1)[-1]
             changes.append(Change(name, field_text(leaf, x), field_text(leaf, y)))
@@ -150,10 +158,14 @@ def diff(before: State, after: State) -> tuple[Change, ...]:
 # counters and the established subflows' addresses and ids (ss/diag).
 OBSERVABLE_ENDPOINT = ("used", "family", "addr", "port", "id", "flags", "ifindex")
 OBSERVABLE_NETNS = ("limit_add_addr_accepted", "limit_extra_subflows")
-OBSERVABLE_CONN = ("used", "extra_subflows", "add_addr_signaled", "add_addr_accepted",
-                   "local_addr_used")
-OBSERVABLE_SUBFLOW = ("used", "established", "local_addr", "local_id", "remote_addr",
-                      "remote_id")
+OBSERVABLE_CONN = (
+    "used",
+    "extra_subflows",
+    "add_addr_signaled",
+    "add_addr_accepted",
+    "local_addr_used",
+)
+OBSERVABLE_SUBFLOW = ("used", "established", "local_addr", "local_id", "remote_addr", "remote_id")
 
 
 def observable(name: str) -> bool:
@@ -173,18 +185,23 @@ def observable(name: str) -> bool:
 def observed(state: State) -> tuple[str, ...]:
     """The violating state as userspace sees it: dump, limits, MPTCP_INFO."""
     flat = flatten(state)
-    rows = sorted((v.id, record_text(v)) for n, v in flat.items()
-                  if n.startswith("endp[") and v.used)
-    out = [f"endpoint dump: {'; '.join(t for _, t in rows) or '(empty)'}",
-           f"limits: add_addr_accepted {flat['limit_add_addr_accepted']} "
-           f"subflows {flat['limit_extra_subflows']}"]
+    rows = sorted(
+        (v.id, record_text(v)) for n, v in flat.items() if n.startswith("endp[") and v.used
+    )
+    out = [
+        f"endpoint dump: {'; '.join(t for _, t in rows) or '(empty)'}",
+        f"limits: add_addr_accepted {flat['limit_add_addr_accepted']} "
+        f"subflows {flat['limit_extra_subflows']}",
+    ]
     for ci, c in enumerate(state.conns, start=1):
         if not c.used:
             continue
         table = " ".join(record_text(s) for s in c.sf if s.used and s.established) or "-"
-        out.append(f"conn{ci} MPTCP_INFO: subflows {c.extra_subflows} add_addr_signal "
-                   f"{c.add_addr_signaled} add_addr_accepted {c.add_addr_accepted} "
-                   f"local_addr_used {c.local_addr_used}; subflows: {table}")
+        out.append(
+            f"conn{ci} MPTCP_INFO: subflows {c.extra_subflows} add_addr_signal "
+            f"{c.add_addr_signaled} add_addr_accepted {c.add_addr_accepted} "
+            f"local_addr_used {c.local_addr_used}; subflows: {table}"
+        )
     return tuple(out)
 
 
@@ -195,8 +212,7 @@ def raw_reason(step: Step) -> str:
     """Why a step is not an `ip mptcp` command (only raw netlink sends it)."""
     a = step.inputs.addr
     if step.rule == "endpoint add" and a.has_id and a.id == 0:
-        return ("an ID attribute 0 (recent iproute2 and the scenario language refuse "
-                "`id 0`)")
+        return "an ID attribute 0 (recent iproute2 and the scenario language refuse `id 0`)"
     if step.rule == "endpoint delete" and a.id == 0 and not a.family:
         return "delete id 0 without an address (iproute2 asks for the address)"
     return ""
@@ -221,17 +237,25 @@ def _line(step: Step, pending: tuple[str, Any] | None) -> str:
     return f"# environment: {what}{conn}"
 
 
-def build_trace(steps: Sequence[Step], scope: Scope, prop: Property, *,
-                shortest: int | None = None, found: Figures | None = None,
-                replayer: Replayer | None = None) -> Trace:
+def build_trace(
+    steps: Sequence[Step],
+    scope: Scope,
+    prop: Property,
+    *,
+    shortest: int | None = None,
+    found: Figures | None = None,
+    replayer: Replayer | None = None,
+) -> Trace:
     """The counterexample object for `steps`, which must violate `prop` on the
     concrete model at their end; raises NotAViolation otherwise."""
     replayer = replayer or Replayer.for_scope(scope)
     run = replayer.run(steps)
     bad = first_violation(prop, run.states)
     if bad != len(steps):
-        raise NotAViolation(f"{prop.name}: the steps do not end in a violation on the "
-                            f"concrete model (first violating state: {bad})")
+        raise NotAViolation(
+            f"{prop.name}: the steps do not end in a violation on the "
+            f"concrete model (first violating state: {bad})"
+        )
     final = run.states[-1]
     values = value_texts(final)
     _, conjuncts, reads = explain(prop, final, values)
@@ -239,35 +263,49 @@ def build_trace(steps: Sequence[Step], scope: Scope, prop: Property, *,
     for i, (step, out) in enumerate(zip(steps, run.outcomes, strict=True), start=1):
         pending = replayer.pending(run.states[i - 1]) if is_environment(step) else None
         rule = RULES.get(step.rule)
-        tsteps.append(TraceStep(
-            index=i, rule=step.rule,
-            kernel_function=rule.kernel_function if rule else "?",
-            environment=is_environment(step), inputs=inputs_to_data(step.inputs),
-            line=_line(step, pending), raw_netlink=raw_reason(step),
-            result=result_text(step, out), changes=diff(run.states[i - 1], run.states[i])))
+        tsteps.append(
+            TraceStep(
+                index=i,
+                rule=step.rule,
+                kernel_function=rule.kernel_function if rule else "?",
+                environment=is_environment(step),
+                inputs=inputs_to_data(step.inputs),
+                line=_line(step, pending),
+                raw_netlink=raw_reason(step),
+                result=result_text(step, out),
+                changes=diff(run.states[i - 1], run.states[i]),
+            )
+        )
     init = replayer.template
     flat0 = flatten(init)
     initial = [Change("endpoint slots", "", str(len(init.netns.endp)))]
-    initial += [Change(n, "", field_text(n, v)) for n, v in flat0.items()
-                if "." not in n and "[" not in n]
+    initial += [
+        Change(n, "", field_text(n, v)) for n, v in flat0.items() if "." not in n and "[" not in n
+    ]
     if init.conns:
         initial.append(Change("connection slots", "", str(len(init.conns))))
     mine = figures(replayer, list(steps))
     hidden = tuple(sorted(r for r in reads if not observable(r)))
     return Trace(
-        pmcheck_version=__version__, kernel=scope.version.value,
-        scope=scope_to_data(scope), scope_text=scope.describe(),
-        property=PropertyInfo(prop.name, prop.statement, prop.cites,
-                              prop.expect(scope.version)),
-        verdict="VIOLATED", shortest=shortest if shortest is not None else len(steps),
-        found=found or mine, minimized=mine, initial=tuple(initial), steps=tuple(tsteps),
-        violation=Violation(step=len(steps), conjuncts=conjuncts, observable=observed(final),
-                            hidden=hidden),
-        states=tuple(to_data(s) for s in run.states))
+        pmcheck_version=__version__,
+        kernel=scope.version.value,
+        scope=scope_to_data(scope),
+        scope_text=scope.describe(),
+        property=PropertyInfo(prop.name, prop.statement, prop.cites, prop.expect(scope.version)),
+        verdict="VIOLATED",
+        shortest=shortest if shortest is not None else len(steps),
+        found=found or mine,
+        minimized=mine,
+        initial=tuple(initial),
+        steps=tuple(tsteps),
+        violation=Violation(
+            step=len(steps), conjuncts=conjuncts, observable=observed(final), hidden=hidden
+        ),
+        states=tuple(to_data(s) for s in run.states),
+    )
 
 
-def from_result(result: Result, scope: Scope, prop: Property, *,
-                minimized: bool = True) -> Trace:
+def from_result(result: Result, scope: Scope, prop: Property, *, minimized: bool = True) -> Trace:
     """The counterexample for a VIOLATED checker result: its path (the
     shortest, from BMC), minimized unless asked not to, as a Trace."""
     if result.verdict is not Verdict.VIOLATED or not result.trace:
@@ -280,5 +318,6 @@ def from_result(result: Result, scope: Scope, prop: Property, *,
             steps = minimize(steps, prop, replayer, scope)
         except ValueError as e:  # the solver's path does not violate concretely
             raise NotAViolation(str(e)) from None
-    return build_trace(steps, scope, prop, shortest=len(result.trace), found=found,
-                       replayer=replayer)
+    return build_trace(
+        steps, scope, prop, shortest=len(result.trace), found=found, replayer=replayer
+    )

@@ -27,34 +27,48 @@ def _formats(text: str) -> list[str]:
     bad = [f for f in wanted if f not in FORMATS]
     if bad or not wanted:
         raise argparse.ArgumentTypeError(
-            f"unknown trace format {', '.join(bad) or repr(text)} (known: {', '.join(FORMATS)})")
+            f"unknown trace format {', '.join(bad) or repr(text)} (known: {', '.join(FORMATS)})"
+        )
     return wanted
 
 
 def add_check_arguments(ck: argparse.ArgumentParser) -> None:
-    ck.add_argument("--trace-format", type=_formats, metavar="FMT[,FMT...]",
-                    help=f"render each VIOLATED trace, minimized: {', '.join(FORMATS)} "
-                         "(printed; with --out: written, default all)")
-    ck.add_argument("--out", metavar="DIR",
-                    help="write each VIOLATED trace's renderings into DIR")
+    ck.add_argument(
+        "--trace-format",
+        type=_formats,
+        metavar="FMT[,FMT...]",
+        help=f"render each VIOLATED trace, minimized: {', '.join(FORMATS)} "
+        "(printed; with --out: written, default all)",
+    )
+    ck.add_argument("--out", metavar="DIR", help="write each VIOLATED trace's renderings into DIR")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    sh = sub.add_parser("show", help="render a counterexample trace (the JSON that "
-                                     "check --out writes)")
+    sh = sub.add_parser(
+        "show", help="render a counterexample trace (the JSON that check --out writes)"
+    )
     sh.add_argument("trace", help="trace file (ITF JSON, from check --out or the gallery)")
-    sh.add_argument("--format", default="text", help=f"one of {', '.join(FORMATS)} "
-                                                     "(default text)")
-    rp = sub.add_parser("replay", help="replay a counterexample trace and confirm its "
-                                       "violation (exit 0 reproduced, 1 not)")
+    sh.add_argument("--format", default="text", help=f"one of {', '.join(FORMATS)} (default text)")
+    rp = sub.add_parser(
+        "replay",
+        help="replay a counterexample trace and confirm its violation (exit 0 reproduced, 1 not)",
+    )
     rp.add_argument("trace", help="trace file (ITF JSON)")
-    rp.add_argument("--kernel-live", action="store_true",
-                    help="also run it on this machine's kernel (root, netns) and compare "
-                         "every step with the model")
+    rp.add_argument(
+        "--kernel-live",
+        action="store_true",
+        help="also run it on this machine's kernel (root, netns) and compare "
+        "every step with the model",
+    )
 
 
-def emit_traces(args: argparse.Namespace, props: dict, scope: object,
-                results: Sequence[object], quiet: bool = False) -> None:
+def emit_traces(
+    args: argparse.Namespace,
+    props: dict,
+    scope: object,
+    results: Sequence[object],
+    quiet: bool = False,
+) -> None:
     """After a check: each VIOLATED result's trace, minimized, rendered to
     stdout (--trace-format) or written into --out. `quiet` (JSON mode) keeps
     stdout for the verdicts: file notes go to stderr, nothing is printed."""
@@ -86,8 +100,10 @@ def emit_traces(args: argparse.Namespace, props: dict, scope: object,
 
 def cmd_show(args: argparse.Namespace) -> int:
     if args.format not in FORMATS:
-        print(f"pmcheck: error: unknown format {args.format!r} (known: {', '.join(FORMATS)})",
-              file=sys.stderr)
+        print(
+            f"pmcheck: error: unknown format {args.format!r} (known: {', '.join(FORMATS)})",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     try:
         trace = load(args.trace)

@@ -50,8 +50,9 @@ def _property(name: str) -> Property:
 
     props = catalog.all_properties()
     if name not in props:
-        raise TraceFormatError(f"unknown property {name!r} (this pmcheck knows: "
-                               f"{', '.join(props)})")
+        raise TraceFormatError(
+            f"unknown property {name!r} (this pmcheck knows: {', '.join(props)})"
+        )
     return props[name]
 
 
@@ -80,23 +81,29 @@ def replay_model(trace: Trace) -> Report:
     steps = steps_of(trace)
     run = replayer.run(steps)
     bad = first_violation(prop, run.states)
-    lines = [f"replayed {_n(len(steps), 'step')} of {trace.name} on the concrete model "
-             f"(kernel {trace.kernel}, pmcheck model of this version)"]
+    lines = [
+        f"replayed {_n(len(steps), 'step')} of {trace.name} on the concrete model "
+        f"(kernel {trace.kernel}, pmcheck model of this version)"
+    ]
     if bad is None:
         lines.append(f"NOT reproduced: {prop.name} holds in every state of the replay")
         return Report(False, tuple(lines))
     if bad != len(steps):
-        lines.append(f"NOT reproduced as recorded: {prop.name} already fails after step "
-                     f"{bad}, not {len(steps)}")
+        lines.append(
+            f"NOT reproduced as recorded: {prop.name} already fails after step "
+            f"{bad}, not {len(steps)}"
+        )
         return Report(False, tuple(lines))
     same_states = tuple(to_data(s) for s in run.states) == trace.states
     _, conjuncts, _ = explain(prop, run.states[-1], value_texts(run.states[-1]))
     lines.append(f"reproduced: {prop.name} fails after step {bad}")
-    lines += [f"  {'ok  ' if c.holds else 'FAIL'}  {'  ' * c.depth}{c.text}"
-              for c in conjuncts]
-    lines.append("states: identical to the recorded ones" if same_states else
-                 "note: the states differ from the recorded ones (the model changed "
-                 "since the trace was written; regenerate it)")
+    lines += [f"  {'ok  ' if c.holds else 'FAIL'}  {'  ' * c.depth}{c.text}" for c in conjuncts]
+    lines.append(
+        "states: identical to the recorded ones"
+        if same_states
+        else "note: the states differ from the recorded ones (the model changed "
+        "since the trace was written; regenerate it)"
+    )
     if conjuncts != trace.violation.conjuncts:
         lines.append("note: the failing conjuncts read differently than recorded")
     return Report(True, tuple(lines), same_states and conjuncts == trace.violation.conjuncts)
@@ -113,8 +120,9 @@ def scenario_of(trace: Trace) -> Scenario:
     text = [f"kernel {trace.kernel}"]
     for s in user:
         # A placeholder keeps one parsed step per user step; patched below.
-        text.append("ip mptcp endpoint show" if s.raw_netlink and s.rule != "endpoint add"
-                    else s.line)
+        text.append(
+            "ip mptcp endpoint show" if s.raw_netlink and s.rule != "endpoint add" else s.line
+        )
     try:
         scn = parse_text("\n".join(text), file=f"{trace.name}.scn")
     except ScenarioError as e:
@@ -135,9 +143,14 @@ def scenario_of(trace: Trace) -> Scenario:
     return dataclasses.replace(scn, steps=tuple(steps))
 
 
-COMPARED = {"errno": "result (errno)", "new_id": "new endpoint id", "reply": "show replies",
-            "endpoints": "endpoint dump", "limits": "limits",
-            "conns": "per connection MPTCP_INFO counters and established subflows"}
+COMPARED = {
+    "errno": "result (errno)",
+    "new_id": "new endpoint id",
+    "reply": "show replies",
+    "endpoints": "endpoint dump",
+    "limits": "limits",
+    "conns": "per connection MPTCP_INFO counters and established subflows",
+}
 
 
 def replay_kernel(trace: Trace) -> Report:
@@ -157,31 +170,43 @@ def replay_kernel(trace: Trace) -> Report:
     kernel = run_on_kernel(scn)
     model = run_model(scn, version)
     compared = ", ".join(COMPARED.get(f, f) for f in FIELDS)
-    lines = [f"ran {_n(len(scn.steps), 'step')} of {trace.name} on this kernel ({release}, "
-             f"which pmcheck models as {live_version.value}) in a fresh namespace",
-             f"compared after every step: {compared}, extack text"]
+    lines = [
+        f"ran {_n(len(scn.steps), 'step')} of {trace.name} on this kernel ({release}, "
+        f"which pmcheck models as {live_version.value}) in a fresh namespace",
+        f"compared after every step: {compared}, extack text",
+    ]
     mismatch = first_mismatch(model, kernel)
     last = kernel.outcomes[-1] if kernel.outcomes else None
     if mismatch is None:
         lines.append(f"model {version.value} = kernel at every step")
     else:
-        lines.append(f"model {version.value} != kernel at step {mismatch.index + 1} "
-                     f"(`{mismatch.text}`), {COMPARED.get(mismatch.field, mismatch.field)}: "
-                     f"model {describe_value(mismatch.field, mismatch.left)}, kernel "
-                     f"{describe_value(mismatch.field, mismatch.right)}")
+        lines.append(
+            f"model {version.value} != kernel at step {mismatch.index + 1} "
+            f"(`{mismatch.text}`), {COMPARED.get(mismatch.field, mismatch.field)}: "
+            f"model {describe_value(mismatch.field, mismatch.left)}, kernel "
+            f"{describe_value(mismatch.field, mismatch.right)}"
+        )
         if live_version is not version:
             own = first_mismatch(run_model(scn, live_version), kernel)
-            lines.append(f"model {live_version.value} (this kernel's version) "
-                         + ("= kernel at every step" if own is None else
-                            f"!= kernel at step {own.index + 1} too ({own.field})"))
+            lines.append(
+                f"model {live_version.value} (this kernel's version) "
+                + (
+                    "= kernel at every step"
+                    if own is None
+                    else f"!= kernel at step {own.index + 1} too ({own.field})"
+                )
+            )
             prop = _property(trace.property.name)
-            lines.append(f"{prop.name} on {live_version.value}: baseline "
-                         f"{prop.expect(live_version)}")
+            lines.append(
+                f"{prop.name} on {live_version.value}: baseline {prop.expect(live_version)}"
+            )
     if last is not None:
-        lines.append(f"the kernel after step {len(scn.steps)}: endpoint dump: "
-                     + describe_value("endpoints", last.endpoints)
-                     + f"; limits: add_addr_accepted {last.limits.add_addr_accepted} "
-                       f"subflows {last.limits.subflows}")
+        lines.append(
+            f"the kernel after step {len(scn.steps)}: endpoint dump: "
+            + describe_value("endpoints", last.endpoints)
+            + f"; limits: add_addr_accepted {last.limits.add_addr_accepted} "
+            f"subflows {last.limits.subflows}"
+        )
         lines += [f"  {c.describe()}" for c in last.conns]
     hidden = trace.violation.hidden
     visible = _visible_conjunct_fields(trace)
@@ -190,15 +215,21 @@ def replay_kernel(trace: Trace) -> Report:
     if mismatch is not None:
         lines.append(f"NOT confirmed: this kernel does not behave as {version.value} here")
     elif confirmed:
-        lines.append("CONFIRMED: the kernel agrees with the model at every step"
-                     + (f"; the failing conjuncts read {', '.join(visible)}, which the "
-                        "kernel shows above" if visible else ""))
+        lines.append(
+            "CONFIRMED: the kernel agrees with the model at every step"
+            + (
+                f"; the failing conjuncts read {', '.join(visible)}, which the kernel shows above"
+                if visible
+                else ""
+            )
+        )
     else:
-        lines.append(f"NOT confirmed: the kernel agrees at every step, but what fails is "
-                     f"not observable and this kernel is not {version.value}")
+        lines.append(
+            f"NOT confirmed: the kernel agrees at every step, but what fails is "
+            f"not observable and this kernel is not {version.value}"
+        )
     if hidden:
-        lines.append("not observable on any kernel (the model's word only): "
-                     + ", ".join(hidden))
+        lines.append("not observable on any kernel (the model's word only): " + ", ".join(hidden))
     return Report(confirmed, tuple(lines))
 
 

@@ -114,15 +114,15 @@ class ExplainOps:
         chosen = a if _val(c) else b
         if not isinstance(chosen, E):
             return chosen  # a record: choose, as the concrete backend does
-        return E(chosen.v, chosen.w, f"({_operand(c)} ? {_operand(a)} : {_operand(b)})",
-                 _reads(c, a, b))
+        return E(
+            chosen.v, chosen.w, f"({_operand(c)} ? {_operand(a)} : {_operand(b)})", _reads(c, a, b)
+        )
 
     def cond(self, c: Any, then: Callable[[], Any], other: Callable[[], Any]) -> Any:
         return then() if _val(c) else other()
 
     def _cmp(self, sym: str, fn: Callable[[Any, Any], bool], a: Any, b: Any) -> E:
-        return E(fn(_val(a), _val(b)), BOOL, f"{_operand(a)} {sym} {_operand(b)}",
-                 _reads(a, b))
+        return E(fn(_val(a), _val(b)), BOOL, f"{_operand(a)} {sym} {_operand(b)}", _reads(a, b))
 
     def eq(self, a: Any, b: Any) -> E:
         return self._cmp("==", lambda x, y: x == y, a, b)
@@ -140,12 +140,20 @@ class ExplainOps:
         return E(v, w, f"{name}({', '.join(_operand(x) for x in xs)})", _reads(*xs))
 
     def add(self, a: Any, b: Any, width: int) -> E:
-        return E(CONCRETE.add(_val(a), _val(b), width), width,
-                 f"{_operand(a)} + {_operand(b)}", _reads(a, b))
+        return E(
+            CONCRETE.add(_val(a), _val(b), width),
+            width,
+            f"{_operand(a)} + {_operand(b)}",
+            _reads(a, b),
+        )
 
     def sub(self, a: Any, b: Any, width: int) -> E:
-        return E(CONCRETE.sub(_val(a), _val(b), width), width,
-                 f"{_operand(a)} - {_operand(b)}", _reads(a, b))
+        return E(
+            CONCRETE.sub(_val(a), _val(b), width),
+            width,
+            f"{_operand(a)} - {_operand(b)}",
+            _reads(a, b),
+        )
 
     def band(self, a: Any, b: Any) -> E:
         return E(_val(a) & _val(b), _width(a), f"{_operand(a)} & {_operand(b)}", _reads(a, b))
@@ -160,28 +168,52 @@ class ExplainOps:
         return E(~_val(a) & MASKS[width], width, f"~{_operand(a)}", _reads(a))
 
     def has(self, flags: Any, bit: int) -> E:
-        return E(CONCRETE.has(_val(flags), bit), BOOL,
-                 f"{_operand(flags)} has {field_text('flags', bit)}", _reads(flags))
+        return E(
+            CONCRETE.has(_val(flags), bit),
+            BOOL,
+            f"{_operand(flags)} has {field_text('flags', bit)}",
+            _reads(flags),
+        )
 
     def bit_test(self, bitmap: Any, index: Any) -> E:
-        return E(CONCRETE.bit_test(_val(bitmap), _val(index)), BOOL,
-                 f"{_operand(index)} in {_operand(bitmap)}", _reads(bitmap, index))
+        return E(
+            CONCRETE.bit_test(_val(bitmap), _val(index)),
+            BOOL,
+            f"{_operand(index)} in {_operand(bitmap)}",
+            _reads(bitmap, index),
+        )
 
     def bit_set(self, bitmap: Any, index: Any) -> E:
-        return self._arith("set", CONCRETE.bit_set(_val(bitmap), _val(index)),
-                           _width(bitmap, 256), bitmap, index)
+        return self._arith(
+            "set", CONCRETE.bit_set(_val(bitmap), _val(index)), _width(bitmap, 256), bitmap, index
+        )
 
     def bit_clear(self, bitmap: Any, index: Any) -> E:
-        return self._arith("clear", CONCRETE.bit_clear(_val(bitmap), _val(index)),
-                           _width(bitmap, 256), bitmap, index)
+        return self._arith(
+            "clear",
+            CONCRETE.bit_clear(_val(bitmap), _val(index)),
+            _width(bitmap, 256),
+            bitmap,
+            index,
+        )
 
     def find_next_zero_u8(self, bitmap: Any, start: Any) -> E:
-        return self._arith("find_next_zero", CONCRETE.find_next_zero_u8(
-            _val(bitmap), _val(start)), 8, bitmap, start)
+        return self._arith(
+            "find_next_zero",
+            CONCRETE.find_next_zero_u8(_val(bitmap), _val(start)),
+            8,
+            bitmap,
+            start,
+        )
 
     def zext(self, x: Any, from_width: int, to_width: int) -> E:
-        return E(_val(x), to_width, _operand(x) if isinstance(x, E) else str(x), _reads(x),
-                 leaf=isinstance(x, E) and x.leaf)
+        return E(
+            _val(x),
+            to_width,
+            _operand(x) if isinstance(x, E) else str(x),
+            _reads(x),
+            leaf=isinstance(x, E) and x.leaf,
+        )
 
     def trunc(self, x: Any, from_width: int, to_width: int) -> E:
         return self._arith("trunc", _val(x) & MASKS[to_width], to_width, x)
@@ -204,7 +236,7 @@ def _summary(reads: Iterable[str]) -> str:
     """Field names with indices folded: endp[0].id, endp[1].id -> endp[*].id."""
     folded = sorted({re.sub(r"\[\d+\]", "[*]", r) for r in reads})
     text = ", ".join(folded)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
 def _describe(e: E, state_values: dict[str, str]) -> str:
@@ -222,8 +254,9 @@ def _describe(e: E, state_values: dict[str, str]) -> str:
     return f"{kind}{count} ({_summary(e.reads)})"
 
 
-def explain(prop: Property, state: State, state_values: dict[str, str]) -> tuple[
-        bool, tuple[Conjunct, ...], frozenset[str]]:
+def explain(
+    prop: Property, state: State, state_values: dict[str, str]
+) -> tuple[bool, tuple[Conjunct, ...], frozenset[str]]:
     """The property's truth on `state`, its conjuncts with their values
     (under each false conjunct that is itself a conjunction, its false
     parts), and the fields the false conjuncts read.

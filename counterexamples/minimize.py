@@ -70,9 +70,13 @@ def _connections(steps: Sequence[Step]) -> int:
 
 def figures(replayer: Replayer, steps: Sequence[Step]) -> Figures:
     states = replayer.run(steps).states
-    return Figures(steps=len(steps), user_steps=len(_user(steps)),
-                   endpoints=_max_endpoints(states), connections=_connections(steps),
-                   inputs=sum(input_complexity(s.inputs)[0] for s in _user(steps)))
+    return Figures(
+        steps=len(steps),
+        user_steps=len(_user(steps)),
+        endpoints=_max_endpoints(states),
+        connections=_connections(steps),
+        inputs=sum(input_complexity(s.inputs)[0] for s in _user(steps)),
+    )
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,9 @@ class Candidate:
 
 
 class Minimizer:
-    def __init__(self, prop: Property, replayer: Replayer, scope: Scope | None,
-                 eager: bool, budget_s: float) -> None:
+    def __init__(
+        self, prop: Property, replayer: Replayer, scope: Scope | None, eager: bool, budget_s: float
+    ) -> None:
         self.prop, self.replayer, self.scope, self.eager = prop, replayer, scope, eager
         self.deadline = time.monotonic() + budget_s
         self.tried = 0
@@ -103,13 +108,17 @@ class Minimizer:
             return None  # a candidate the model cannot run is no counterexample
         bad = first_violation(self.prop, run.states)
         # In scope up to the violation: what follows it is cut anyway.
-        if bad is None or not self.replayer.in_scope(run.states[:bad + 1], steps[:bad]):
+        if bad is None or not self.replayer.in_scope(run.states[: bad + 1], steps[:bad]):
             return None
-        steps, states = steps[:bad], run.states[:bad + 1]
+        steps, states = steps[:bad], run.states[: bad + 1]
         user = _user(steps)
-        cost = (len(steps), len(user), _max_endpoints(states), _connections(steps),
-                sum(input_complexity(s.inputs)[0] * 1000 + input_complexity(s.inputs)[1]
-                    for s in user))
+        cost = (
+            len(steps),
+            len(user),
+            _max_endpoints(states),
+            _connections(steps),
+            sum(input_complexity(s.inputs)[0] * 1000 + input_complexity(s.inputs)[1] for s in user),
+        )
         return Candidate(tuple(steps), cost)
 
     def units(self, c: Candidate) -> list[Step]:
@@ -125,9 +134,13 @@ class Minimizer:
             if len(units) < 2 or self.out_of_time():
                 return best
             n = min(n, len(units))
-            chunks = [units[i * len(units) // n:(i + 1) * len(units) // n] for i in range(n)]
-            tries = chunks + [[u for j, ch in enumerate(chunks) if j != i for u in ch]
-                              for i in range(n)] if n > 2 else chunks
+            chunks = [units[i * len(units) // n : (i + 1) * len(units) // n] for i in range(n)]
+            tries = (
+                chunks
+                + [[u for j, ch in enumerate(chunks) if j != i for u in ch] for i in range(n)]
+                if n > 2
+                else chunks
+            )
             better = None
             for t in tries:
                 c = self.judge(t)
@@ -164,8 +177,11 @@ class Minimizer:
             after, _ = self.replayer.apply(state, u)
             before_ids = {e.id: e for e in state.netns.endp if e.used}
             after_ids = {e.id: e for e in after.netns.endp if e.used}
-            touched = {k for k in before_ids.keys() | after_ids.keys()
-                       if before_ids.get(k) != after_ids.get(k)}
+            touched = {
+                k
+                for k in before_ids.keys() | after_ids.keys()
+                if before_ids.get(k) != after_ids.get(k)
+            }
             if len(touched) == 1:
                 by_id.setdefault(touched.pop(), set()).add(i)
             rule = RULES.get(u.rule)
@@ -196,7 +212,7 @@ class Minimizer:
                 for cand in self._domain(u.rule):
                     if input_complexity(cand) >= mine or self.out_of_time():
                         break
-                    c = self.judge([*units[:i], Step(u.rule, cand), *units[i + 1:]])
+                    c = self.judge([*units[:i], Step(u.rule, cand), *units[i + 1 :]])
                     if c is not None and c.cost < best.cost:
                         best, changed = c, True
                         break
@@ -220,9 +236,15 @@ class Minimizer:
         return self.domains[rule]
 
 
-def minimize(steps: Sequence[Step], prop: Property, replayer: Replayer,
-             scope: Scope | None = None, *, budget_s: float = TIME_BUDGET_S,
-             passes: Sequence[str] = ("ddmin", "groups", "values")) -> list[Step]:
+def minimize(
+    steps: Sequence[Step],
+    prop: Property,
+    replayer: Replayer,
+    scope: Scope | None = None,
+    *,
+    budget_s: float = TIME_BUDGET_S,
+    passes: Sequence[str] = ("ddmin", "groups", "values"),
+) -> list[Step]:
     """A smallest-found trace that still violates `prop` on the concrete model
     (re-checked by `replayer`); `steps` itself if nothing smaller violates.
     Raises ValueError if `steps` does not violate `prop`."""
@@ -235,11 +257,15 @@ def minimize(steps: Sequence[Step], prop: Property, replayer: Replayer,
         m = Minimizer(prop, replayer, scope, False, budget_s)
         start = m.judge(list(steps))
     if start is None:
-        raise ValueError(f"{prop.name}: the trace does not violate the property "
-                         "on the concrete model")
+        raise ValueError(
+            f"{prop.name}: the trace does not violate the property on the concrete model"
+        )
     best = start
     run: dict[str, Callable[[Candidate], Candidate]] = {
-        "ddmin": m.ddmin, "groups": m.groups, "values": m.values}
+        "ddmin": m.ddmin,
+        "groups": m.groups,
+        "values": m.values,
+    }
     for _ in range(4):  # to a fixpoint: simpler values may free more steps
         before = best
         for name in passes:

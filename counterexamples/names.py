@@ -27,7 +27,7 @@ RECORD_RE = re.compile(r"^(.*\[\d+\])\.(\w+)$")  # endp[1].flags -> (endp[1], fl
 def readable(path: str) -> str:
     """`netns.endp[1].flags` -> `endp[1].flags`; `conns[0].x` -> `conn1.x`."""
     if path.startswith("netns."):
-        return path[len("netns."):]
+        return path[len("netns.") :]
     m = re.match(r"^conns\[(\d+)\]\.(.*)$", path)
     if m:
         return f"conn{int(m.group(1)) + 1}.{m.group(2)}"
@@ -73,8 +73,13 @@ def endpoint_text(e: Any) -> str:
     if not e.used:
         return "-"
     # The model keeps a device key, not a name: shown as "#key".
-    return EndpointRow(e.id, addr_text(e.addr, e.family if e.family == AF_INET6 else 0),
-                       e.port, e.flags, f"#{e.ifindex}" if e.ifindex else None).describe()
+    return EndpointRow(
+        e.id,
+        addr_text(e.addr, e.family if e.family == AF_INET6 else 0),
+        e.port,
+        e.flags,
+        f"#{e.ifindex}" if e.ifindex else None,
+    ).describe()
 
 
 KINDS = {SUBFLOW_KIND_MPC: "mpc", SUBFLOW_KIND_ACTIVE: "join", SUBFLOW_KIND_PASSIVE: "passive"}
@@ -83,8 +88,10 @@ KINDS = {SUBFLOW_KIND_MPC: "mpc", SUBFLOW_KIND_ACTIVE: "join", SUBFLOW_KIND_PASS
 def subflow_text(s: Any) -> str:
     if not s.used:
         return "-"
-    text = (f"{addr_text(s.local_addr)}#{s.local_id}>{addr_text(s.remote_addr)}"
-            f"#{s.remote_id} {KINDS.get(s.kind, s.kind)}")
+    text = (
+        f"{addr_text(s.local_addr)}#{s.local_id}>{addr_text(s.remote_addr)}"
+        f"#{s.remote_id} {KINDS.get(s.kind, s.kind)}"
+    )
     if not s.established:
         text += " syn-sent"
     if s.backup:

@@ -35,8 +35,9 @@ from pmcheck.versions import parse_version
 ENVIRONMENT = "environment"  # the checker's composite world step
 # The rules the world runs by itself (what `environment` picks from); a
 # trace may also name them directly.
-ENVIRONMENT_RULES = frozenset({ENVIRONMENT, "worker", "join result", "add_addr echo",
-                               "add_addr timeout"})
+ENVIRONMENT_RULES = frozenset(
+    {ENVIRONMENT, "worker", "join result", "add_addr echo", "add_addr timeout"}
+)
 NO_INPUTS = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
 SETTLE_LIMIT = 256  # environment steps per user step (as pmcheck.interp)
 
@@ -75,13 +76,17 @@ def scope_from_data(data: dict[str, Any]) -> Scope:
 
 
 def inputs_to_data(inputs: Inputs) -> dict[str, Any]:
-    return {"addr": inputs.addr._asdict(), "limits": inputs.limits._asdict(),
-            "event": inputs.event._asdict()}
+    return {
+        "addr": inputs.addr._asdict(),
+        "limits": inputs.limits._asdict(),
+        "event": inputs.event._asdict(),
+    }
 
 
 def inputs_from_data(data: dict[str, Any]) -> Inputs:
-    return Inputs(AddrInput(**data["addr"]), LimitsInput(**data["limits"]),
-                  EventInput(**data["event"]))
+    return Inputs(
+        AddrInput(**data["addr"]), LimitsInput(**data["limits"]), EventInput(**data["event"])
+    )
 
 
 # --- replay ----------------------------------------------------------------------
@@ -142,8 +147,7 @@ class Replayer:
                 nxt = self.pending(state)
                 if nxt is None:
                     break
-                env = Step(ENVIRONMENT, NO_INPUTS) if ENVIRONMENT in RULES else \
-                    Step(nxt[0], nxt[1])
+                env = Step(ENVIRONMENT, NO_INPUTS) if ENVIRONMENT in RULES else Step(nxt[0], nxt[1])
                 out.append(env)
                 state, _ = self.apply(state, env)
             else:
@@ -157,14 +161,17 @@ class Replayer:
         world is quiescent). A minimized trace must stay a path of the
         system the checker explored."""
         slots = len(self.template.netns.endp)
-        if not all(s.netns.endpoints <= slots and not any(c.overflow for c in s.conns)
-                   for s in states):
+        if not all(
+            s.netns.endpoints <= slots and not any(c.overflow for c in s.conns) for s in states
+        ):
             return False
         enabled = getattr(self.scope, "enabled", None)
         if enabled is None:
             return True
-        return all(enabled(CONCRETE, before, step.rule)
-                   for before, step in zip(states, steps, strict=False))
+        return all(
+            enabled(CONCRETE, before, step.rule)
+            for before, step in zip(states, steps, strict=False)
+        )
 
 
 def first_violation(prop: Property, states: Sequence[State]) -> int | None:

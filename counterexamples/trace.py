@@ -137,8 +137,7 @@ def _itf_value(key: str, v: Any) -> Any:
         return v
     if isinstance(v, int):
         if key in BITMAP_FIELDS:
-            return {"#set": [{"#bigint": str(i)} for i in range(v.bit_length())
-                             if v >> i & 1]}
+            return {"#set": [{"#bigint": str(i)} for i in range(v.bit_length()) if v >> i & 1]}
         return {"#bigint": str(v)}
     if isinstance(v, dict):
         return {k: _itf_value(k, x) for k, x in v.items()}
@@ -198,19 +197,31 @@ def from_itf(doc: Any) -> Trace:
         meta = doc["#meta"]["pmcheck"]
         if meta.get("schema") != SCHEMA:
             raise TraceFormatError(f"not a {SCHEMA} trace (schema {meta.get('schema')!r})")
-        states = tuple({k: _plain_value(k, v) for k, v in row.items()
-                        if k != "#meta" and not k.startswith("mbt::")}
-                       for row in doc["states"])
+        states = tuple(
+            {
+                k: _plain_value(k, v)
+                for k, v in row.items()
+                if k != "#meta" and not k.startswith("mbt::")
+            }
+            for row in doc["states"]
+        )
         prop = PropertyInfo(**meta["property"])
-        steps = tuple(TraceStep(**{**s, "changes": tuple(Change(**c) for c in s["changes"])})
-                      for s in meta["steps"])
+        steps = tuple(
+            TraceStep(**{**s, "changes": tuple(Change(**c) for c in s["changes"])})
+            for s in meta["steps"]
+        )
         viol = meta["violation"]
-        violation = Violation(step=viol["step"],
-                              conjuncts=tuple(Conjunct(**c) for c in viol["conjuncts"]),
-                              observable=tuple(viol["observable"]),
-                              hidden=tuple(viol["hidden"]))
-        kw = {f.name: meta[f.name] for f in fields(Trace)
-              if f.name not in ("states", "property", "steps", "violation")}
+        violation = Violation(
+            step=viol["step"],
+            conjuncts=tuple(Conjunct(**c) for c in viol["conjuncts"]),
+            observable=tuple(viol["observable"]),
+            hidden=tuple(viol["hidden"]),
+        )
+        kw = {
+            f.name: meta[f.name]
+            for f in fields(Trace)
+            if f.name not in ("states", "property", "steps", "violation")
+        }
         kw["found"] = Figures(**meta["found"])
         kw["minimized"] = Figures(**meta["minimized"])
         kw["initial"] = tuple(Change(**c) for c in meta["initial"])
@@ -218,8 +229,9 @@ def from_itf(doc: Any) -> Trace:
     except TraceFormatError:
         raise
     except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise TraceFormatError(f"not a pmcheck counterexample trace ({type(e).__name__}: "
-                               f"{e})") from None
+        raise TraceFormatError(
+            f"not a pmcheck counterexample trace ({type(e).__name__}: {e})"
+        ) from None
     if len(trace.states) != len(trace.steps) + 1:
         raise TraceFormatError(f"{len(trace.steps)} steps but {len(trace.states)} states")
     return trace

@@ -36,18 +36,21 @@ def mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
     zero = ops.eq(conn.local_addr_used, u8(ops, 0))
     return conn._replace(
         id_avail=ops.bit_set(conn.id_avail, bit),
-        local_addr_used=ops.ite(ops.and_(count, ops.not_(zero)),
-                                dec(ops, conn.local_addr_used), conn.local_addr_used),
-        warned=ops.or_(conn.warned, ops.and_(count, zero)))
+        local_addr_used=ops.ite(
+            ops.and_(count, ops.not_(zero)), dec(ops, conn.local_addr_used), conn.local_addr_used
+        ),
+        warned=ops.or_(conn.warned, ops.and_(count, zero)),
+    )
 
 
 def remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, Any]:
     """`mptcp_remove_anno_list_by_saddr`: drop the announcement of this
     address and port (stopping its timer). Returns (conn, removed)."""
-    hits = [ops.and_(a.used, ops.eq(a.addr, e.addr), ops.eq(a.port, e.port))
-            for a in conn.anno]
-    anno = tuple(ops.ite(h, a._replace(used=ops.false(), echo_pending=ops.false()), a)
-                 for h, a in zip(hits, conn.anno, strict=True))
+    hits = [ops.and_(a.used, ops.eq(a.addr, e.addr), ops.eq(a.port, e.port)) for a in conn.anno]
+    anno = tuple(
+        ops.ite(h, a._replace(used=ops.false(), echo_pending=ops.false()), a)
+        for h, a in zip(hits, conn.anno, strict=True)
+    )
     return conn._replace(anno=anno), ops.or_(*hits)
 
 
@@ -55,10 +58,24 @@ def lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
     """`mptcp_lookup_subflow_by_saddr`: a subflow from this address. With a
     port the subflow's local port must match too, which only the server's
     initial subflow can (its listening port)."""
-    return ops.or_(*(ops.and_(s.used, mptcp_addresses_equal(
-        ops, s.local_addr, ops.ite(ops.eq(s.kind, ops.const(0, 2)),
-                                   msk_local_port(ops, conn), ops.const(0, 16)),
-        e.addr, e.port, ops.ne(e.port, ops.const(0, 16)))) for s in conn.sf))
+    return ops.or_(
+        *(
+            ops.and_(
+                s.used,
+                mptcp_addresses_equal(
+                    ops,
+                    s.local_addr,
+                    ops.ite(
+                        ops.eq(s.kind, ops.const(0, 2)), msk_local_port(ops, conn), ops.const(0, 16)
+                    ),
+                    e.addr,
+                    e.port,
+                    ops.ne(e.port, ops.const(0, 16)),
+                ),
+            )
+            for s in conn.sf
+        )
+    )
 
 
 def for_each_conn(k: Ctx, st: State, fn: Any) -> State:
@@ -76,8 +93,14 @@ def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> Sta
 
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
-        mine = mptcp_addresses_equal(ops, conn.local_addr, msk_local_port(ops, conn),
-                                     new.addr, new.port, ops.ne(new.port, ops.const(0, 16)))
+        mine = mptcp_addresses_equal(
+            ops,
+            conn.local_addr,
+            msk_local_port(ops, conn),
+            new.addr,
+            new.port,
+            ops.ne(new.port, ops.const(0, 16)),
+        )
         conn = conn._replace(mpc_endpoint_id=ops.ite(mine, new.id, conn.mpc_endpoint_id))
         return mptcp_pm_create_subflow_or_signal_addr(k, set_conn(st, ci, conn), ci)
 
@@ -100,13 +123,20 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
         # d191101dee25 moved the id release out of mptcp_pm_remove_anno_addr:
         # a signal+subflow endpoint's bit is then still clear when
         # __mark_subflow_endp_available runs, so local_addr_used goes down.
-        released = conn.id_avail if k.version.rm_endp_always_marks_avail else \
-            ops.bit_set(conn.id_avail, e.id)
-        conn = ops.ite(announced, conn._replace(
-            id_avail=released, add_addr_signaled=dec(ops, conn.add_addr_signaled)), conn)
+        released = (
+            conn.id_avail
+            if k.version.rm_endp_always_marks_avail
+            else ops.bit_set(conn.id_avail, e.id)
+        )
+        conn = ops.ite(
+            announced,
+            conn._replace(id_avail=released, add_addr_signaled=dec(ops, conn.add_addr_signaled)),
+            conn,
+        )
         local_id = endp_get_local_id(ops, conn, e.id)
-        conn = ops.ite(has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id,
-                                                           by_remote=False), conn)
+        conn = ops.ite(
+            has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id, by_remote=False), conn
+        )
         subflow_endp = ops.has(e.flags, FLAG_SUBFLOW)
         marked = mark_subflow_endp_available(ops, conn, local_id)
         if k.version.rm_endp_always_marks_avail:
@@ -114,8 +144,11 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
             conn = ops.ite(subflow_endp, marked, other)
         else:
             conn = ops.ite(subflow_endp, marked, conn)
-        conn = conn._replace(mpc_endpoint_id=ops.ite(ops.eq(conn.mpc_endpoint_id, e.id),
-                                                     u8(ops, 0), conn.mpc_endpoint_id))
+        conn = conn._replace(
+            mpc_endpoint_id=ops.ite(
+                ops.eq(conn.mpc_endpoint_id, e.id), u8(ops, 0), conn.mpc_endpoint_id
+            )
+        )
         return set_conn(st, ci, conn)
 
     return for_each_conn(k, st, one)
@@ -129,9 +162,17 @@ def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Any, port: Any) -> 
 
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
-        mine = ops.and_(ops.or_(*(s.used for s in conn.sf)), mptcp_addresses_equal(
-            ops, conn.local_addr, msk_local_port(ops, conn), addr, port,
-            ops.ne(port, ops.const(0, 16))))
+        mine = ops.and_(
+            ops.or_(*(s.used for s in conn.sf)),
+            mptcp_addresses_equal(
+                ops,
+                conn.local_addr,
+                msk_local_port(ops, conn),
+                addr,
+                port,
+                ops.ne(port, ops.const(0, 16)),
+            ),
+        )
         done = mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, u8(ops, 0), by_remote=False)
         done = mark_subflow_endp_available(ops, done, u8(ops, 0))
         return set_conn(st, ci, ops.ite(mine, done, conn))
@@ -154,12 +195,14 @@ def mptcp_pm_flush_addrs_and_subflows(k: Ctx, st: State, flushed: Netns) -> Stat
             has_sf = ops.and_(e.used, lookup_subflow_by_saddr(ops, conn, e))
             after, announced = remove_anno_list_by_saddr(ops, conn, e)
             announced = ops.and_(e.used, announced)
-            conn = ops.ite(announced, after._replace(
-                add_addr_signaled=dec(ops, after.add_addr_signaled)), conn)
+            conn = ops.ite(
+                announced, after._replace(add_addr_signaled=dec(ops, after.add_addr_signaled)), conn
+            )
             ids.append((has_sf, endp_get_local_id(ops, conn, e.id)))
         for has_sf, ident in ids:  # mptcp_pm_rm_subflow(slist)
-            conn = ops.ite(has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, ns, ident,
-                                                               by_remote=False), conn)
+            conn = ops.ite(
+                has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, ns, ident, by_remote=False), conn
+            )
         conn = conn._replace(id_avail=ops.const(ALL_IDS, 256), local_addr_used=u8(ops, 0))
         return set_conn(st, ci, conn)
 
@@ -181,10 +224,11 @@ def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Any) -> S
         live = ops.or_(*(s.used for s in conn.sf))
         from pmcheck.model.backend import first_true
 
-        firsts = first_true(ops, [ops.and_(s.used, ops.eq(s.local_addr, e.addr))
-                                  for s in conn.sf])
-        sf = tuple(ops.ite(ops.and_(backup_changed, f), s._replace(backup=new_backup), s)
-                   for f, s in zip(firsts, conn.sf, strict=True))
+        firsts = first_true(ops, [ops.and_(s.used, ops.eq(s.local_addr, e.addr)) for s in conn.sf])
+        sf = tuple(
+            ops.ite(ops.and_(backup_changed, f), s._replace(backup=new_backup), s)
+            for f, s in zip(firsts, conn.sf, strict=True)
+        )
         conn = conn._replace(sf=sf)
         local_id = endp_get_local_id(ops, conn, e.id)
         meshed = mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id, by_remote=False)
@@ -195,4 +239,3 @@ def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Any) -> S
         return ops.ite(live, ops.ite(remesh, st2, st1), st)
 
     return for_each_conn(k, st, one)
-

@@ -49,23 +49,29 @@ def effects() -> Any:
 
 def empty_endpoint(ops: Ops) -> Endpoint:
     return Endpoint(
-        ops.false(), ops.const(0, 4), ops.const(0, 8), ops.const(0, 16),
-        ops.const(0, 8), ops.const(0, 8), ops.const(0, 8),
+        ops.false(),
+        ops.const(0, 4),
+        ops.const(0, 8),
+        ops.const(0, 16),
+        ops.const(0, 8),
+        ops.const(0, 8),
+        ops.const(0, 8),
     )
 
 
 def address_use_port(ops: Ops, flags: Any) -> Any:
     """`address_use_port`: only signal-only endpoints keep a port."""
-    return ops.eq(ops.band(flags, ops.const(FLAG_SIGNAL | FLAG_SUBFLOW, 8)),
-                  ops.const(FLAG_SIGNAL, 8))
+    return ops.eq(
+        ops.band(flags, ops.const(FLAG_SIGNAL | FLAG_SUBFLOW, 8)), ops.const(FLAG_SIGNAL, 8)
+    )
 
 
-def mptcp_addresses_equal(ops: Ops, a_addr: Any, a_port: Any, b_addr: Any, b_port: Any,
-                          use_port: Any) -> Any:
+def mptcp_addresses_equal(
+    ops: Ops, a_addr: Any, a_port: Any, b_addr: Any, b_port: Any, use_port: Any
+) -> Any:
     """`mptcp_addresses_equal` (protocol.h). Address keys already identify an
     IPv4 address with its v4-mapped IPv6 form, so equal keys = equal addresses."""
-    return ops.and_(ops.eq(a_addr, b_addr),
-                    ops.or_(ops.not_(use_port), ops.eq(a_port, b_port)))
+    return ops.and_(ops.eq(a_addr, b_addr), ops.or_(ops.not_(use_port), ops.eq(a_port, b_port)))
 
 
 def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Any) -> list[Any]:
@@ -76,22 +82,36 @@ def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Any) -> list[Any]:
 def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
     """`__lookup_addr`: first entry equal to the address; the port is compared
     only when the entry has one."""
-    return first_true(ops, [
-        ops.and_(e.used, mptcp_addresses_equal(ops, e.addr, e.port, addr, port,
-                                               ops.ne(e.port, ops.const(0, 16))))
-        for e in ns.endp
-    ])
+    return first_true(
+        ops,
+        [
+            ops.and_(
+                e.used,
+                mptcp_addresses_equal(
+                    ops, e.addr, e.port, addr, port, ops.ne(e.port, ops.const(0, 16))
+                ),
+            )
+            for e in ns.endp
+        ],
+    )
 
 
 def listener_in_use(ops: Ops, ns: Netns, addr: Any, port: Any) -> Any:
     """A port endpoint's listener (`entry->lsk`) already bound to addr:port.
     IPv4 and v4-mapped binds collide, as their address keys are equal."""
-    return ops.or_(*(ops.and_(e.used, ops.ne(e.port, ops.const(0, 16)), ops.eq(e.port, port),
-                              ops.eq(e.addr, addr)) for e in ns.endp))
+    return ops.or_(
+        *(
+            ops.and_(
+                e.used, ops.ne(e.port, ops.const(0, 16)), ops.eq(e.port, port), ops.eq(e.addr, addr)
+            )
+            for e in ns.endp
+        )
+    )
 
 
-def list_add(ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint,
-             at_head: Any) -> tuple[Endpoint, ...]:
+def list_add(
+    ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint, at_head: Any
+) -> tuple[Endpoint, ...]:
     """`list_add_rcu` (head) or `list_add_tail_rcu` (tail) on a compact list
     of `count` < MPTCP_PM_ADDR_MAX entries."""
     head = (new, *endp[:-1])
@@ -120,8 +140,11 @@ def count_flag(ops: Ops, counter: Any, flags: Any, flag: int, delta: int) -> Any
 def parse_family_checks(ops: Ops, a: AddrInput, require_family: bool) -> list[tuple[Any, int, int]]:
     """`mptcp_pm_parse_pm_addr_attr`: the family checks, in order."""
     missing = ops.eq(a.family, ops.const(0, 4))
-    unknown = ops.and_(ops.not_(missing), ops.ne(a.family, ops.const(AF_INET, 4)),
-                       ops.ne(a.family, ops.const(AF_INET6, 4)))
+    unknown = ops.and_(
+        ops.not_(missing),
+        ops.ne(a.family, ops.const(AF_INET, 4)),
+        ops.ne(a.family, ops.const(AF_INET6, 4)),
+    )
     checks = [(unknown, EINVAL, MSG["unknown address family"])]
     if require_family:
         checks.insert(0, (missing, EINVAL, MSG["missing family"]))
@@ -141,19 +164,31 @@ def mptcp_pm_nl_append_new_local_addr(
     the function can fail), the ordered error checks, and the new id.
     """
     ops = k.ops
-    nid = ops.ite(ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8)),
-                  ops.const(1, 8), ns.next_id)
+    nid = ops.ite(
+        ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8)), ops.const(1, 8), ns.next_id
+    )
     full = ops.not_(ops.ult(ns.endpoints, ops.const(MPTCP_PM_ADDR_MAX, 8)))
     busy = ops.bit_test(ns.id_bitmap, entry.id)
 
     # Duplicate scan: ports are compared only when either side has one.
     port = ops.ite(address_use_port(ops, entry.flags), entry.port, ops.const(0, 16))
-    hits = first_true(ops, [
-        ops.and_(e.used, mptcp_addresses_equal(
-            ops, e.addr, e.port, entry.addr, port,
-            ops.or_(ops.ne(e.port, ops.const(0, 16)), ops.ne(port, ops.const(0, 16)))))
-        for e in ns.endp
-    ])
+    hits = first_true(
+        ops,
+        [
+            ops.and_(
+                e.used,
+                mptcp_addresses_equal(
+                    ops,
+                    e.addr,
+                    e.port,
+                    entry.addr,
+                    port,
+                    ops.or_(ops.ne(e.port, ops.const(0, 16)), ops.ne(port, ops.const(0, 16))),
+                ),
+            )
+            for e in ns.endp
+        ],
+    )
     dup = ops.or_(*hits)
     cur = select(ops, hits, list(ns.endp), ns.endp[-1])
     cur_implicit = ops.has(cur.flags, FLAG_IMPLICIT)
@@ -168,8 +203,7 @@ def mptcp_pm_nl_append_new_local_addr(
     first = ops.find_next_zero_u8(ns.id_bitmap, nid)
     retry = ops.and_(alloc, ops.eq(first, ops.const(0, 8)), ops.ne(nid, ops.const(1, 8)))
     nid = ops.ite(retry, ops.const(1, 8), nid)
-    new_id = ops.ite(alloc, ops.ite(retry, ops.find_next_zero_u8(ns.id_bitmap, nid), first),
-                     want)
+    new_id = ops.ite(alloc, ops.ite(retry, ops.find_next_zero_u8(ns.id_bitmap, nid), first), want)
     no_id = ops.and_(alloc, ops.eq(new_id, ops.const(0, 8)))
 
     checks = [
@@ -181,11 +215,11 @@ def mptcp_pm_nl_append_new_local_addr(
     ]
 
     # The effect. A replaced implicit entry leaves the list (its id is kept).
-    endp = tuple(ops.ite(replacing, e, f) for e, f in
-                 zip(list_del(ops, ns.endp, hits), ns.endp, strict=True))
+    endp = tuple(
+        ops.ite(replacing, e, f) for e, f in zip(list_del(ops, ns.endp, hits), ns.endp, strict=True)
+    )
     count = ops.ite(replacing, ops.sub(ns.endpoints, ops.const(1, 8), 8), ns.endpoints)
-    new = Endpoint(ops.true(), entry.family, entry.addr, port, new_id, entry.flags,
-                   entry.ifindex)
+    new = Endpoint(ops.true(), entry.family, entry.addr, port, new_id, entry.flags, entry.ifindex)
     added = ns._replace(
         endp=list_add(ops, endp, count, new, ops.ne(port, ops.const(0, 16))),
         endpoints=ops.add(count, ops.const(1, 8), 8),
@@ -196,8 +230,9 @@ def mptcp_pm_nl_append_new_local_addr(
         endp_laminar_max=count_flag(ops, ns.endp_laminar_max, entry.flags, FLAG_LAMINAR, +1),
     )
     if k.version.has_endp_fullmesh_max:
-        added = added._replace(endp_fullmesh_max=count_flag(
-            ops, ns.endp_fullmesh_max, entry.flags, FLAG_FULLMESH, +1))
+        added = added._replace(
+            endp_fullmesh_max=count_flag(ops, ns.endp_fullmesh_max, entry.flags, FLAG_FULLMESH, +1)
+        )
     failed = ops.or_(*(c for c, _, _ in checks))
     return ops.ite(failed, ns._replace(next_id=nid), added), checks, new_id
 
@@ -220,13 +255,22 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     port_given = ops.ne(a.port, ops.const(0, 16))
     parse = [
         *parse_family_checks(ops, a, require_family=True),
-        (ops.and_(port_given, ops.not_(address_use_port(ops, flags))), EINVAL,
-         MSG["flags must have signal and not subflow when using port"]),
-        (ops.and_(ops.has(flags, FLAG_SIGNAL), ops.has(flags, FLAG_FULLMESH)), EINVAL,
-         MSG["flags mustn't have both signal and fullmesh"]),
+        (
+            ops.and_(port_given, ops.not_(address_use_port(ops, flags))),
+            EINVAL,
+            MSG["flags must have signal and not subflow when using port"],
+        ),
+        (
+            ops.and_(ops.has(flags, FLAG_SIGNAL), ops.has(flags, FLAG_FULLMESH)),
+            EINVAL,
+            MSG["flags mustn't have both signal and fullmesh"],
+        ),
         (ops.has(flags, FLAG_IMPLICIT), EINVAL, MSG["can't create IMPLICIT endpoint"]),
-        (ops.and_(port_given, listener_in_use(ops, ns, a.addr, a.port)), EADDRINUSE,
-         MSG["create listen socket error: -98"]),
+        (
+            ops.and_(port_given, listener_in_use(ops, ns, a.addr, a.port)),
+            EADDRINUSE,
+            MSG["create listen socket error: -98"],
+        ),
     ]
     parse_failed = ops.or_(*(c for c, _, _ in parse))
     # 6.18.10 allocates only when no ID attribute came; the revert 8e2760eaab77
@@ -240,8 +284,9 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     st = st._replace(netns=ops.ite(parse_failed, ns, appended))
     port = ops.ite(address_use_port(ops, flags), a.port, ops.const(0, 16))
     new = entry._replace(id=new_id, port=port)
-    return ops.cond(failed, lambda: st,
-                    lambda: effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)), outcome
+    return ops.cond(
+        failed, lambda: st, lambda: effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)
+    ), outcome
 
 
 # --- DEL -------------------------------------------------------------------
@@ -278,14 +323,20 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
             endp_laminar_max=count_flag(ops, ns.endp_laminar_max, cur.flags, FLAG_LAMINAR, -1),
         )
         if k.version.has_endp_fullmesh_max:
-            removed = removed._replace(endp_fullmesh_max=count_flag(
-                ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1))
+            removed = removed._replace(
+                endp_fullmesh_max=count_flag(
+                    ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1
+                )
+            )
         return fx.mptcp_nl_remove_subflow_and_signal_addr(k, st._replace(netns=removed), cur)
 
     def zero() -> State:
         # Without an address (no family) no msk's local address can match.
-        return ops.cond(ops.eq(a.family, ops.const(0, 4)), lambda: st,
-                        lambda: fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port))
+        return ops.cond(
+            ops.eq(a.family, ops.const(0, 4)),
+            lambda: st,
+            lambda: fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port),
+        )
 
     return ops.cond(failed, lambda: st, lambda: ops.cond(id_zero, zero, deleted)), outcome
 
@@ -341,29 +392,44 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
         *parse_family_checks(ops, a, require_family=False),
         (ops.and_(by_id, ops.eq(a.id, ops.const(0, 8))), EOPNOTSUPP, MSG["missing address ID"]),
         (ops.not_(ops.or_(*hits)), EINVAL, MSG["address not found"]),
-        (ops.and_(ops.has(req, FLAG_FULLMESH),
-                  ops.ne(ops.band(cur.flags, ops.const(FLAG_SIGNAL | FLAG_IMPLICIT, 8)),
-                         ops.const(0, 8))),
-         EINVAL, MSG["invalid addr flags"]),
+        (
+            ops.and_(
+                ops.has(req, FLAG_FULLMESH),
+                ops.ne(
+                    ops.band(cur.flags, ops.const(FLAG_SIGNAL | FLAG_IMPLICIT, 8)), ops.const(0, 8)
+                ),
+            ),
+            EINVAL,
+            MSG["invalid addr flags"],
+        ),
     ]
     failed, outcome = first_error(ops, checks, ops.const(0, 8))
-    new_flags = ops.bor(ops.band(cur.flags, ops.const(~mask & 0xFF, 8)),
-                        ops.band(req, ops.const(mask, 8)))
+    new_flags = ops.bor(
+        ops.band(cur.flags, ops.const(~mask & 0xFF, 8)), ops.band(req, ops.const(mask, 8))
+    )
     changed = ops.bxor(new_flags, cur.flags)
 
     def updated() -> State:
-        endp = tuple(ops.ite(h, e._replace(flags=new_flags), e)
-                     for h, e in zip(hits, ns.endp, strict=True))
+        endp = tuple(
+            ops.ite(h, e._replace(flags=new_flags), e) for h, e in zip(hits, ns.endp, strict=True)
+        )
         table = ns._replace(endp=endp)
         if k.version.has_endp_fullmesh_max:
             fm = ns.endp_fullmesh_max
-            table = table._replace(endp_fullmesh_max=ops.ite(
-                ops.has(changed, FLAG_FULLMESH),
-                ops.ite(ops.has(new_flags, FLAG_FULLMESH), ops.add(fm, ops.const(1, 8), 8),
-                        ops.sub(fm, ops.const(1, 8), 8)),
-                fm))
+            table = table._replace(
+                endp_fullmesh_max=ops.ite(
+                    ops.has(changed, FLAG_FULLMESH),
+                    ops.ite(
+                        ops.has(new_flags, FLAG_FULLMESH),
+                        ops.add(fm, ops.const(1, 8), 8),
+                        ops.sub(fm, ops.const(1, 8), 8),
+                    ),
+                    fm,
+                )
+            )
         return effects().mptcp_pm_nl_set_flags_all(
-            k, st._replace(netns=table), cur._replace(flags=new_flags), changed)
+            k, st._replace(netns=table), cur._replace(flags=new_flags), changed
+        )
 
     return ops.cond(failed, lambda: st, updated), outcome
 
@@ -371,26 +437,38 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
 # --- LIMITS ------------------------------------------------------------------
 
 
-@rule("limits set", writes=("netns.limit_add_addr_accepted", "netns.limit_extra_subflows"),
-      reads_inputs=("limits",))
+@rule(
+    "limits set",
+    writes=("netns.limit_add_addr_accepted", "netns.limit_extra_subflows"),
+    reads_inputs=("limits",),
+)
 def mptcp_pm_nl_set_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_set_limits_doit`: each attribute optional, a value above
     MPTCP_PM_ADDR_MAX fails with nothing written (both or none)."""
     ops, lim, ns = k.ops, inp.limits, st.netns
     top = ops.const(MPTCP_PM_ADDR_MAX, 32)
     checks = [
-        (ops.and_(lim.has_add_addr_accepted, ops.ult(top, lim.add_addr_accepted)), EINVAL,
-         MSG["limit greater than maximum (8)"]),
-        (ops.and_(lim.has_subflows, ops.ult(top, lim.subflows)), EINVAL,
-         MSG["limit greater than maximum (8)"]),
+        (
+            ops.and_(lim.has_add_addr_accepted, ops.ult(top, lim.add_addr_accepted)),
+            EINVAL,
+            MSG["limit greater than maximum (8)"],
+        ),
+        (
+            ops.and_(lim.has_subflows, ops.ult(top, lim.subflows)),
+            EINVAL,
+            MSG["limit greater than maximum (8)"],
+        ),
     ]
     failed, outcome = first_error(ops, checks, ops.const(0, 8))
     updated = ns._replace(
-        limit_add_addr_accepted=ops.ite(lim.has_add_addr_accepted,
-                                        ops.trunc(lim.add_addr_accepted, 32, 8),
-                                        ns.limit_add_addr_accepted),
-        limit_extra_subflows=ops.ite(lim.has_subflows, ops.trunc(lim.subflows, 32, 8),
-                                     ns.limit_extra_subflows),
+        limit_add_addr_accepted=ops.ite(
+            lim.has_add_addr_accepted,
+            ops.trunc(lim.add_addr_accepted, 32, 8),
+            ns.limit_add_addr_accepted,
+        ),
+        limit_extra_subflows=ops.ite(
+            lim.has_subflows, ops.trunc(lim.subflows, 32, 8), ns.limit_extra_subflows
+        ),
     )
     return st._replace(netns=ops.ite(failed, ns, updated)), outcome
 
@@ -404,8 +482,9 @@ def mptcp_pm_nl_get_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     not found -> -EINVAL. The reply itself is read by views.get_addr."""
     ops = k.ops
     found = ops.or_(*lookup_addr_by_id_hits(ops, st.netns, inp.addr.id))
-    _, outcome = first_error(ops, [(ops.not_(found), EINVAL, MSG["address not found"])],
-                             ops.const(0, 8))
+    _, outcome = first_error(
+        ops, [(ops.not_(found), EINVAL, MSG["address not found"])], ops.const(0, 8)
+    )
     return st, outcome
 
 

@@ -55,14 +55,28 @@ def pending_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
         work = ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
         out.append(Action(ops.and_(c.used, work), "worker", ev))
         for i, s in enumerate(c.sf):
-            syn_sent = ops.and_(c.used, s.used, ops.not_(s.established),
-                                ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)),
-                                peer_has(ops, topo, s.remote_addr))
-            out.append(Action(syn_sent, "join result", ev._replace(
-                slot=u8(ops, i), flag=peer_accepts_join(ops, c, s, topo))))
+            syn_sent = ops.and_(
+                c.used,
+                s.used,
+                ops.not_(s.established),
+                ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)),
+                peer_has(ops, topo, s.remote_addr),
+            )
+            out.append(
+                Action(
+                    syn_sent,
+                    "join result",
+                    ev._replace(slot=u8(ops, i), flag=peer_accepts_join(ops, c, s, topo)),
+                )
+            )
         for i, a in enumerate(c.anno):
-            out.append(Action(ops.and_(c.used, a.used, a.echo_pending), "add_addr echo",
-                              ev._replace(slot=u8(ops, i))))
+            out.append(
+                Action(
+                    ops.and_(c.used, a.used, a.echo_pending),
+                    "add_addr echo",
+                    ev._replace(slot=u8(ops, i)),
+                )
+            )
     return out
 
 
@@ -101,8 +115,11 @@ def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
             continue
         chosen = ops.or_(*(p for p, _ in mine))
         ev = select(ops, [p for p, _ in mine], [a.event for _, a in mine], mine[0][1].event)
-        result = ops.cond(chosen, lambda name=name, ev=ev: RULES[name](
-            k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0], lambda result=result: result)
+        result = ops.cond(
+            chosen,
+            lambda name=name, ev=ev: RULES[name](k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0],
+            lambda result=result: result,
+        )
         ran = ops.or_(ran, chosen)
     zero = u8(ops, 0)
     return result, Outcome(zero, zero, ops.ite(ran, u8(ops, 1), zero))

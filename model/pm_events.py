@@ -76,13 +76,20 @@ def pm_data_reset(ops: Ops, conn: Conn, st: State) -> Conn:
     zero = u8(ops, 0)
     sf_ok = ops.ne(ns.limit_extra_subflows, zero)
     return conn._replace(
-        id_avail=ops.const(ALL_IDS, 256), local_addr_used=zero, add_addr_signaled=zero,
-        add_addr_accepted=zero, extra_subflows=zero, mpc_endpoint_id=zero,
-        mpc_accounted=ops.false(), already_established=ops.false(),
-        work_pending=ops.or_(ops.and_(ops.ne(ns.endp_subflow_max, zero), sf_ok),
-                             ops.ne(ns.endp_signal_max, zero)),
+        id_avail=ops.const(ALL_IDS, 256),
+        local_addr_used=zero,
+        add_addr_signaled=zero,
+        add_addr_accepted=zero,
+        extra_subflows=zero,
+        mpc_endpoint_id=zero,
+        mpc_accounted=ops.false(),
+        already_established=ops.false(),
+        work_pending=ops.or_(
+            ops.and_(ops.ne(ns.endp_subflow_max, zero), sf_ok), ops.ne(ns.endp_signal_max, zero)
+        ),
         accept_addr=ops.and_(ops.ne(ns.limit_add_addr_accepted, zero), sf_ok),
-        accept_subflow=sf_ok)
+        accept_subflow=sf_ok,
+    )
 
 
 def pm_fully_established(ops: Ops, conn: Conn) -> Conn:
@@ -91,7 +98,8 @@ def pm_fully_established(ops: Ops, conn: Conn) -> Conn:
     first = ops.not_(conn.already_established)
     return conn._replace(
         w_established=ops.or_(conn.w_established, ops.and_(first, conn.work_pending)),
-        already_established=ops.true())
+        already_established=ops.true(),
+    )
 
 
 @rule("connect", writes=("conns",), reads_inputs=("event",))
@@ -109,16 +117,35 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
         # The client's side of the initial subflow has an ephemeral port: 0 here.
         zero_port = ops.const(0, 16)
         dport = ops.ite(ev.server, zero_port, ev.port)
-        mpc = Subflow(ops.true(), ops.true(), ops.const(SUBFLOW_KIND_MPC, 2), u8(ops, 0),
-                      u8(ops, 0), ev.laddr, ev.raddr, dport, ops.false())
+        mpc = Subflow(
+            ops.true(),
+            ops.true(),
+            ops.const(SUBFLOW_KIND_MPC, 2),
+            u8(ops, 0),
+            u8(ops, 0),
+            ev.laddr,
+            ev.raddr,
+            dport,
+            ops.false(),
+        )
         fresh = conn._replace(
-            used=ops.true(), server=ev.server,
-            v4=is_v4(ops, ev.laddr), local_addr=ev.laddr, remote_addr=ev.raddr,
-            port=dport, lport=ops.ite(ev.server, ev.port, zero_port), deny_join_id0=ev.flag,
-            w_established=ops.false(), w_subflow_established=ops.false(),
-            w_add_addr=ops.false(), w_rm_addr=ops.false(), warned=ops.false(),
-            overflow=ops.false(), anno=tuple(_empty_anno(ops) for _ in conn.anno),
-            sf=(mpc, *(_empty_sf(ops) for _ in conn.sf[1:])))
+            used=ops.true(),
+            server=ev.server,
+            v4=is_v4(ops, ev.laddr),
+            local_addr=ev.laddr,
+            remote_addr=ev.raddr,
+            port=dport,
+            lport=ops.ite(ev.server, ev.port, zero_port),
+            deny_join_id0=ev.flag,
+            w_established=ops.false(),
+            w_subflow_established=ops.false(),
+            w_add_addr=ops.false(),
+            w_rm_addr=ops.false(),
+            warned=ops.false(),
+            overflow=ops.false(),
+            anno=tuple(_empty_anno(ops) for _ in conn.anno),
+            sf=(mpc, *(_empty_sf(ops) for _ in conn.sf[1:])),
+        )
         fresh = pm_fully_established(ops, pm_data_reset(ops, fresh, st))
         can = ops.not_(conn.used)
         return ops.ite(can, set_conn(st, ci, fresh), st), can
@@ -128,13 +155,27 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
 
 
 def _empty_sf(ops: Ops) -> Subflow:
-    return Subflow(ops.false(), ops.false(), ops.const(0, 2), u8(ops, 0), u8(ops, 0),
-                   u8(ops, 0), u8(ops, 0), ops.const(0, 16), ops.false())
+    return Subflow(
+        ops.false(),
+        ops.false(),
+        ops.const(0, 2),
+        u8(ops, 0),
+        u8(ops, 0),
+        u8(ops, 0),
+        u8(ops, 0),
+        ops.const(0, 16),
+        ops.false(),
+    )
 
 
 def _empty_anno(ops: Ops) -> Any:
-    return EMPTY_ANNO._replace(used=ops.false(), id=u8(ops, 0), addr=u8(ops, 0),
-                               port=ops.const(0, 16), echo_pending=ops.false())
+    return EMPTY_ANNO._replace(
+        used=ops.false(),
+        id=u8(ops, 0),
+        addr=u8(ops, 0),
+        port=ops.const(0, 16),
+        echo_pending=ops.false(),
+    )
 
 
 @rule("worker", writes=("netns", "conns"), reads_inputs=("event",))
@@ -144,8 +185,9 @@ def mptcp_pm_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        due = ops.and_(c.used, ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established,
-                                       c.w_subflow_established))
+        due = ops.and_(
+            c.used, ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
+        )
         return run_pm_worker(k, st, ci), due
 
     st, applied = for_conn(k, st, inp, one)
@@ -165,15 +207,23 @@ def mptcp_pm_add_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, O
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
         id0 = ops.eq(ev.rid, u8(ops, 0))
-        init = mptcp_addresses_equal(ops, c.remote_addr, c.port, ev.raddr, ev.port,
-                                     ops.ne(ev.port, ops.const(0, 16)))
-        echo_only = ops.or_(ops.and_(id0, ops.not_(init)),
-                            ops.and_(ops.not_(id0), ops.not_(c.accept_addr),
-                                     ops.not_(c_flag_case(ops, c, st.netns))))
+        init = mptcp_addresses_equal(
+            ops, c.remote_addr, c.port, ev.raddr, ev.port, ops.ne(ev.port, ops.const(0, 16))
+        )
+        echo_only = ops.or_(
+            ops.and_(id0, ops.not_(init)),
+            ops.and_(
+                ops.not_(id0), ops.not_(c.accept_addr), ops.not_(c_flag_case(ops, c, st.netns))
+            ),
+        )
         arrives = has_path(ops, c)
         take = ops.and_(arrives, ops.not_(echo_only), ops.not_(c.w_add_addr))
-        c2 = c._replace(w_add_addr=ops.true(), pm_remote_addr=ev.raddr, pm_remote_id=ev.rid,
-                        pm_remote_port=ev.port)
+        c2 = c._replace(
+            w_add_addr=ops.true(),
+            pm_remote_addr=ev.raddr,
+            pm_remote_id=ev.rid,
+            pm_remote_port=ev.port,
+        )
         return ops.ite(take, set_conn(st, ci, c2), st), arrives
 
     st, applied = for_conn(k, st, inp, one)
@@ -190,8 +240,9 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
         c = st.conns[ci]
         arrives = has_path(ops, c)
         take = ops.and_(arrives, ops.not_(c.w_rm_addr))
-        return ops.ite(take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(),
-                                                         rm_rx_id=ev.rid)), st), arrives
+        return ops.ite(
+            take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(), rm_rx_id=ev.rid)), st
+        ), arrives
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
@@ -216,15 +267,27 @@ def subflow_token_join_request(k: Ctx, st: State, inp: Inputs) -> tuple[State, O
         st2, local_id, id_ok = mptcp_pm_get_local_id(k, st, ci, ev.laddr, c.used)
         c = st2.conns[ci]
         ns = st2.netns
-        allowed = ops.and_(c.used, id_ok, c.accept_subflow,
-                           ops.ult(c.extra_subflows, ns.limit_extra_subflows))
+        allowed = ops.and_(
+            c.used, id_ok, c.accept_subflow, ops.ult(c.extra_subflows, ns.limit_extra_subflows)
+        )
         extra = ops.add(c.extra_subflows, u8(ops, 1), 8)
-        sf = Subflow(ops.true(), ops.true(), ops.const(SUBFLOW_KIND_PASSIVE, 2), local_id,
-                     ev.rid, ev.laddr, ev.raddr, ops.const(0, 16),
-                     is_backup_endpoint(ops, ns, ev.laddr))
-        joined = add_subflow(ops, c._replace(
-            extra_subflows=extra,
-            accept_subflow=ops.ne(extra, ns.limit_extra_subflows)), sf, ops.true())
+        sf = Subflow(
+            ops.true(),
+            ops.true(),
+            ops.const(SUBFLOW_KIND_PASSIVE, 2),
+            local_id,
+            ev.rid,
+            ev.laddr,
+            ev.raddr,
+            ops.const(0, 16),
+            is_backup_endpoint(ops, ns, ev.laddr),
+        )
+        joined = add_subflow(
+            ops,
+            c._replace(extra_subflows=extra, accept_subflow=ops.ne(extra, ns.limit_extra_subflows)),
+            sf,
+            ops.true(),
+        )
         joined = pm_subflow_established(ops, joined)
         return set_conn(st2, ci, ops.ite(allowed, joined, c)), allowed
 
@@ -241,8 +304,13 @@ def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        match = first_true(ops, [ops.and_(s.used, ops.eq(s.local_addr, ev.laddr),
-                                          ops.eq(s.remote_addr, ev.raddr)) for s in c.sf])
+        match = first_true(
+            ops,
+            [
+                ops.and_(s.used, ops.eq(s.local_addr, ev.laddr), ops.eq(s.remote_addr, ev.raddr))
+                for s in c.sf
+            ],
+        )
         c2, _ = close_subflows(ops, c, st.netns, match)
         return set_conn(st, ci, c2), ops.and_(c.used, ops.or_(*match))
 
@@ -260,11 +328,19 @@ def subflow_finish_connect(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outco
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        hits = [ops.and_(ops.eq(ev.slot, u8(ops, i)), s.used, ops.not_(s.established),
-                         ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)))
-                for i, s in enumerate(c.sf)]
-        ok = tuple(ops.ite(h, s._replace(established=ops.true()), s)
-                   for h, s in zip(hits, c.sf, strict=True))
+        hits = [
+            ops.and_(
+                ops.eq(ev.slot, u8(ops, i)),
+                s.used,
+                ops.not_(s.established),
+                ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)),
+            )
+            for i, s in enumerate(c.sf)
+        ]
+        ok = tuple(
+            ops.ite(h, s._replace(established=ops.true()), s)
+            for h, s in zip(hits, c.sf, strict=True)
+        )
         accepted = pm_subflow_established(ops, c._replace(sf=ok))
         refused, _ = close_subflows(ops, c, st.netns, hits)
         hit = ops.or_(*hits)
@@ -285,13 +361,19 @@ def mptcp_pm_add_addr_echoed(k: Ctx, st: State, inp: Inputs) -> tuple[State, Out
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        hits = [ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending)
-                for i, a in enumerate(c.anno)]
-        anno = tuple(ops.ite(h, a._replace(echo_pending=ops.false()), a)
-                     for h, a in zip(hits, c.anno, strict=True))
+        hits = [
+            ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending)
+            for i, a in enumerate(c.anno)
+        ]
+        anno = tuple(
+            ops.ite(h, a._replace(echo_pending=ops.false()), a)
+            for h, a in zip(hits, c.anno, strict=True)
+        )
         hit = ops.or_(*hits)
-        c2 = c._replace(anno=anno, w_subflow_established=ops.or_(
-            c.w_subflow_established, ops.and_(hit, c.work_pending)))
+        c2 = c._replace(
+            anno=anno,
+            w_subflow_established=ops.or_(c.w_subflow_established, ops.and_(hit, c.work_pending)),
+        )
         return set_conn(st, ci, ops.ite(hit, c2, c)), ops.and_(c.used, hit)
 
     st, applied = for_conn(k, st, inp, one)
@@ -310,11 +392,14 @@ def mptcp_pm_add_addr_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
 
     def one(st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
-        hits = [ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending,
-                         ops.ne(a.id, u8(ops, 0)))
-                for i, a in enumerate(c.anno)]
-        anno = tuple(ops.ite(h, a._replace(echo_pending=ops.false()), a)
-                     for h, a in zip(hits, c.anno, strict=True))
+        hits = [
+            ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending, ops.ne(a.id, u8(ops, 0)))
+            for i, a in enumerate(c.anno)
+        ]
+        anno = tuple(
+            ops.ite(h, a._replace(echo_pending=ops.false()), a)
+            for h, a in zip(hits, c.anno, strict=True)
+        )
         hit = ops.or_(*hits)
         c2 = pm_subflow_established(ops, c._replace(anno=anno))
         return set_conn(st, ci, ops.ite(hit, c2, c)), ops.and_(c.used, hit)

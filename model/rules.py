@@ -56,9 +56,9 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(name: str, writes: tuple[str, ...], reads_inputs: tuple[str, ...] = ()) -> Callable[
-    [RuleFn], RuleFn
-]:
+def rule(
+    name: str, writes: tuple[str, ...], reads_inputs: tuple[str, ...] = ()
+) -> Callable[[RuleFn], RuleFn]:
     """Register a rule under a scenario command name."""
 
     def deco(fn: RuleFn) -> RuleFn:
@@ -70,9 +70,7 @@ def rule(name: str, writes: tuple[str, ...], reads_inputs: tuple[str, ...] = ())
     return deco
 
 
-def first_error(ops: Ops, checks: list[tuple[Any, int, int]], value: Any) -> tuple[
-    Any, Outcome
-]:
+def first_error(ops: Ops, checks: list[tuple[Any, int, int]], value: Any) -> tuple[Any, Outcome]:
     """Fold kernel checks made in order into (failed, outcome).
 
     `checks` holds (condition, errno, extack index); the first condition that

@@ -195,19 +195,46 @@ EMPTY_ANNO = Anno(False, 0, 0, 0, False)
 
 def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANNO_SLOTS) -> Conn:
     return Conn(
-        used=False, server=False, v4=True, local_addr=0, remote_addr=0, port=0, lport=0,
-        deny_join_id0=False, id_avail=0, local_addr_used=0, add_addr_signaled=0,
-        add_addr_accepted=0, extra_subflows=0, accept_addr=False, accept_subflow=False,
-        work_pending=False, mpc_endpoint_id=0, mpc_accounted=False,
-        already_established=False, w_established=False, w_subflow_established=False,
-        w_add_addr=False, w_rm_addr=False, pm_remote_addr=0, pm_remote_id=0,
-        pm_remote_port=0, rm_rx_id=0, warned=False, overflow=False,
-        anno=(EMPTY_ANNO,) * anno_slots, sf=(EMPTY_SUBFLOW,) * subflow_slots,
+        used=False,
+        server=False,
+        v4=True,
+        local_addr=0,
+        remote_addr=0,
+        port=0,
+        lport=0,
+        deny_join_id0=False,
+        id_avail=0,
+        local_addr_used=0,
+        add_addr_signaled=0,
+        add_addr_accepted=0,
+        extra_subflows=0,
+        accept_addr=False,
+        accept_subflow=False,
+        work_pending=False,
+        mpc_endpoint_id=0,
+        mpc_accounted=False,
+        already_established=False,
+        w_established=False,
+        w_subflow_established=False,
+        w_add_addr=False,
+        w_rm_addr=False,
+        pm_remote_addr=0,
+        pm_remote_id=0,
+        pm_remote_port=0,
+        rm_rx_id=0,
+        warned=False,
+        overflow=False,
+        anno=(EMPTY_ANNO,) * anno_slots,
+        sf=(EMPTY_SUBFLOW,) * subflow_slots,
     )
 
 
-def initial_state(conns: int = DEFAULT_CONNS, subflow_slots: int = DEFAULT_SUBFLOW_SLOTS,
-                  endpoint_slots: int = MPTCP_PM_ADDR_MAX, anno_slots: int = ANNO_SLOTS) -> State:
+def initial_state(
+    conns: int = DEFAULT_CONNS,
+    subflow_slots: int = DEFAULT_SUBFLOW_SLOTS,
+    endpoint_slots: int = MPTCP_PM_ADDR_MAX,
+    anno_slots: int = ANNO_SLOTS,
+) -> State:
     """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1), and
     `conns` connection slots, none open yet. Fewer than 8 endpoint slots (or
     announcement slots) is a checker scope: runs must then stay that small."""
@@ -224,16 +251,16 @@ def initial_state(conns: int = DEFAULT_CONNS, subflow_slots: int = DEFAULT_SUBFL
             endp_fullmesh_max=0,
             limit_add_addr_accepted=0,
             limit_extra_subflows=2,
-        )
+        ),
     )
 
 
 # --- walking records ---------------------------------------------------------
 
 
-def leaves(value: Any, path: str = "", widths: dict[str, int] = WIDTHS) -> Iterator[
-    tuple[str, int, Any]
-]:
+def leaves(
+    value: Any, path: str = "", widths: dict[str, int] = WIDTHS
+) -> Iterator[tuple[str, int, Any]]:
     """Yield (path, width, leaf) for every field, in a fixed order."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         for name, item in zip(value._fields, value, strict=True):
@@ -249,8 +276,12 @@ def leaves(value: Any, path: str = "", widths: dict[str, int] = WIDTHS) -> Itera
         raise TypeError(f"not a record: {value!r}")
 
 
-def rebuild(template: Any, fn: Callable[[str, int, Any], Any], path: str = "",
-            widths: dict[str, int] = WIDTHS) -> Any:
+def rebuild(
+    template: Any,
+    fn: Callable[[str, int, Any], Any],
+    path: str = "",
+    widths: dict[str, int] = WIDTHS,
+) -> Any:
     """A copy of `template` with each leaf replaced by fn(path, width, leaf)."""
     if isinstance(template, tuple) and hasattr(template, "_fields"):
         out = []
@@ -264,8 +295,9 @@ def rebuild(template: Any, fn: Callable[[str, int, Any], Any], path: str = "",
     return tuple(rebuild(item, fn, f"{path}[{i}]", widths) for i, item in enumerate(template))
 
 
-def fresh(template: Any, prefix: str, ctx: z3.Context | None = None,
-          widths: dict[str, int] = WIDTHS) -> Any:
+def fresh(
+    template: Any, prefix: str, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS
+) -> Any:
     """A record shaped like `template` whose leaves are new Z3 variables."""
 
     def var(path: str, width: int, _: Any) -> z3.ExprRef:
@@ -275,8 +307,7 @@ def fresh(template: Any, prefix: str, ctx: z3.Context | None = None,
     return rebuild(template, var, widths=widths)
 
 
-def lift(concrete: Any, ctx: z3.Context | None = None,
-         widths: dict[str, int] = WIDTHS) -> Any:
+def lift(concrete: Any, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS) -> Any:
     """A concrete record as Z3 constants."""
 
     def const(_: str, width: int, v: Any) -> z3.ExprRef:
@@ -306,8 +337,9 @@ def evaluate(symbolic: Any, model: z3.ModelRef, widths: dict[str, int] = WIDTHS)
     )
 
 
-def bind(variables: Any, concrete: Any, ctx: z3.Context | None = None,
-         widths: dict[str, int] = WIDTHS) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
+def bind(
+    variables: Any, concrete: Any, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS
+) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
     """Substitution pairs mapping each variable leaf to the concrete value."""
     consts = lift(concrete, ctx, widths)
     return [

@@ -42,9 +42,12 @@ def endp_get_local_id(ops: Ops, conn: Conn, ident: Any) -> Any:
 
 def c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
     """`mptcp_pm_add_addr_c_flag_case` (protocol.h)."""
-    return ops.and_(conn.deny_join_id0, ops.eq(conn.local_addr_used, u8(ops, 0)),
-                    ops.eq(ns.limit_add_addr_accepted, u8(ops, 0)),
-                    ops.ult(conn.extra_subflows, ns.limit_extra_subflows))
+    return ops.and_(
+        conn.deny_join_id0,
+        ops.eq(conn.local_addr_used, u8(ops, 0)),
+        ops.eq(ns.limit_add_addr_accepted, u8(ops, 0)),
+        ops.ult(conn.extra_subflows, ns.limit_extra_subflows),
+    )
 
 
 def check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Any]:
@@ -52,8 +55,7 @@ def check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Any]:
     limit is hit *exactly* (`==`) or no endpoint id is still available."""
     none_left = ops.eq(ops.band(ns.id_bitmap, conn.id_avail), ops.const(0, 256))
     stop = ops.or_(ops.eq(conn.extra_subflows, ns.limit_extra_subflows), none_left)
-    return conn._replace(work_pending=ops.and_(conn.work_pending, ops.not_(stop))), \
-        ops.not_(stop)
+    return conn._replace(work_pending=ops.and_(conn.work_pending, ops.not_(stop))), ops.not_(stop)
 
 
 def pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
@@ -62,8 +64,8 @@ def pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
     extra = dec(ops, conn.extra_subflows)
     return conn._replace(
         extra_subflows=extra,
-        accept_subflow=ops.or_(conn.accept_subflow,
-                               ops.ult(extra, ns.limit_extra_subflows)))
+        accept_subflow=ops.or_(conn.accept_subflow, ops.ult(extra, ns.limit_extra_subflows)),
+    )
 
 
 def subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Any) -> Conn:
@@ -73,24 +75,25 @@ def subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Any) -> Conn:
     act = ops.or_(conn.work_pending, is_join)
     closed = ops.ite(is_join, pm_close_subflow(ops, conn, ns), conn)
     checked, pending = check_work_pending(ops, closed, ns)
-    checked = checked._replace(w_subflow_established=ops.or_(
-        checked.w_subflow_established, pending))
+    checked = checked._replace(
+        w_subflow_established=ops.or_(checked.w_subflow_established, pending)
+    )
     return ops.ite(act, checked, conn)
 
 
 def pm_subflow_established(ops: Ops, conn: Conn) -> Conn:
     """`mptcp_pm_subflow_established`: schedule SUBFLOW_ESTABLISHED if work
     is pending."""
-    return conn._replace(w_subflow_established=ops.or_(conn.w_subflow_established,
-                                                       conn.work_pending))
+    return conn._replace(
+        w_subflow_established=ops.or_(conn.w_subflow_established, conn.work_pending)
+    )
 
 
 def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Any) -> Conn:
     """Put `sf` in the first free slot (when `when` holds). No free slot is
     a scope overflow, flagged so a run can refuse to report on it."""
     free = first_true(ops, [ops.not_(s.used) for s in conn.sf])
-    slots = tuple(ops.ite(ops.and_(when, f), sf, s) for f, s in zip(free, conn.sf,
-                                                                       strict=True))
+    slots = tuple(ops.ite(ops.and_(when, f), sf, s) for f, s in zip(free, conn.sf, strict=True))
     full = ops.and_(when, ops.not_(ops.or_(*free)))
     return conn._replace(sf=slots, overflow=ops.or_(conn.overflow, full))
 
@@ -112,12 +115,22 @@ def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Any]) -> tuple[C
 
 
 def _replace_slot(slots: tuple, i: int, new: Any) -> tuple:
-    return (*slots[:i], new, *slots[i + 1:])
+    return (*slots[:i], new, *slots[i + 1 :])
 
 
-def subflow_connect(k: Ctx, conn: Conn, ns: Netns, when: Any, local_addr: Any,
-                    local_id: Any, remote_addr: Any, remote_id: Any, remote_port: Any,
-                    backup: Any, any_local: Any = False) -> tuple[Conn, Any]:
+def subflow_connect(
+    k: Ctx,
+    conn: Conn,
+    ns: Netns,
+    when: Any,
+    local_addr: Any,
+    local_id: Any,
+    remote_addr: Any,
+    remote_id: Any,
+    remote_port: Any,
+    backup: Any,
+    any_local: Any = False,
+) -> tuple[Conn, Any]:
     """`__mptcp_subflow_connect` for one (local, remote) pair, when `when`.
 
     The subflow was already counted in extra_subflows. Binding the local
@@ -129,9 +142,17 @@ def subflow_connect(k: Ctx, conn: Conn, ns: Netns, when: Any, local_addr: Any,
     """
     ops = k.ops
     bound = ops.or_(any_local, host_has(ops, k.topo, local_addr))
-    sf = Subflow(used=ops.true(), established=ops.false(), kind=ops.const(1, 2),
-                 local_id=local_id, remote_id=remote_id, local_addr=local_addr,
-                 remote_addr=remote_addr, remote_port=remote_port, backup=backup)
+    sf = Subflow(
+        used=ops.true(),
+        established=ops.false(),
+        kind=ops.const(1, 2),
+        local_id=local_id,
+        remote_id=remote_id,
+        local_addr=local_addr,
+        remote_addr=remote_addr,
+        remote_port=remote_port,
+        backup=backup,
+    )
     ok = ops.and_(when, bound)
     conn = add_subflow(ops, conn, sf, ok)
     conn = ops.ite(ops.and_(when, ops.not_(bound)), pm_close_subflow(ops, conn, ns), conn)

@@ -59,7 +59,8 @@ class SymbolicStep:
     @property
     def _widths(self) -> list[int]:
         return [w for _, w, _ in leaves(self.post)] + [
-            w for _, w, _ in leaves(self.outcome, widths=INPUT_WIDTHS)]
+            w for _, w, _ in leaves(self.outcome, widths=INPUT_WIDTHS)
+        ]
 
     @property
     def _packed(self) -> z3.BitVecRef:
@@ -88,14 +89,22 @@ class SymbolicStep:
 
 
 @cache
-def symbolic_step(rule: str, version: KernelVersion, topo: Topology | None = None,
-                  conns: int = 1, prefix: str = "", endpoint_slots: int = 8,
-                  subflow_slots: int = 8) -> SymbolicStep:
+def symbolic_step(
+    rule: str,
+    version: KernelVersion,
+    topo: Topology | None = None,
+    conns: int = 1,
+    prefix: str = "",
+    endpoint_slots: int = 8,
+    subflow_slots: int = 8,
+) -> SymbolicStep:
     """The rule's one-step encoding for a topology and numbers of slots
     (cached: built once per combination)."""
     ops = Z3Ops()
-    pre = fresh(initial_state(conns=conns, subflow_slots=subflow_slots,
-                              endpoint_slots=endpoint_slots), f"{prefix}s.")
+    pre = fresh(
+        initial_state(conns=conns, subflow_slots=subflow_slots, endpoint_slots=endpoint_slots),
+        f"{prefix}s.",
+    )
     inputs = fresh(INPUTS_TEMPLATE, f"{prefix}i.", widths=INPUT_WIDTHS)
     post, outcome = RULES[rule](Ctx(ops, version, topo or Topology()), pre, inputs)
     outcome = Outcome(*(_as_term(ops, v, 8) for v in outcome))

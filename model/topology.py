@@ -50,8 +50,9 @@ def peer_has(ops: Ops, topo: Topology, key: Any) -> Any:
 
 def route_source(ops: Ops, topo: Topology, remote: Any) -> Any:
     """The source address routing picks toward `remote` (an ADDR_ANY local)."""
-    result = ops.ite(is_v4(ops, remote), ops.const(topo.default_src_v4, 8),
-                     ops.const(topo.default_src_v6, 8))
+    result = ops.ite(
+        is_v4(ops, remote), ops.const(topo.default_src_v4, 8), ops.const(topo.default_src_v6, 8)
+    )
     for dst, src in reversed(topo.route_src):
         result = ops.ite(ops.eq(remote, ops.const(dst, 8)), ops.const(src, 8), result)
     return result

@@ -32,8 +32,9 @@ class Z3Ops:
     def __init__(self, ctx: z3.Context | None = None, bitmap_width: int = 256) -> None:
         self.ctx = ctx
         self.bw = bitmap_width
-        self._index_masks = [sum(1 << i for i in range(bitmap_width) if (i >> k) & 1)
-                             for k in range(8)]
+        self._index_masks = [
+            sum(1 << i for i in range(bitmap_width) if (i >> k) & 1) for k in range(8)
+        ]
 
     def const(self, value: int, width: int) -> z3.BitVecRef:
         if width == 256:
@@ -146,8 +147,11 @@ class Z3Ops:
         free = ~bitmap & ~below
         lowest = free & -free  # one-hot, or 0 when nothing is free
         bits = [
-            z3.If((lowest & z3.BitVecVal(m, self.bw, self.ctx)) != 0,
-                  z3.BitVecVal(1, 1, self.ctx), z3.BitVecVal(0, 1, self.ctx))
+            z3.If(
+                (lowest & z3.BitVecVal(m, self.bw, self.ctx)) != 0,
+                z3.BitVecVal(1, 1, self.ctx),
+                z3.BitVecVal(0, 1, self.ctx),
+            )
             for m in reversed(self._index_masks)
         ]
         # Nothing free: 256 truncated to u8 is 0, and the one-hot reading of
@@ -159,4 +163,3 @@ class Z3Ops:
 
     def trunc(self, x: Any, from_width: int, to_width: int) -> z3.BitVecRef:
         return z3.Extract(to_width - 1, 0, x)
-

@@ -30,26 +30,43 @@ class CIError(Exception):
 def add_check_arguments(ck: argparse.ArgumentParser) -> None:
     """The CI options of `pmcheck check`."""
     g = ck.add_argument_group("CI (docs/ci.md)")
-    g.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                   help="run up to N jobs (kernel versions x scopes) in parallel processes")
-    g.add_argument("--shard", metavar="K/N",
-                   help="run only shard K of N of the sorted job list (merge with "
-                        "`pmcheck merge`)")
-    g.add_argument("--cache", metavar="DIR",
-                   help=f"verdict cache directory (default: ${CACHE_ENV}; none: no cache)")
+    g.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run up to N jobs (kernel versions x scopes) in parallel processes",
+    )
+    g.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only shard K of N of the sorted job list (merge with `pmcheck merge`)",
+    )
+    g.add_argument(
+        "--cache",
+        metavar="DIR",
+        help=f"verdict cache directory (default: ${CACHE_ENV}; none: no cache)",
+    )
     g.add_argument("--no-cache", action="store_true", help=f"ignore ${CACHE_ENV}")
-    g.add_argument("--cache-only", action="store_true",
-                   help="never run a solver: a verdict missing from the cache is UNKNOWN "
-                        "(exit 3)")
+    g.add_argument(
+        "--cache-only",
+        action="store_true",
+        help="never run a solver: a verdict missing from the cache is UNKNOWN (exit 3)",
+    )
     add_report_arguments(g)
 
 
 def add_report_arguments(g: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     g.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0")
-    g.add_argument("--github", action=argparse.BooleanOptionalAction, default=None,
-                   help="GitHub Actions annotations and $GITHUB_STEP_SUMMARY (default: on "
-                        "when GITHUB_ACTIONS=true)")
+    g.add_argument(
+        "--github",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="GitHub Actions annotations and $GITHUB_STEP_SUMMARY (default: on "
+        "when GITHUB_ACTIONS=true)",
+    )
 
 
 def kernel_versions(text: str | None) -> list[KernelVersion]:
@@ -98,8 +115,9 @@ def open_cache(args: argparse.Namespace) -> Cache | None:
         raise CIError(str(e)) from None
 
 
-def run_check(args: argparse.Namespace, chosen: list[Property], scopes: list[Scope],
-              opts: Options) -> SuiteRun:
+def run_check(
+    args: argparse.Namespace, chosen: list[Property], scopes: list[Scope], opts: Options
+) -> SuiteRun:
     """Plan, shard and run `pmcheck check` (validates the CI options first)."""
     from pmcheck.checker import suite
 
@@ -115,8 +133,9 @@ def run_check(args: argparse.Namespace, chosen: list[Property], scopes: list[Sco
     jobs = suite.plan(chosen, scopes)
     ids = [j.id for j in jobs]
     mine = suite.shard(jobs, *spec) if spec else jobs
-    return suite.run_suite(mine, ids, opts, workers=args.jobs, cache=cache,
-                           cache_only=args.cache_only, shard_spec=spec)
+    return suite.run_suite(
+        mine, ids, opts, workers=args.jobs, cache=cache, cache_only=args.cache_only, shard_spec=spec
+    )
 
 
 def to_json(run: SuiteRun) -> str:
@@ -131,9 +150,10 @@ def emit_reports(args: argparse.Namespace, run: SuiteRun, title: str = "pmcheck 
     from pmcheck.reports import github, junit, markdown, sarif
 
     wall = {jr.job.id: jr.seconds for jr in run.jobs}
-    for option, path, text in (("--junit", args.junit,
-                                lambda: junit.render(run.records, job_seconds=wall)),
-                               ("--sarif", args.sarif, lambda: sarif.render(run.records))):
+    for option, path, text in (
+        ("--junit", args.junit, lambda: junit.render(run.records, job_seconds=wall)),
+        ("--sarif", args.sarif, lambda: sarif.render(run.records)),
+    ):
         if path:
             try:
                 Path(path).write_text(text())
@@ -151,8 +171,9 @@ def emit_reports(args: argparse.Namespace, run: SuiteRun, title: str = "pmcheck 
 
 
 def add_merge_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    mp = sub.add_parser("merge", help="combine `check --shard K/N --json` results into one "
-                                      "report and one exit code")
+    mp = sub.add_parser(
+        "merge", help="combine `check --shard K/N --json` results into one report and one exit code"
+    )
     mp.add_argument("files", nargs="+", metavar="FILE", help="--json output of each shard")
     mp.add_argument("--json", action="store_true", help="the merged verdicts as JSON")
     add_report_arguments(mp)
@@ -182,11 +203,16 @@ def summary_text(run: SuiteRun, head: str) -> str:
 
     from pmcheck.reports.common import headline, trace_text
 
-    rows = [[rec.prop.name, rec.version.value, rec.verdict_text(), rec.expected, rec.outcome]
-            for rec in run.records]
-    out = [f"{head}, {len(run.jobs)} jobs, {len(run.records)} verdicts",
-           tabulate(rows, headers=["property", "kernel", "verdict", "baseline", "result"],
-                    tablefmt="simple")]
+    rows = [
+        [rec.prop.name, rec.version.value, rec.verdict_text(), rec.expected, rec.outcome]
+        for rec in run.records
+    ]
+    out = [
+        f"{head}, {len(run.jobs)} jobs, {len(run.records)} verdicts",
+        tabulate(
+            rows, headers=["property", "kernel", "verdict", "baseline", "result"], tablefmt="simple"
+        ),
+    ]
     for rec in run.records:
         if rec.result.trace and rec.result.verdict.value == "VIOLATED":
             out += ["", headline(rec), trace_text(rec)]
@@ -194,4 +220,3 @@ def summary_text(run: SuiteRun, head: str) -> str:
             out += ["", headline(rec)]
     out.append(f"\nexit {run.exit_code}")
     return "\n".join(out)
-

@@ -64,16 +64,21 @@ def _changes(before: Observed, after: StepOutcome) -> str:
         if old[i] != new[i]:
             was = " ".join(flag_names(old[i].flags)) or "-"
             now = " ".join(flag_names(new[i].flags)) or "-"
-            out.append(f"~ id {i} flags {was} -> {now}" if was != now
-                       else f"~ {old[i].describe()} -> {new[i].describe()}")
+            out.append(
+                f"~ id {i} flags {was} -> {now}"
+                if was != now
+                else f"~ {old[i].describe()} -> {new[i].describe()}"
+            )
     old_conns = {c.conn: c for c in before[2]}
     for c in after.conns:
         if old_conns.get(c.conn) != c:
             out.append(c.describe())
     la, lb = before[1], after.limits
     if la != lb:
-        out.append(f"limits add_addr_accepted {la.add_addr_accepted}->{lb.add_addr_accepted}"
-                   f" subflows {la.subflows}->{lb.subflows}")
+        out.append(
+            f"limits add_addr_accepted {la.add_addr_accepted}->{lb.add_addr_accepted}"
+            f" subflows {la.subflows}->{lb.subflows}"
+        )
     return "\n".join(out)
 
 
@@ -97,8 +102,12 @@ def render_run(run: Run) -> str:
         rows.append([o.line, o.text, result, _reply_text(o.reply) or _changes(prev, o)])
         prev = (o.endpoints, o.limits, o.conns)
     head = f"{run.interpreter} {run.kernel}: {len(run.outcomes)} steps"
-    table = tabulate(rows, headers=["line", "command", "result", "reply / changes"],
-                     tablefmt="simple", maxcolwidths=[None, 40, 24, 44])
+    table = tabulate(
+        rows,
+        headers=["line", "command", "result", "reply / changes"],
+        tablefmt="simple",
+        maxcolwidths=[None, 40, 24, 44],
+    )
     return f"{head}\n{table}"
 
 
@@ -138,39 +147,60 @@ def cmd_diff(args: argparse.Namespace) -> int:
     live_version = _live()
     version = _version(args, scn, live_version)
     if version is not live_version:
-        print(f"pmcheck: note: comparing model {version.value} with a kernel that runs as "
-              f"{live_version.value} ({os.uname().release})", file=sys.stderr)
+        print(
+            f"pmcheck: note: comparing model {version.value} with a kernel that runs as "
+            f"{live_version.value} ({os.uname().release})",
+            file=sys.stderr,
+        )
     from pmcheck.live.interpreter import run_on_kernel
 
     model = run_model(scn, version, args.backend)
     kernel = run_on_kernel(scn)
     mismatch = first_mismatch(model, kernel)
     if args.json:
-        print(json.dumps({
-            "model": model.to_json(), "kernel": kernel.to_json(),
-            "mismatch": None if mismatch is None else {
-                "index": mismatch.index, "line": mismatch.line, "text": mismatch.text,
-                "field": mismatch.field, "model": describe_value(mismatch.field, mismatch.left),
-                "kernel": describe_value(mismatch.field, mismatch.right)},
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": model.to_json(),
+                    "kernel": kernel.to_json(),
+                    "mismatch": None
+                    if mismatch is None
+                    else {
+                        "index": mismatch.index,
+                        "line": mismatch.line,
+                        "text": mismatch.text,
+                        "field": mismatch.field,
+                        "model": describe_value(mismatch.field, mismatch.left),
+                        "kernel": describe_value(mismatch.field, mismatch.right),
+                    },
+                },
+                indent=2,
+            )
+        )
     elif mismatch is None:
-        print(f"agree: {len(scn.steps)} steps, model {version.value} = kernel "
-              f"{kernel.kernel}")
+        print(f"agree: {len(scn.steps)} steps, model {version.value} = kernel {kernel.kernel}")
     else:
-        print(f"{args.file}:{mismatch.line}: mismatch in {mismatch.field} after "
-              f"`{mismatch.text}`")
-        print(tabulate([["model " + version.value,
-                         describe_value(mismatch.field, mismatch.left)],
-                        ["kernel " + kernel.kernel,
-                         describe_value(mismatch.field, mismatch.right)]],
-                       tablefmt="simple_grid", maxcolwidths=[None, 70]))
+        print(f"{args.file}:{mismatch.line}: mismatch in {mismatch.field} after `{mismatch.text}`")
+        print(
+            tabulate(
+                [
+                    ["model " + version.value, describe_value(mismatch.field, mismatch.left)],
+                    ["kernel " + kernel.kernel, describe_value(mismatch.field, mismatch.right)],
+                ],
+                tablefmt="simple_grid",
+                maxcolwidths=[None, 70],
+            )
+        )
     return EXIT_OK if mismatch is None else EXIT_MISMATCH
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pmcheck", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 1)[1])
+    p = argparse.ArgumentParser(
+        prog="pmcheck",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
     p.add_argument("--version", action="version", version=f"pmcheck {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     versions = [v.value for v in KernelVersion]
@@ -179,40 +209,72 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("file", help="scenario file (.scn text, or .json)")
         if kernel:
-            sp.add_argument("--kernel", choices=versions,
-                            help="model version (default: the scenario's `kernel` line, "
-                                 f"else {DEFAULT_VERSION.value}; for diff: the running "
-                                 "kernel's)")
+            sp.add_argument(
+                "--kernel",
+                choices=versions,
+                help="model version (default: the scenario's `kernel` line, "
+                f"else {DEFAULT_VERSION.value}; for diff: the running "
+                "kernel's)",
+            )
         if backend:
-            sp.add_argument("--backend", choices=BACKENDS, default="concrete",
-                            help="model interpretation: plain values or the Z3 encoding")
+            sp.add_argument(
+                "--backend",
+                choices=BACKENDS,
+                default="concrete",
+                help="model interpretation: plain values or the Z3 encoding",
+            )
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     scenario_cmd("simulate", "run a scenario on the model", backend=True, kernel=True)
-    scenario_cmd("kernel", "run a scenario on the live kernel (root, netns)",
-                 backend=False, kernel=False)
-    scenario_cmd("diff", "run on model and live kernel, print the first mismatch",
-                 backend=True, kernel=True)
+    scenario_cmd(
+        "kernel", "run a scenario on the live kernel (root, netns)", backend=False, kernel=False
+    )
+    scenario_cmd(
+        "diff", "run on model and live kernel, print the first mismatch", backend=True, kernel=True
+    )
     ck = sub.add_parser("check", help="prove or refute properties (BMC, k-induction, PDR)")
     ck.add_argument("property", nargs="*", help="property names or labels (default: all)")
-    ck.add_argument("--kernel", metavar="V[,V...]|all",
-                    help=f"kernel version(s): {', '.join(versions)}, a comma-separated list, "
-                         f"or all (default {DEFAULT_VERSION.value})")
+    ck.add_argument(
+        "--kernel",
+        metavar="V[,V...]|all",
+        help=f"kernel version(s): {', '.join(versions)}, a comma-separated list, "
+        f"or all (default {DEFAULT_VERSION.value})",
+    )
     ck.add_argument("--engine", choices=("auto", "bmc", "kind", "pdr"), default="auto")
     ck.add_argument("--depth", type=int, default=6, help="BMC bound (default 6)")
     ck.add_argument("--k-max", type=int, default=3, help="k-induction bound (default 3)")
-    ck.add_argument("--slots", type=int, default=2,
-                    help="endpoint slots in the scope (default 2; 1..8; proofs grow fast: "
-                         "3 slots take ~2 min on 6.18-stable)")
-    ck.add_argument("--conn-slots", type=int, default=2,
-                    help="endpoint slots of the connection scope (default 2; 1..8)")
-    ck.add_argument("--bitmap-width", type=int, default=32,
-                    help="bits of the id bitmaps in the connection scope's encoding "
-                         "(default 32: ids stay below 16, longer paths are cut)")
-    ck.add_argument("--timeout", type=float, default=600.0,
-                    help="seconds per solver query; exhausted = UNKNOWN (default 600)")
-    ck.add_argument("--rlimit", type=int, default=10**10,
-                    help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)")
+    ck.add_argument(
+        "--slots",
+        type=int,
+        default=2,
+        help="endpoint slots in the scope (default 2; 1..8; proofs grow fast: "
+        "3 slots take ~2 min on 6.18-stable)",
+    )
+    ck.add_argument(
+        "--conn-slots",
+        type=int,
+        default=2,
+        help="endpoint slots of the connection scope (default 2; 1..8)",
+    )
+    ck.add_argument(
+        "--bitmap-width",
+        type=int,
+        default=32,
+        help="bits of the id bitmaps in the connection scope's encoding "
+        "(default 32: ids stay below 16, longer paths are cut)",
+    )
+    ck.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds per solver query; exhausted = UNKNOWN (default 600)",
+    )
+    ck.add_argument(
+        "--rlimit",
+        type=int,
+        default=10**10,
+        help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)",
+    )
     ck.add_argument("--json", action="store_true", help="machine-readable verdicts")
     from pmcheck.counterexamples import cli as cx_cli
 
@@ -233,13 +295,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     from pmcheck.properties import catalog
 
     props = catalog.all_properties()
-    chosen = [p for p in props.values() if not args.property or p.name in args.property
-              or p.name.split("-")[0] in args.property]
-    unknown = [n for n in args.property if not any(
-        p.name == n or p.name.split("-")[0] == n for p in props.values())]
+    chosen = [
+        p
+        for p in props.values()
+        if not args.property or p.name in args.property or p.name.split("-")[0] in args.property
+    ]
+    unknown = [
+        n
+        for n in args.property
+        if not any(p.name == n or p.name.split("-")[0] == n for p in props.values())
+    ]
     if unknown:
-        raise UsageError(f"unknown property {', '.join(unknown)} (known: "
-                         f"{', '.join(p.name for p in props.values())})")
+        raise UsageError(
+            f"unknown property {', '.join(unknown)} (known: "
+            f"{', '.join(p.name for p in props.values())})"
+        )
     if args.slots < 1 or args.slots > 8:
         raise UsageError(f"--slots {args.slots}: endpoint slots must be 1..8")
     if args.conn_slots < 1 or args.conn_slots > 8:
@@ -254,9 +324,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     limits = Limits(rlimit=args.rlimit, timeout_s=args.timeout)
     opts = Options(engine=args.engine, depth=args.depth, k_max=args.k_max, limits=limits)
     t0 = time.perf_counter()
-    scopes = [s for v in versions for s in (
-        Scope(v, endpoint_slots=args.slots),
-        connection_scope(v, endpoint_slots=args.conn_slots, bitmap_width=args.bitmap_width))]
+    scopes = [
+        s
+        for v in versions
+        for s in (
+            Scope(v, endpoint_slots=args.slots),
+            connection_scope(v, endpoint_slots=args.conn_slots, bitmap_width=args.bitmap_width),
+        )
+    ]
     run = run_check(args, chosen, scopes, opts)
     code = run.exit_code
     if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
@@ -268,22 +343,38 @@ def cmd_check(args: argparse.Namespace) -> int:
     for jr in run.jobs:
         scope, version, results = jr.job.scope, jr.job.scope.version, jr.results
         records = {rec.prop.name: rec for rec in run.records if rec.job == jr.job.id}
-        print(f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
-              f"BMC depth {args.depth}" + (" (from the verdict cache)" if jr.cached else ""))
+        print(
+            f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
+            f"BMC depth {args.depth}" + (" (from the verdict cache)" if jr.cached else "")
+        )
         rows = []
         for r in results:
             p, rec = props[r.prop], records[r.prop]
             mark = "ok" if rec.met else "UNEXPECTED"
             wit = "-" if r.witness is None else f"{len(r.witness)} steps"
-            rows.append([r.prop, rec.verdict_text(), r.engine,
-                         "cached" if rec.cached else f"{r.seconds:.1f}s",
-                         f"expected {p.expect(version)}: {mark}", wit])
-        print(tabulate(rows, headers=["property", "verdict", "engine", "time", "baseline",
-                                      "witness"], tablefmt="simple"))
+            rows.append(
+                [
+                    r.prop,
+                    rec.verdict_text(),
+                    r.engine,
+                    "cached" if rec.cached else f"{r.seconds:.1f}s",
+                    f"expected {p.expect(version)}: {mark}",
+                    wit,
+                ]
+            )
+        print(
+            tabulate(
+                rows,
+                headers=["property", "verdict", "engine", "time", "baseline", "witness"],
+                tablefmt="simple",
+            )
+        )
         for r in results:
             if r.trace and r.verdict.value == "VIOLATED":
-                print(f"\n{r.prop}: shortest violation, {len(r.trace)} steps "
-                      "(a scenario; replayed on the concrete model):")
+                print(
+                    f"\n{r.prop}: shortest violation, {len(r.trace)} steps "
+                    "(a scenario; replayed on the concrete model):"
+                )
                 for s in r.trace:
                     print(f"  {render_step(s)}")
             if r.reason and r.verdict.value == "UNKNOWN":
@@ -293,8 +384,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if run.shard:
         print(f"shard {run.shard[0]}/{run.shard[1]}: {len(run.jobs)} of {len(run.plan)} jobs")
     if run.cache:
-        print(f"verdict cache: {run.cache.hits} hits, {run.cache.misses} misses, "
-              f"{run.cache.stored} stored")
+        print(
+            f"verdict cache: {run.cache.hits} hits, {run.cache.misses} misses, "
+            f"{run.cache.stored} stored"
+        )
     print(f"{len(run.records)} properties in {time.perf_counter() - t0:.1f}s; exit {code}")
     emit_reports(args, run)
     return code
@@ -306,8 +399,13 @@ def render_step(step: object) -> str:
     return step_text(step)
 
 
-COMMANDS = {"simulate": cmd_simulate, "kernel": cmd_kernel, "diff": cmd_diff,
-            "check": cmd_check, "merge": cmd_merge}
+COMMANDS = {
+    "simulate": cmd_simulate,
+    "kernel": cmd_kernel,
+    "diff": cmd_diff,
+    "check": cmd_check,
+    "merge": cmd_merge,
+}
 
 
 def cmd_counterexample(args: argparse.Namespace) -> int:

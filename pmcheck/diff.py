@@ -25,8 +25,7 @@ def first_mismatch(left: Run, right: Run) -> Mismatch | None:
     for a, b in zip(left.outcomes, right.outcomes, strict=True):
         for name in FIELDS:
             if getattr(a, name) != getattr(b, name):
-                return Mismatch(a.index, a.line, a.text, name, getattr(a, name),
-                                getattr(b, name))
+                return Mismatch(a.index, a.line, a.text, name, getattr(a, name), getattr(b, name))
         if a.extack and b.extack and a.extack != b.extack:
             return Mismatch(a.index, a.line, a.text, "extack", a.extack, b.extack)
     return None

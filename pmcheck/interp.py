@@ -74,8 +74,13 @@ def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
 Observer = Callable[[str, State, State, Outcome], None]
 
 
-def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
-              conn_slots: int | None = None, observer: Observer | None = None) -> Run:
+def run_model(
+    scn: Scenario,
+    version: KernelVersion,
+    backend: str = "concrete",
+    conn_slots: int | None = None,
+    observer: Observer | None = None,
+) -> Run:
     """Interpret every step; raises ScenarioError for input the model cannot
     represent (too many addresses, connections or subflows for its scope).
     `observer(rule, before, after, outcome)` sees every rule application, the
@@ -103,8 +108,9 @@ def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
         state = settle(apply, state, topo, step.loc)
         for c in state.conns:
             if c.overflow:
-                raise ScenarioError(step.loc, "more live subflows or announcements than "
-                                              "the model's slots")
+                raise ScenarioError(
+                    step.loc, "more live subflows or announcements than the model's slots"
+                )
         outcomes.append(_observe(index, step, state, out, universe))
     interpreter = "model" if backend == "concrete" else "z3"
     return Run(interpreter, version.value, tuple(outcomes))
@@ -113,12 +119,25 @@ def run_model(scn: Scenario, version: KernelVersion, backend: str = "concrete",
 def conn_views(state: State, u: Universe, opened: int) -> tuple[ConnView, ...]:
     views_ = []
     for n, c in enumerate(state.conns[:opened], start=1):
-        table = tuple(sorted(
-            SubflowRow(u.addr_text(s.local_addr), s.local_id, u.addr_text(s.remote_addr),
-                       s.remote_id)
-            for s in c.sf if s.used and s.established))
-        views_.append(ConnView(n, c.extra_subflows, c.add_addr_signaled, c.add_addr_accepted,
-                               c.local_addr_used, table))
+        table = tuple(
+            sorted(
+                SubflowRow(
+                    u.addr_text(s.local_addr), s.local_id, u.addr_text(s.remote_addr), s.remote_id
+                )
+                for s in c.sf
+                if s.used and s.established
+            )
+        )
+        views_.append(
+            ConnView(
+                n,
+                c.extra_subflows,
+                c.add_addr_signaled,
+                c.add_addr_accepted,
+                c.local_addr_used,
+                table,
+            )
+        )
     return tuple(views_)
 
 
@@ -127,8 +146,7 @@ def _observe(index: int, step: Step, state: State, out: Outcome, u: Universe) ->
     cmd = step.command
     reply = None
     if isinstance(cmd, EndpointShow):
-        reply = (views.dump_addr(ns, u.row) if cmd.id is None
-                 else views.get_addr(ns, cmd.id, u.row))
+        reply = views.dump_addr(ns, u.row) if cmd.id is None else views.get_addr(ns, cmd.id, u.row)
     elif isinstance(cmd, LimitsShow):
         reply = views.limits(ns)
     return StepOutcome(

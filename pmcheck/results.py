@@ -14,7 +14,7 @@ from pmcheck.scenario.ast import flag_names
 
 
 def errno_text(errno: int) -> str:
-    """"ok" for 0, else the symbolic name as the kernel returns it: -EEXIST."""
+    """ "ok" for 0, else the symbolic name as the kernel returns it: -EEXIST."""
     if errno == 0:
         return "ok"
     if errno == _errno.EOPNOTSUPP:  # Python calls 95 ENOTSUP; the kernel says EOPNOTSUPP
@@ -76,8 +76,10 @@ class ConnView:
 
     def describe(self) -> str:
         rows = " ".join(r.describe() for r in self.table) or "-"
-        return (f"conn {self.conn}: subflows {self.subflows} signal {self.add_addr_signal} "
-                f"accepted {self.add_addr_accepted} used {self.local_addr_used} | {rows}")
+        return (
+            f"conn {self.conn}: subflows {self.subflows} signal {self.add_addr_signal} "
+            f"accepted {self.add_addr_accepted} used {self.local_addr_used} | {rows}"
+        )
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,17 @@ def _u8(ops: Ops, v: int) -> Any:
 
 def _per_conn(fn: Any) -> Any:
     """holds(ops, st) = for every open connection, fn(ops, st, conn)."""
+
     def holds(ops: Ops, st: State) -> Any:
         return ops.and_(*(ops.or_(ops.not_(c.used), fn(ops, st, c)) for c in st.conns))
+
     return holds
 
 
 def _some_conn(fn: Any) -> Any:
     def premise(ops: Ops, st: State) -> Any:
         return ops.or_(*(ops.and_(c.used, fn(ops, st, c)) for c in st.conns))
+
     return premise
 
 
@@ -50,133 +53,189 @@ def _fullmesh_anywhere(ops: Ops, st: State) -> Any:
 
 # --- M1 ----------------------------------------------------------------------
 
+
 def m1(ops: Ops, st: State, c: Conn) -> Any:
-    used = [ops.and_(e.used, ops.has(e.flags, FLAG_SUBFLOW), ops.ne(e.id, c.mpc_endpoint_id),
-                     ops.not_(ops.bit_test(c.id_avail, e.id))) for e in st.netns.endp]
+    used = [
+        ops.and_(
+            e.used,
+            ops.has(e.flags, FLAG_SUBFLOW),
+            ops.ne(e.id, c.mpc_endpoint_id),
+            ops.not_(ops.bit_test(c.id_avail, e.id)),
+        )
+        for e in st.netns.endp
+    ]
     return ops.eq(c.local_addr_used, count(ops, used))
 
 
-M1 = register(Property(
-    name="M1-local-addr-used",
-    statement="local_addr_used equals the number of SUBFLOW endpoints, other than "
-              "the MPC one, whose id this connection has marked used",
-    cites="mptcp_pm_create_subflow_or_signal_addr, fill_local_addresses_vec_c_flag "
-          "(F1: clears the id bit before the family and MPC checks), "
-          "__mark_subflow_endp_available (its WARN guards this); notes M1, F1",
-    holds=_per_conn(m1),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.local_addr_used, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M1 = register(
+    Property(
+        name="M1-local-addr-used",
+        statement="local_addr_used equals the number of SUBFLOW endpoints, other than "
+        "the MPC one, whose id this connection has marked used",
+        cites="mptcp_pm_create_subflow_or_signal_addr, fill_local_addresses_vec_c_flag "
+        "(F1: clears the id bit before the family and MPC checks), "
+        "__mark_subflow_endp_available (its WARN guards this); notes M1, F1",
+        holds=_per_conn(m1),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.local_addr_used, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 # --- M2 ----------------------------------------------------------------------
 
+
 def m2(ops: Ops, st: State, c: Conn) -> Any:
     ns = st.netns
     announced = count(ops, [a.used for a in c.anno])
-    return ops.and_(ops.ule(c.local_addr_used, ns.endp_subflow_max),
-                    ops.eq(c.add_addr_signaled, announced),
-                    ops.ule(c.add_addr_signaled, ns.endp_signal_max))
+    return ops.and_(
+        ops.ule(c.local_addr_used, ns.endp_subflow_max),
+        ops.eq(c.add_addr_signaled, announced),
+        ops.ule(c.add_addr_signaled, ns.endp_signal_max),
+    )
 
 
-M2 = register(Property(
-    name="M2-used-within-endpoints",
-    statement="local_addr_used <= endp_subflow_max, and add_addr_signaled equals "
-              "the announce list's length and is <= endp_signal_max",
-    cites="mptcp_pm_create_subflow_or_signal_addr (the loop bounds), "
-          "mptcp_pm_alloc_anno_list, mptcp_pm_nl_del_addr_doit / "
-          "mptcp_pm_remove_anno_addr (decrements); notes M2",
-    holds=_per_conn(m2),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_signaled, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M2 = register(
+    Property(
+        name="M2-used-within-endpoints",
+        statement="local_addr_used <= endp_subflow_max, and add_addr_signaled equals "
+        "the announce list's length and is <= endp_signal_max",
+        cites="mptcp_pm_create_subflow_or_signal_addr (the loop bounds), "
+        "mptcp_pm_alloc_anno_list, mptcp_pm_nl_del_addr_doit / "
+        "mptcp_pm_remove_anno_addr (decrements); notes M2",
+        holds=_per_conn(m2),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_signaled, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 # --- M3 / M4 / M5: the limits ------------------------------------------------
 
-M3 = register(Property(
-    name="M3-extra-subflows-limit",
-    statement="extra_subflows <= the subflows limit (limits set before connecting)",
-    cites="mptcp_pm_nl_add_addr_received and the ANY / laminar / fullmesh fillers "
-          "(count without checking first), mptcp_pm_allow_new_subflow; notes M3, F4",
-    holds=_per_conn(lambda ops, st, c: ops.ule(c.extra_subflows,
-                                               st.netns.limit_extra_subflows)),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.extra_subflows, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M3 = register(
+    Property(
+        name="M3-extra-subflows-limit",
+        statement="extra_subflows <= the subflows limit (limits set before connecting)",
+        cites="mptcp_pm_nl_add_addr_received and the ANY / laminar / fullmesh fillers "
+        "(count without checking first), mptcp_pm_allow_new_subflow; notes M3, F4",
+        holds=_per_conn(
+            lambda ops, st, c: ops.ule(c.extra_subflows, st.netns.limit_extra_subflows)
+        ),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.extra_subflows, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
-M4 = register(Property(
-    name="M4-add-addr-accepted-limit",
-    statement="add_addr_accepted <= the add_addr_accepted limit",
-    cites="mptcp_pm_nl_add_addr_received (the C-flag case accepts with accept_addr "
-          "false); notes M4",
-    holds=_per_conn(lambda ops, st, c: ops.ule(c.add_addr_accepted,
-                                               st.netns.limit_add_addr_accepted)),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_accepted, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M4 = register(
+    Property(
+        name="M4-add-addr-accepted-limit",
+        statement="add_addr_accepted <= the add_addr_accepted limit",
+        cites="mptcp_pm_nl_add_addr_received (the C-flag case accepts with accept_addr "
+        "false); notes M4",
+        holds=_per_conn(
+            lambda ops, st, c: ops.ule(c.add_addr_accepted, st.netns.limit_add_addr_accepted)
+        ),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_accepted, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 def m5(ops: Ops, st: State, c: Conn) -> Any:
     ns = st.netns
-    return ops.or_(ops.not_(c.accept_addr),
-                   ops.and_(ops.ult(c.add_addr_accepted, ns.limit_add_addr_accepted),
-                            ops.ult(c.extra_subflows, ns.limit_extra_subflows)))
+    return ops.or_(
+        ops.not_(c.accept_addr),
+        ops.and_(
+            ops.ult(c.add_addr_accepted, ns.limit_add_addr_accepted),
+            ops.ult(c.extra_subflows, ns.limit_extra_subflows),
+        ),
+    )
 
 
-M5 = register(Property(
-    name="M5-accept-addr-gate",
-    statement="accept_addr implies add_addr_accepted and extra_subflows are both "
-              "below their limits",
-    cites="mptcp_pm_data_reset, mptcp_pm_nl_add_addr_received / "
-          "mptcp_pm_nl_rm_addr_received (the only places accept_addr is recomputed); "
-          "notes M5, F4",
-    holds=_per_conn(m5),
-    premise=_some_conn(lambda ops, st, c: c.accept_addr),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M5 = register(
+    Property(
+        name="M5-accept-addr-gate",
+        statement="accept_addr implies add_addr_accepted and extra_subflows are both "
+        "below their limits",
+        cites="mptcp_pm_data_reset, mptcp_pm_nl_add_addr_received / "
+        "mptcp_pm_nl_rm_addr_received (the only places accept_addr is recomputed); "
+        "notes M5, F4",
+        holds=_per_conn(m5),
+        premise=_some_conn(lambda ops, st, c: c.accept_addr),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 # --- M6 / M7: the MPC endpoint and local id 0 ---------------------------------
 
+
 def m6(ops: Ops, st: State, c: Conn) -> Any:
-    named = ops.or_(*(ops.and_(e.used, ops.eq(e.id, c.mpc_endpoint_id),
-                               ops.eq(e.addr, c.local_addr)) for e in st.netns.endp))
+    named = ops.or_(
+        *(
+            ops.and_(e.used, ops.eq(e.id, c.mpc_endpoint_id), ops.eq(e.addr, c.local_addr))
+            for e in st.netns.endp
+        )
+    )
     return ops.or_(ops.eq(c.mpc_endpoint_id, _u8(ops, 0)), named)
 
 
-M6 = register(Property(
-    name="M6-mpc-endpoint-exists",
-    statement="a non-zero mpc_endpoint_id names an endpoint with the connection's "
-              "initial local address",
-    cites="mptcp_mpc_endpoint_setup; mptcp_pm_nl_flush_addrs_doit leaves it stale "
-          "and resets next_id (F3), mptcp_pm_nl_del_addr_doit; notes M6, F3",
-    holds=_per_conn(m6),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.mpc_endpoint_id, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M6 = register(
+    Property(
+        name="M6-mpc-endpoint-exists",
+        statement="a non-zero mpc_endpoint_id names an endpoint with the connection's "
+        "initial local address",
+        cites="mptcp_mpc_endpoint_setup; mptcp_pm_nl_flush_addrs_doit leaves it stale "
+        "and resets next_id (F3), mptcp_pm_nl_del_addr_doit; notes M6, F3",
+        holds=_per_conn(m6),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.mpc_endpoint_id, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 def m7(ops: Ops, st: State, c: Conn) -> Any:
-    return ops.and_(*(ops.or_(ops.not_(s.used),
-                              ops.eq(ops.eq(s.local_id, _u8(ops, 0)),
-                                     ops.eq(s.local_addr, c.local_addr)))
-                      for s in c.sf))
+    return ops.and_(
+        *(
+            ops.or_(
+                ops.not_(s.used),
+                ops.eq(ops.eq(s.local_id, _u8(ops, 0)), ops.eq(s.local_addr, c.local_addr)),
+            )
+            for s in c.sf
+        )
+    )
 
 
-M7 = register(Property(
-    name="M7-local-id-zero",
-    statement="a live subflow has local id 0 exactly when it leaves from the "
-              "connection's initial local address",
-    cites="fill_local_laminar_endp (F2: the raw MPC endpoint id), "
-          "mptcp_pm_get_local_id, mptcp_mpc_endpoint_setup; notes M7, F2, F3",
-    holds=_per_conn(m7),
-    premise=_some_conn(lambda ops, st, c: ops.or_(*(_active(ops, s) for s in c.sf))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+M7 = register(
+    Property(
+        name="M7-local-id-zero",
+        statement="a live subflow has local id 0 exactly when it leaves from the "
+        "connection's initial local address",
+        cites="fill_local_laminar_endp (F2: the raw MPC endpoint id), "
+        "mptcp_pm_get_local_id, mptcp_mpc_endpoint_setup; notes M7, F2, F3",
+        holds=_per_conn(m7),
+        premise=_some_conn(lambda ops, st, c: ops.or_(*(_active(ops, s) for s in c.sf))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 # --- M8 and the laminar properties --------------------------------------------
+
 
 def m8(ops: Ops, st: State, c: Conn) -> Any:
     per = []
@@ -187,94 +246,142 @@ def m8(ops: Ops, st: State, c: Conn) -> Any:
     return ops.or_(_fullmesh_anywhere(ops, st), ops.and_(*per))
 
 
-M8 = register(Property(
-    name="M8-laminar-used-once",
-    statement="with no FULLMESH endpoint, a LAMINAR endpoint's address is the source "
-              "of at most one live PM-created subflow (the notes' wording: whatever "
-              "path created them)",
-    cites="fill_local_laminar_endp (the id-available test uses the mapped id 0, the "
-          "subflow the raw id: F2), fill_local_addresses_vec; notes M8",
-    holds=_per_conn(m8),
-    premise=_some_conn(lambda ops, st, c: ops.or_(*(
-        ops.and_(e.used, ops.has(e.flags, FLAG_LAMINAR), ops.or_(*(
-            ops.and_(_active(ops, s), ops.eq(s.local_addr, e.addr)) for s in c.sf)))
-        for e in st.netns.endp))),
-    expected=ALL, group="laminar", needs_connections=True,
-))
+M8 = register(
+    Property(
+        name="M8-laminar-used-once",
+        statement="with no FULLMESH endpoint, a LAMINAR endpoint's address is the source "
+        "of at most one live PM-created subflow (the notes' wording: whatever "
+        "path created them)",
+        cites="fill_local_laminar_endp (the id-available test uses the mapped id 0, the "
+        "subflow the raw id: F2), fill_local_addresses_vec; notes M8",
+        holds=_per_conn(m8),
+        premise=_some_conn(
+            lambda ops, st, c: ops.or_(
+                *(
+                    ops.and_(
+                        e.used,
+                        ops.has(e.flags, FLAG_LAMINAR),
+                        ops.or_(
+                            *(ops.and_(_active(ops, s), ops.eq(s.local_addr, e.addr)) for s in c.sf)
+                        ),
+                    )
+                    for e in st.netns.endp
+                )
+            )
+        ),
+        expected=ALL,
+        group="laminar",
+        needs_connections=True,
+    )
+)
 
 
 def families(ops: Ops, st: State, c: Conn) -> Any:
-    return ops.and_(*(ops.or_(ops.not_(s.used),
-                              ops.eq(is_v4(ops, s.local_addr), is_v4(ops, s.remote_addr)))
-                      for s in c.sf))
+    return ops.and_(
+        *(
+            ops.or_(ops.not_(s.used), ops.eq(is_v4(ops, s.local_addr), is_v4(ops, s.remote_addr)))
+            for s in c.sf
+        )
+    )
 
 
-L1 = register(Property(
-    name="L1-same-family-subflows",
-    statement="no subflow joins addresses of two families (a laminar or any other "
-              "endpoint is never used for an ADD_ADDR of the other family)",
-    cites="fill_local_laminar_endp / fill_local_addresses_vec_fullmesh "
-          "(mptcp_pm_addr_families_match), fill_remote_addr; notes F10",
-    holds=_per_conn(families),
-    premise=_some_conn(lambda ops, st, c: ops.or_(*(_active(ops, s) for s in c.sf))),
-    group="laminar", needs_connections=True,
-))
+L1 = register(
+    Property(
+        name="L1-same-family-subflows",
+        statement="no subflow joins addresses of two families (a laminar or any other "
+        "endpoint is never used for an ADD_ADDR of the other family)",
+        cites="fill_local_laminar_endp / fill_local_addresses_vec_fullmesh "
+        "(mptcp_pm_addr_families_match), fill_remote_addr; notes F10",
+        holds=_per_conn(families),
+        premise=_some_conn(lambda ops, st, c: ops.or_(*(_active(ops, s) for s in c.sf))),
+        group="laminar",
+        needs_connections=True,
+    )
+)
 
 
 # --- M9, backup, WARN ---------------------------------------------------------
 
+
 def m9(ops: Ops, st: State, c: Conn) -> Any:
-    return ops.and_(*(ops.not_(ops.and_(_active(ops, a), _active(ops, b),
-                                        ops.eq(a.local_addr, b.local_addr),
-                                        ops.eq(a.remote_addr, b.remote_addr)))
-                      for i, a in enumerate(c.sf) for b in c.sf[i + 1:]))
+    return ops.and_(
+        *(
+            ops.not_(
+                ops.and_(
+                    _active(ops, a),
+                    _active(ops, b),
+                    ops.eq(a.local_addr, b.local_addr),
+                    ops.eq(a.remote_addr, b.remote_addr),
+                )
+            )
+            for i, a in enumerate(c.sf)
+            for b in c.sf[i + 1 :]
+        )
+    )
 
 
-M9 = register(Property(
-    name="M9-no-duplicate-subflow",
-    statement="no two live PM-created subflows join the same local and remote "
-              "addresses",
-    cites="lookup_subflow_by_daddr / lookup_subflow_by_saddr, "
-          "fill_remote_addresses_fullmesh (unavail ids); notes M9",
-    holds=_per_conn(m9),
-    premise=_some_conn(lambda ops, st, c: ops.ule(
-        _u8(ops, 2), count(ops, [_active(ops, s) for s in c.sf]))),
-    expected=BOUNDED_ALL, group="connection", needs_connections=True,
-))
+M9 = register(
+    Property(
+        name="M9-no-duplicate-subflow",
+        statement="no two live PM-created subflows join the same local and remote addresses",
+        cites="lookup_subflow_by_daddr / lookup_subflow_by_saddr, "
+        "fill_remote_addresses_fullmesh (unavail ids); notes M9",
+        holds=_per_conn(m9),
+        premise=_some_conn(
+            lambda ops, st, c: ops.ule(_u8(ops, 2), count(ops, [_active(ops, s) for s in c.sf]))
+        ),
+        expected=BOUNDED_ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 
 def backup_reflected(ops: Ops, st: State, c: Conn) -> Any:
     per = []
     for s in c.sf:
         for e in st.netns.endp:
-            from_e = ops.and_(_active(ops, s), e.used, ops.eq(s.local_addr, e.addr),
-                              ops.ne(s.local_id, _u8(ops, 0)), ops.eq(s.local_id, e.id))
-            per.append(ops.or_(ops.not_(from_e),
-                               ops.eq(s.backup, ops.has(e.flags, FLAG_BACKUP))))
+            from_e = ops.and_(
+                _active(ops, s),
+                e.used,
+                ops.eq(s.local_addr, e.addr),
+                ops.ne(s.local_id, _u8(ops, 0)),
+                ops.eq(s.local_id, e.id),
+            )
+            per.append(ops.or_(ops.not_(from_e), ops.eq(s.backup, ops.has(e.flags, FLAG_BACKUP))))
     return ops.and_(*per)
 
 
-X1 = register(Property(
-    name="X1-backup-reflected",
-    statement="a PM-created subflow from an endpoint carries that endpoint's BACKUP "
-              "flag (as the B bit), also after `endpoint change`",
-    cites="mptcp_pm_create_subflow_or_signal_addr / fill_local_* (backup from the "
-          "entry), mptcp_pm_nl_set_flags -> mptcp_pm_mp_prio_send_ack (F5: first "
-          "matching subflow only)",
-    holds=_per_conn(backup_reflected),
-    premise=_some_conn(lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup)
-                                                    for s in c.sf))),
-    expected=ALL, group="mixed", needs_connections=True,
-))
+X1 = register(
+    Property(
+        name="X1-backup-reflected",
+        statement="a PM-created subflow from an endpoint carries that endpoint's BACKUP "
+        "flag (as the B bit), also after `endpoint change`",
+        cites="mptcp_pm_create_subflow_or_signal_addr / fill_local_* (backup from the "
+        "entry), mptcp_pm_nl_set_flags -> mptcp_pm_mp_prio_send_ack (F5: first "
+        "matching subflow only)",
+        holds=_per_conn(backup_reflected),
+        premise=_some_conn(
+            lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup) for s in c.sf))
+        ),
+        expected=ALL,
+        group="mixed",
+        needs_connections=True,
+    )
+)
 
-W1 = register(Property(
-    name="W1-no-warn",
-    statement="no kernel WARN_ON_ONCE fires (counter underflow in "
-              "__mark_subflow_endp_available, duplicate announce entry)",
-    cites="__mark_subflow_endp_available, mptcp_pm_alloc_anno_list; notes M1, F1",
-    holds=_per_conn(lambda ops, st, c: ops.not_(c.warned)),
-    premise=_some_conn(lambda ops, st, c: ops.ne(c.local_addr_used, _u8(ops, 0))),
-    expected=ALL, group="connection", needs_connections=True,
-))
+W1 = register(
+    Property(
+        name="W1-no-warn",
+        statement="no kernel WARN_ON_ONCE fires (counter underflow in "
+        "__mark_subflow_endp_available, duplicate announce entry)",
+        cites="__mark_subflow_endp_available, mptcp_pm_alloc_anno_list; notes M1, F1",
+        holds=_per_conn(lambda ops, st, c: ops.not_(c.warned)),
+        premise=_some_conn(lambda ops, st, c: ops.ne(c.local_addr_used, _u8(ops, 0))),
+        expected=ALL,
+        group="connection",
+        needs_connections=True,
+    )
+)
 
 CONNECTION_PROPERTIES = (M1, M2, M3, M4, M5, M6, M7, M8, L1, M9, X1, W1)

@@ -132,7 +132,7 @@ R_LISTENER = "asserts the server's listener, not a PM decision"
 # Cases whose reason needs reading the test, not just its fields.
 EXTRA_ROUTE = {
     "join.backup.06": "ns2 routes 10.0.2.1 via link 1, so the ADD_ADDR join leaves from "
-                      "10.0.1.2 (a backup endpoint): the asserted backup bits depend on it",
+    "10.0.1.2 (a backup endpoint): the asserted backup bits depend on it",
 }
 # bind tests: an extra MPTCP listener on these ns1 addresses (the test starts it).
 EXTRA_LISTENERS = {"join.bind.03": ("10.0.2.1",), "join.bind.04": ("dead:beef:2::1",)}
@@ -260,12 +260,17 @@ def why_not(case: dict) -> Untranslated | None:
     if srv["pm_type"] == "kernel":
         for e in srv["endpoints"]:
             if "subflow" in e["flags"] and norm(e["addr"]) != dst:
-                return no(R_SERVER_JOINS, f"server subflow endpoint {e['addr']} opens joins "
-                                          "toward the client")
+                return no(
+                    R_SERVER_JOINS,
+                    f"server subflow endpoint {e['addr']} opens joins toward the client",
+                )
         srv_accept = (srv["limits"] or {}).get("add_addr_accepted", 0)
         if srv_accept and any("signal" in e["flags"] for e in cli["endpoints"]):
-            return no(R_SERVER_JOINS, "both sides announce and accept: the server's joins "
-                                      "compete with the client's for the limits")
+            return no(
+                R_SERVER_JOINS,
+                "both sides announce and accept: the server's joins "
+                "compete with the client's for the limits",
+            )
     return None
 
 
@@ -287,8 +292,10 @@ def _endpoint_line(e: dict) -> str:
 
 
 def _limits_line(lim: dict) -> str:
-    return (f"ip mptcp limits set add_addr_accepted {lim['add_addr_accepted']} "
-            f"subflows {lim['subflows']}")
+    return (
+        f"ip mptcp limits set add_addr_accepted {lim['add_addr_accepted']} "
+        f"subflows {lim['subflows']}"
+    )
 
 
 def _list_order(endpoints: list[dict]) -> list[dict]:
@@ -324,8 +331,10 @@ class _Builder:
             self.tr.notes.append(f"ADD_ADDR {addr} id {ident} left out (connect() fails)")
             return
         if port:
-            self.tr.notes.append(f"ADD_ADDR {addr} id {ident} sent without its port {port}: "
-                                 "the testbed peer listens on the connection port only")
+            self.tr.notes.append(
+                f"ADD_ADDR {addr} id {ident} sent without its port {port}: "
+                "the testbed peer listens on the connection port only"
+            )
         self.cmd(f"peer announce {addr} id {ident}", "announce")
 
     def ns1_remove(self, ident: int) -> None:
@@ -336,8 +345,9 @@ class _Builder:
         addr = self.announced.pop(ident, None)
         if addr == MULTICAST:
             self.tr.omitted_removes += 1
-            self.tr.notes.append(f"RM_ADDR id {ident} ({MULTICAST}) left out: nothing to "
-                                 "remove, no PM state change")
+            self.tr.notes.append(
+                f"RM_ADDR id {ident} ({MULTICAST}) left out: nothing to remove, no PM state change"
+            )
         elif addr is not None:
             self.cmd(f"peer remove id {ident}", "peer-remove")
 
@@ -373,26 +383,35 @@ def _reset(case: dict, tr: Translation) -> None:
         kind = reset["type"]
         if kind == "reset_with_tcp_filter" and reset["target"] == "REJECT":
             tr.reject_from.add(norm(reset["src"]))
-            tr.notes.append(f"{reset['ns']} {reset['chain']} REJECT from {reset['src']}: "
-                            "joins from it refused at the SYN")
+            tr.notes.append(
+                f"{reset['ns']} {reset['chain']} REJECT from {reset['src']}: "
+                "joins from it refused at the SYN"
+            )
         elif kind == "reset_with_cookies":
             tr.notes.append("syncookies: no PM effect")
     if conn["listener_bind"] != "::":
-        listening = {norm(conn["listener_bind"]),
-                     *(norm(a) for a in EXTRA_LISTENERS.get(case["id"], ()))}
+        listening = {
+            norm(conn["listener_bind"]),
+            *(norm(a) for a in EXTRA_LISTENERS.get(case["id"], ())),
+        }
         for e in case["server"]["endpoints"]:
             if norm(e["addr"]) not in listening:
                 tr.reject_to.add(norm(e["addr"]))
-        tr.notes.append(f"server listens on {', '.join(sorted(listening))} only: joins "
-                        "elsewhere refused at the SYN")
+        tr.notes.append(
+            f"server listens on {', '.join(sorted(listening))} only: joins "
+            "elsewhere refused at the SYN"
+        )
 
 
 def _connect_line(case: dict) -> str:
     dst = case["connect"]["dst"]
     deny = ""
     reset = case["reset"]
-    if (isinstance(reset, dict) and reset.get("type") == "reset_with_allow_join_id0"
-            and reset["sysctl"]["ns1"]["net.mptcp.allow_join_initial_addr_port"] == 0):
+    if (
+        isinstance(reset, dict)
+        and reset.get("type") == "reset_with_allow_join_id0"
+        and reset["sysctl"]["ns1"]["net.mptcp.allow_join_initial_addr_port"] == 0
+    ):
         deny = " peer-deny-join-id0"
     return f"connect {host_of(dst)} {dst}{deny}"
 
@@ -441,24 +460,29 @@ def _action(a: dict, b: _Builder) -> None:
 
 
 def _endpoint_implicit(case: dict, b: _Builder) -> None:
-    """"implicit EP": the ADD_ADDR join's source gets an implicit endpoint."""
+    """ "implicit EP": the ADD_ADDR join's source gets an implicit endpoint."""
     b.cmd(_limits_line(case["client"]["limits"]), "setup")
     b.cmd(_connect_line(case), "connect")
     b.announce("10.0.2.1", 1)
-    b.tr.items += [Point("creation", "endpoint", (1, "10.0.2.2", ("implicit",), None)),
-                   Point("creation", "subflows", 1),
-                   Point("creation", "add_addr_accepted", 1)]
+    b.tr.items += [
+        Point("creation", "endpoint", (1, "10.0.2.2", ("implicit",), None)),
+        Point("creation", "subflows", 1),
+        Point("creation", "add_addr_accepted", 1),
+    ]
     b.cmd("ip mptcp endpoint add 10.0.2.2 id 33", "cmd")
-    b.tr.items += [Point("ID change is prevented", "errno", "fails"),
-                   Point("ID change is prevented", "endpoint",
-                         (1, "10.0.2.2", ("implicit",), None))]
+    b.tr.items += [
+        Point("ID change is prevented", "errno", "fails"),
+        Point("ID change is prevented", "endpoint", (1, "10.0.2.2", ("implicit",), None)),
+    ]
     b.cmd("ip mptcp endpoint add 10.0.2.2 signal", "cmd")
-    b.tr.items += [Point("modif is allowed", "errno", "ok"),
-                   Point("modif is allowed", "endpoint", (1, "10.0.2.2", ("signal",), None))]
+    b.tr.items += [
+        Point("modif is allowed", "errno", "ok"),
+        Point("modif is allowed", "endpoint", (1, "10.0.2.2", ("signal",), None)),
+    ]
 
 
 def _endpoint_delete_readd(case: dict, b: _Builder) -> None:
-    """"delete and re-add": ns2 OUTPUT REJECT from 10.0.3.2; the script's
+    """ "delete and re-add": ns2 OUTPUT REJECT from 10.0.3.2; the script's
     loop deletes and re-adds the MPC-address endpoint (id 1) three times
     (the oracle's `steps` condense that loop)."""
     b.cmd(_limits_line(case["client"]["limits"]), "setup")
@@ -493,7 +517,7 @@ def _endpoint_delete_readd(case: dict, b: _Builder) -> None:
 
 
 def _endpoint_signal_readd(case: dict, b: _Builder) -> None:
-    """"delete re-add signal": ns1 deletes and re-adds its signal endpoints,
+    """ "delete re-add signal": ns1 deletes and re-adds its signal endpoints,
     then the endpoint of its MPC address 10.0.1.1 (id 42): deleting it sends
     RM_ADDR 0; re-adding it (v6.18: id 99, then 88) announces it as id 0."""
     b.cmd(_limits_line(case["client"]["limits"]), "setup")
@@ -525,7 +549,7 @@ def _endpoint_signal_readd(case: dict, b: _Builder) -> None:
 
 
 def _endpoint_flush_readd(case: dict, b: _Builder) -> None:
-    """"flush re-add": ns2 OUTPUT REJECT from 10.0.3.2 until after the flushes."""
+    """ "flush re-add": ns2 OUTPUT REJECT from 10.0.3.2 until after the flushes."""
     b.cmd(_limits_line(case["client"]["limits"]), "setup")
     b.cmd("ip mptcp endpoint add 10.0.3.2 id 3 subflow", "setup")
     b.cmd(_connect_line(case), "connect")
@@ -601,11 +625,12 @@ def _expectations(case: dict, tr: Translation) -> None:
             else:
                 ex(Expect("rm.rm_subflow", n, "closed_local"))
         elif kind == "prio":
-            ex(Expect("prio.join_syn_backup_rx_ns1", c["join_syn_backup_rx_ns1"],
-                      "backup_syns"))
+            ex(Expect("prio.join_syn_backup_rx_ns1", c["join_syn_backup_rx_ns1"], "backup_syns"))
             if tr.skip_mp_prio:
-                un(f"prio.mp_prio_rx_ns1={c['mp_prio_rx_ns1']} (MP_PRIO and the re-mesh "
-                   "happen in one model step)")
+                un(
+                    f"prio.mp_prio_rx_ns1={c['mp_prio_rx_ns1']} (MP_PRIO and the re-mesh "
+                    "happen in one model step)"
+                )
             else:
                 ex(Expect("prio.mp_prio_rx_ns1", c["mp_prio_rx_ns1"], "prio_flips"))
             un(f"prio.mp_prio_tx_ns1={c['mp_prio_tx_ns1']}")
@@ -656,8 +681,9 @@ def observe(text: str, version: KernelVersion) -> tuple[Run, list[StepObs], Univ
             steps.append(StepObs())
         obs = steps[-1]
         _diff(obs, before.conns[0], after.conns[0])
-        obs.alive_joins = [s for s in after.conns[0].sf
-                           if s.used and s.established and s.kind == KIND_ACTIVE]
+        obs.alive_joins = [
+            s for s in after.conns[0].sf if s.used and s.established and s.kind == KIND_ACTIVE
+        ]
     return run, steps, Universe.of(scn)
 
 
@@ -665,8 +691,12 @@ def _diff(obs: StepObs, b: Any, a: Any) -> None:
     if not (b.used or a.used):
         return
     for sb, sa in zip(b.sf, a.sf, strict=True):
-        same = (sb.used and sa.used and _ident(sb) == _ident(sa)
-                and not (sb.established and not sa.established))
+        same = (
+            sb.used
+            and sa.used
+            and _ident(sb) == _ident(sa)
+            and not (sb.established and not sa.established)
+        )
         if sb.used and not same:
             obs.closed.append(sb)
         if sa.used and not same and sa.kind == KIND_ACTIVE:
@@ -704,9 +734,12 @@ class Resolved:
 
 
 def _text(tr: Translation, lines: list[Line], version: KernelVersion) -> str:
-    head = [f"# {tr.case_id}: {tr.title}",
-            "# generated by tests/selftests_join.py from the selftests oracle",
-            *(f"# note: {n}" for n in tr.notes), f"kernel {version.value}"]
+    head = [
+        f"# {tr.case_id}: {tr.title}",
+        "# generated by tests/selftests_join.py from the selftests oracle",
+        *(f"# note: {n}" for n in tr.notes),
+        f"kernel {version.value}",
+    ]
     return "\n".join(head + [ln.text for ln in lines]) + "\n"
 
 
@@ -731,8 +764,9 @@ def resolve(tr: Translation, version: KernelVersion = VERSION) -> Resolved:
             run, _, _ = observe(_text(tr, lines, version), version)
             opts = " ".join(item.flags)
             for row in run.outcomes[-1].endpoints:
-                lines.append(Line(f"ip mptcp endpoint change id {row.id} {opts}",
-                                  "local-remove", env()))
+                lines.append(
+                    Line(f"ip mptcp endpoint change id {row.id} {opts}", "local-remove", env())
+                )
     _settle_refusals(tr, lines, version)
     text = _text(tr, lines, version)
     run, steps, universe = observe(text, version)
@@ -757,27 +791,31 @@ def _settle_refusals(tr: Translation, lines: list[Line], version: KernelVersion)
             closes = [] if lines[k].refused else _refusals(tr, obs, lines[k].env, u)
             if closes:
                 lines[k].refused = True
-                lines[k + 1:k + 1] = [Line(t, r, lines[k].env) for t, r in closes]
+                lines[k + 1 : k + 1] = [Line(t, r, lines[k].env) for t, r in closes]
                 break
         else:
             return
     raise RuntimeError(f"{tr.case_id}: refusals did not settle")
 
 
-def _refusals(tr: Translation, obs: StepObs, env: tuple[frozenset[str], frozenset[str]],
-              u: Universe) -> list[tuple[str, str]]:
+def _refusals(
+    tr: Translation, obs: StepObs, env: tuple[frozenset[str], frozenset[str]], u: Universe
+) -> list[tuple[str, str]]:
     reject_from, reject_to = env
     alive = Counter(_ident(s) for s in obs.alive_joins)
     new = [s for s in obs.est if alive[_ident(s)] > 0]
-    syn = [s for s in new if norm(u.addr_text(s.local_addr)) in reject_from
-           or norm(u.addr_text(s.remote_addr)) in reject_to]
+    syn = [
+        s
+        for s in new
+        if norm(u.addr_text(s.local_addr)) in reject_from
+        or norm(u.addr_text(s.remote_addr)) in reject_to
+    ]
     rest = [s for s in new if s not in syn]
     excess = len(obs.alive_joins) - len(syn) - tr.server_limit
-    ack = rest[max(0, len(rest) - excess):] if excess > 0 else []
+    ack = rest[max(0, len(rest) - excess) :] if excess > 0 else []
 
     def close(s: Any, role: str) -> tuple[str, str]:
-        return (f"subflow close {u.addr_text(s.local_addr)} {u.addr_text(s.remote_addr)}",
-                role)
+        return (f"subflow close {u.addr_text(s.local_addr)} {u.addr_text(s.remote_addr)}", role)
 
     return [close(s, "reject-syn") for s in syn] + [close(s, "reject-ack") for s in ack]
 
@@ -839,8 +877,7 @@ def _point(res: Resolved, index: int, p: Point) -> Any:
         got = "ok" if out.errno == 0 else "fails"
     elif p.check == "endpoint":
         ident, addr, flags, dev = p.want
-        got = [(r.id, r.addr, flag_names(r.flags), r.dev) for r in out.endpoints
-               if r.id == ident]
+        got = [(r.id, r.addr, flag_names(r.flags), r.dev) for r in out.endpoints if r.id == ident]
         want = [(ident, addr, flags, dev)]
         return 0 if got == want else f"{got} (want {want})"
     else:

@@ -114,7 +114,7 @@ def _add(args: list[str], command: str) -> str:
 
 def _set(args: list[str], command: str) -> str:
     target = ["id", args[1]] if args[0] == "id" else [args[0]]
-    opts = _options(args[len(target):], command)
+    opts = _options(args[len(target) :], command)
     if set(opts) - {"flags", "port"} or "flags" not in opts:
         raise ValueError(f"'set' takes flags (and port) only: {command!r}")
     flags = opts["flags"].split(",")
@@ -290,20 +290,25 @@ def build(steps: list[dict]) -> Replay:
     for spec in steps:
         b.comment("")
         b.comment(f"{spec['id']} {spec['name']}")
-        before, skipped = b.commands(spec, [c for c in spec["commands"]
-                                            if AFTER_CHECK not in c])
+        before, skipped = b.commands(spec, [c for c in spec["commands"] if AFTER_CHECK not in c])
         fails = " (fails)" if spec.get("check_cmd_fails") else ""
-        (check_index,) = b.emit([translate_check(spec["check"])],
-                                f"check: {spec['check']}{fails}")
-        after, skipped_after = b.commands(spec, [c for c in spec["commands"]
-                                                 if AFTER_CHECK in c])
-        placed.append(OracleStep(spec, check_index, b.index - 1, tuple(before + after),
-                                 tuple(skipped + skipped_after)))
+        (check_index,) = b.emit([translate_check(spec["check"])], f"check: {spec['check']}{fails}")
+        after, skipped_after = b.commands(spec, [c for c in spec["commands"] if AFTER_CHECK in c])
+        placed.append(
+            OracleStep(
+                spec,
+                check_index,
+                b.index - 1,
+                tuple(before + after),
+                tuple(skipped + skipped_after),
+            )
+        )
     text = "\n".join(b.lines) + "\n"
     scenario = parse_text(text, "examples/pm_netlink.scn")
     if len(scenario.steps) != b.index:
-        raise AssertionError(f"translator emitted {b.index} steps, the parser read "
-                             f"{len(scenario.steps)}")
+        raise AssertionError(
+            f"translator emitted {b.index} steps, the parser read {len(scenario.steps)}"
+        )
     return Replay(text, scenario, tuple(placed))
 
 
@@ -313,13 +318,17 @@ def replay(path: Path | None = None) -> Replay:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.selftests_oracle",
-                                 description="Write examples/pm_netlink.scn from the "
-                                 "selftests oracle.")
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.selftests_oracle",
+        description="Write examples/pm_netlink.scn from the selftests oracle.",
+    )
     ap.add_argument("--oracle", type=Path, help="the oracle JSON (default: see module doc)")
     ap.add_argument("--output", type=Path, default=EXAMPLE)
-    ap.add_argument("--check", action="store_true",
-                    help="do not write; exit 1 if the output file is not up to date")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if the output file is not up to date",
+    )
     args = ap.parse_args(argv)
     try:
         r = replay(args.oracle)
@@ -329,14 +338,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != r.text:
-            print(f"{args.output} is stale: run python -m tests.selftests_oracle",
-                  file=sys.stderr)
+            print(f"{args.output} is stale: run python -m tests.selftests_oracle", file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(r.text, encoding="utf-8")
-    print(f"wrote {args.output}: {len(r.scenario.steps)} steps for {len(r.steps)} oracle "
-          f"steps, {len(r.skipped)} command(s) skipped")
+    print(
+        f"wrote {args.output}: {len(r.scenario.steps)} steps for {len(r.steps)} oracle "
+        f"steps, {len(r.skipped)} command(s) skipped"
+    )
     return 0
 
 

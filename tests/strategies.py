@@ -37,9 +37,20 @@ from pmcheck.scenario.ast import (
 )
 from pmcheck.scenario.render import render_command
 
-ADDRS = ["10.0.1.1", "10.0.1.2", "10.0.2.1", "10.0.3.1", "10.0.4.1", "10.0.5.1",
-         "10.0.6.1", "10.0.7.1", "10.0.8.1", "::ffff:10.0.1.1", "dead:beef:1::1",
-         "dead:beef:2::1"]
+ADDRS = [
+    "10.0.1.1",
+    "10.0.1.2",
+    "10.0.2.1",
+    "10.0.3.1",
+    "10.0.4.1",
+    "10.0.5.1",
+    "10.0.6.1",
+    "10.0.7.1",
+    "10.0.8.1",
+    "::ffff:10.0.1.1",
+    "dead:beef:1::1",
+    "dead:beef:2::1",
+]
 IDS = [1, 2, 3, 4, 8, 9, 100, 253, 254, 255]
 USER_FLAGS = [FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR]
 
@@ -52,7 +63,8 @@ flags_st = st.lists(st.sampled_from(USER_FLAGS), max_size=3).map(lambda fs: sum(
 
 add_st = st.builds(
     lambda a, port, dev, ident, flags: EndpointAdd(
-        addr=a, family=_family(a), port=port, dev=dev, id=ident, flags=flags),
+        addr=a, family=_family(a), port=port, dev=dev, id=ident, flags=flags
+    ),
     st.sampled_from(ADDRS),
     st.sampled_from([0, 0, 0, 1000, 2000]),
     st.sampled_from([None, None, "lo", "eth1"]),
@@ -61,15 +73,20 @@ add_st = st.builds(
 )
 delete_st = st.one_of(
     st.builds(lambda i: EndpointDelete(id=i), st.sampled_from(IDS)),
-    st.builds(lambda a: EndpointDelete(id=0, addr=a, family=_family(a)),
-              st.sampled_from(ADDRS)),
+    st.builds(lambda a: EndpointDelete(id=0, addr=a, family=_family(a)), st.sampled_from(ADDRS)),
 )
 change_st = st.one_of(
-    st.builds(lambda i, f: EndpointChange(id=i, flags=f), st.sampled_from(IDS),
-              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH])),
-    st.builds(lambda a, p, f: EndpointChange(addr=a, family=_family(a), port=p, flags=f),
-              st.sampled_from(ADDRS), st.sampled_from([0, 0, 1000]),
-              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH])),
+    st.builds(
+        lambda i, f: EndpointChange(id=i, flags=f),
+        st.sampled_from(IDS),
+        st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH]),
+    ),
+    st.builds(
+        lambda a, p, f: EndpointChange(addr=a, family=_family(a), port=p, flags=f),
+        st.sampled_from(ADDRS),
+        st.sampled_from([0, 0, 1000]),
+        st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH]),
+    ),
 )
 limits_st = st.builds(
     lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
@@ -78,7 +95,12 @@ limits_st = st.builds(
 ).filter(lambda c: c.subflows is not None or c.add_addr_accepted is not None)
 
 command_st: st.SearchStrategy[Command] = st.one_of(
-    add_st, add_st, add_st, delete_st, change_st, limits_st,
+    add_st,
+    add_st,
+    add_st,
+    delete_st,
+    change_st,
+    limits_st,
     st.just(EndpointFlush()),
     st.builds(lambda i: EndpointShow(id=i), st.one_of(st.none(), st.sampled_from(IDS))),
     st.just(LimitsShow()),
@@ -86,8 +108,9 @@ command_st: st.SearchStrategy[Command] = st.one_of(
 
 
 def scenario_of(commands: list[Command], kernel: str | None = None) -> Scenario:
-    steps = tuple(Step(Loc("random.scn", n + 1), render_command(c), c)
-                  for n, c in enumerate(commands))
+    steps = tuple(
+        Step(Loc("random.scn", n + 1), render_command(c), c) for n, c in enumerate(commands)
+    )
     return Scenario(source="random.scn", kernel=kernel, steps=steps)
 
 
@@ -104,32 +127,54 @@ conn_add_st = st.builds(
     lambda a, ident, flags: EndpointAdd(addr=a, family=_family(a), id=ident, flags=flags),
     st.sampled_from([*HOST, "10.0.12.2"]),  # 10.0.12.2 is on no interface
     st.one_of(st.none(), st.sampled_from([1, 2, 3, 9])),
-    st.lists(st.sampled_from(CONN_FLAGS), max_size=3).map(lambda fs: sum(set(fs))).filter(
-        lambda f: not (f & FLAG_SIGNAL and f & FLAG_FULLMESH)),
+    st.lists(st.sampled_from(CONN_FLAGS), max_size=3)
+    .map(lambda fs: sum(set(fs)))
+    .filter(lambda f: not (f & FLAG_SIGNAL and f & FLAG_FULLMESH)),
 )
 conn_netlink_st = st.one_of(
-    conn_add_st, conn_add_st,
+    conn_add_st,
+    conn_add_st,
     st.builds(lambda i: EndpointDelete(id=i), st.sampled_from([1, 2, 3, 9])),
     st.builds(lambda a: EndpointDelete(id=0, addr=a, family=_family(a)), st.sampled_from(HOST)),
     st.just(EndpointFlush()),
-    st.builds(lambda i, f: EndpointChange(id=i, flags=f), st.sampled_from([1, 2, 3]),
-              st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH])),
-    st.builds(lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
-              st.integers(0, 4), st.integers(0, 4)),
+    st.builds(
+        lambda i, f: EndpointChange(id=i, flags=f),
+        st.sampled_from([1, 2, 3]),
+        st.sampled_from([0, FLAG_BACKUP, FLAG_FULLMESH]),
+    ),
+    st.builds(
+        lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
+        st.integers(0, 4),
+        st.integers(0, 4),
+    ),
 )
 event_st = st.one_of(
-    st.builds(lambda a, i: PeerAnnounce(addr=a, id=i), st.sampled_from(PEER),
-              st.sampled_from([0, 1, 2, 3])),
+    st.builds(
+        lambda a, i: PeerAnnounce(addr=a, id=i),
+        st.sampled_from(PEER),
+        st.sampled_from([0, 1, 2, 3]),
+    ),
     st.builds(lambda i: PeerRemove(id=i), st.sampled_from([0, 1, 2, 3])),
-    st.builds(lambda p, h, i: PeerJoin(addr=p, to=h, id=i), st.sampled_from(PEER[:4]),
-              st.sampled_from(HOST), st.sampled_from([1, 2, 5])),
-    st.builds(lambda h, p: SubflowClose(local=h, remote=p), st.sampled_from(HOST[:4]),
-              st.sampled_from(PEER[:4])),
+    st.builds(
+        lambda p, h, i: PeerJoin(addr=p, to=h, id=i),
+        st.sampled_from(PEER[:4]),
+        st.sampled_from(HOST),
+        st.sampled_from([1, 2, 5]),
+    ),
+    st.builds(
+        lambda h, p: SubflowClose(local=h, remote=p),
+        st.sampled_from(HOST[:4]),
+        st.sampled_from(PEER[:4]),
+    ),
 )
 connect_st = st.builds(
-    lambda n, deny, server: Connect(local=f"10.0.{n}.2", remote=f"10.0.{n}.1",
-                                    deny_join_id0=deny, server=server),
-    st.sampled_from([1, 1, 2]), st.booleans(), st.booleans())
+    lambda n, deny, server: Connect(
+        local=f"10.0.{n}.2", remote=f"10.0.{n}.1", deny_join_id0=deny, server=server
+    ),
+    st.sampled_from([1, 1, 2]),
+    st.booleans(),
+    st.booleans(),
+)
 
 
 def realizable(commands: list[Command]) -> list[Command]:

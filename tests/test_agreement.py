@@ -47,12 +47,23 @@ def test_find_next_zero_agrees_at_the_edges() -> None:
 
     ops = Z3Ops()
     full = (1 << 256) - 1
-    cases = [(0, 1), (0b10, 1), (full, 1), (full ^ (1 << 7), 1), (full ^ (1 << 7), 8),
-             (full ^ 1, 1), (1 << 255, 254), ((1 << 256) - 2, 200), (0, 255)]
+    cases = [
+        (0, 1),
+        (0b10, 1),
+        (full, 1),
+        (full ^ (1 << 7), 1),
+        (full ^ (1 << 7), 8),
+        (full ^ 1, 1),
+        (1 << 255, 254),
+        ((1 << 256) - 2, 200),
+        (0, 255),
+    ]
     for bitmap, start in cases:
         term = ops.find_next_zero_u8(z3.BitVecVal(bitmap, 256), z3.BitVecVal(start, 8))
         assert z3.simplify(term).as_long() == CONCRETE.find_next_zero_u8(bitmap, start), (
-            bitmap, start)
+            bitmap,
+            start,
+        )
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
@@ -84,16 +95,19 @@ def test_concrete_and_z3_agree_on_connection_events(version: KernelVersion, scn)
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
 def test_add_addr_timeout_event_agrees_and_schedules_the_next_announce(
-        version: KernelVersion) -> None:
+    version: KernelVersion,
+) -> None:
     """No scenario verb lets an echo go missing, so the timer event is driven
     by hand: two signal endpoints, the first ADD_ADDR never echoed."""
     from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
     from pmcheck.model.rules import Inputs
     from pmcheck.scenario.parser import parse_text
 
-    scn = parse_text("ip mptcp endpoint add 10.0.2.2 signal\n"
-                     "ip mptcp endpoint add 10.0.3.2 signal\n"
-                     "connect 10.0.1.2 10.0.1.1\n")
+    scn = parse_text(
+        "ip mptcp endpoint add 10.0.2.2 signal\n"
+        "ip mptcp endpoint add 10.0.3.2 signal\n"
+        "connect 10.0.1.2 10.0.1.1\n"
+    )
     universe = Universe.of(scn)
     topo = universe.topology()
     concrete = interp.applier(version, topo, "concrete")

@@ -69,7 +69,8 @@ def test_repeats_deletes_and_endpoint_projection_agree() -> None:
 
 
 def test_too_small_encodings_grow_instead_of_losing_outcomes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Start the symbolic side with too few subflow slots and one settle
     step: it must notice (the concrete replay finishes what the encoding
     cut), grow, and still give the oracle's answer."""
@@ -95,10 +96,14 @@ def test_seed_answers_the_review_question() -> None:
     S(c) first takes C(b) (list order, not address), and a closed C(b)
     subflow makes C(b) available again."""
     p = build_problem(parse_ask_file(ASK / "seed-laminar.ask"), V)
-    rows = {tuple(p.projector.cells(o)): p.sequence_text(s)
-            for o, s in explicit_answer(p).outcomes.items()}
-    assert rows[("10.0.2.2#1", "10.0.3.2#2", "2", "2", "0")] == \
-        "peer announce 10.0.2.1 id 1; peer announce 10.0.3.1 id 2"
+    rows = {
+        tuple(p.projector.cells(o)): p.sequence_text(s)
+        for o, s in explicit_answer(p).outcomes.items()
+    }
+    assert (
+        rows[("10.0.2.2#1", "10.0.3.2#2", "2", "2", "0")]
+        == "peer announce 10.0.2.1 id 1; peer announce 10.0.3.1 id 2"
+    )
     assert ("-", "10.0.2.2#1", "1", "1", "0") in rows
     assert rows[("-", "10.0.2.2#1", "1", "2", "0")].endswith("peer announce 10.0.3.1 id 2")
 
@@ -117,8 +122,9 @@ def test_settle_bound_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert "INCOMPLETE at a bound" in out and "still busy after 1 steps" in out
 
 
-def test_event_bound_with_repeats_is_reported(capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path) -> None:
+def test_event_bound_with_repeats_is_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     f = tmp_path / "one.ask"
     f.write_text(REPEAT.replace("events up to 2 repeat", "events up to 1 repeat"))
     assert main(["ask", str(f), "--engine", "explicit"]) == 0
@@ -128,16 +134,14 @@ def test_event_bound_with_repeats_is_reported(capsys: pytest.CaptureFixture[str]
 
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", str(ASK / "fullmesh-laminar.ask"), "--engine", "explicit",
-                 "--json"]) == 0
+    assert main(["ask", str(ASK / "fullmesh-laminar.ask"), "--engine", "explicit", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["complete"] and len(data["outcomes"]) == 4
     assert data["outcomes"][0]["shortest"] == []
 
 
 def test_versions_of_an_ask_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["versions", str(ASK / "fullmesh-other-family.ask"),
-                 "--engine", "explicit"]) == 1
+    assert main(["versions", str(ASK / "fullmesh-other-family.ask"), "--engine", "explicit"]) == 1
     out = capsys.readouterr().out
     assert "6.18 = 6.18-stable: every sequence" in out
     assert "6.18 vs 6.19: separated by `peer announce 10.0.4.1 id 1`" in out
@@ -155,25 +159,32 @@ def test_versions_of_a_scenario(capsys: pytest.CaptureFixture[str]) -> None:
 BASE = "ip mptcp endpoint add 10.0.2.2 laminar\nconnect 10.0.1.2 10.0.1.1\n"
 
 
-@pytest.mark.parametrize(("tail", "line", "col", "needle"), [
-    ("any\n", 3, 4, "empty alternative"),
-    ("any peer announce 10.0.3.1 id 1 |\n", 3, 33, "empty alternative"),
-    ("any peer announce 10.0.3.1 id 1 | | subflow close 10.0.2.2 10.0.1.1\n", 3, 35,
-     "empty alternative"),
-    ("any connect 10.0.1.2 10.0.1.1\n", 3, 5, "cannot be left open"),
-    ("any peer announce 10.0.3.1\n", 3, 27, "expected 'id'"),
-    ("any peer bogus\n", 3, 10, "expected 'connect' or 'announce'"),
-    ("any flush\n", 3, 5, "unknown event 'flush'"),
-    ("any peer remove id 1\nevents up to 0\n", 4, 14, "out of range 1..8"),
-    ("any peer remove id 1\nevents up to 2 forever\n", 4, 16, "expected 'repeat'"),
-    ("any peer remove id 1\nsettle up to x\n", 4, 14, "must be a number"),
-    ("any peer remove id 1\nproject served-by, bogus\n", 4, 20, "unknown projection item"),
-    ("any peer remove id 1\nproject counters(bogus)\n", 4, 18, "unknown counter 'bogus'"),
-    ("any peer remove id 1\nproject counters(extra_subflows\n", 4, 32, "expected ')'"),
-    ("any peer remove id 1\nproject\n", 4, 8, "at least one item"),
-    ("any peer remove id 1\nproject subflows subflows\n", 4, 18, "given twice"),
-    ("any peer remove id 1\nip mptcp endpoint flush\n", 4, 1, "must come before the open"),
-])
+@pytest.mark.parametrize(
+    ("tail", "line", "col", "needle"),
+    [
+        ("any\n", 3, 4, "empty alternative"),
+        ("any peer announce 10.0.3.1 id 1 |\n", 3, 33, "empty alternative"),
+        (
+            "any peer announce 10.0.3.1 id 1 | | subflow close 10.0.2.2 10.0.1.1\n",
+            3,
+            35,
+            "empty alternative",
+        ),
+        ("any connect 10.0.1.2 10.0.1.1\n", 3, 5, "cannot be left open"),
+        ("any peer announce 10.0.3.1\n", 3, 27, "expected 'id'"),
+        ("any peer bogus\n", 3, 10, "expected 'connect' or 'announce'"),
+        ("any flush\n", 3, 5, "unknown event 'flush'"),
+        ("any peer remove id 1\nevents up to 0\n", 4, 14, "out of range 1..8"),
+        ("any peer remove id 1\nevents up to 2 forever\n", 4, 16, "expected 'repeat'"),
+        ("any peer remove id 1\nsettle up to x\n", 4, 14, "must be a number"),
+        ("any peer remove id 1\nproject served-by, bogus\n", 4, 20, "unknown projection item"),
+        ("any peer remove id 1\nproject counters(bogus)\n", 4, 18, "unknown counter 'bogus'"),
+        ("any peer remove id 1\nproject counters(extra_subflows\n", 4, 32, "expected ')'"),
+        ("any peer remove id 1\nproject\n", 4, 8, "at least one item"),
+        ("any peer remove id 1\nproject subflows subflows\n", 4, 18, "given twice"),
+        ("any peer remove id 1\nip mptcp endpoint flush\n", 4, 1, "must come before the open"),
+    ],
+)
 def test_malformed_open_part(tail: str, line: int, col: int, needle: str) -> None:
     with pytest.raises(ScenarioError) as e:
         parse_ask_text(BASE + tail, "q.ask")

@@ -34,10 +34,13 @@ from pmcheck.scenario.parser import parse_text
 from pmcheck.versions import KernelVersion
 
 LIMITS = Limits(timeout_s=120)
-TINY = dict(endpoint_slots=2, ids=(255,), limit_values=(9,),
-            flag_sets=(0, FLAG_SIGNAL, FLAG_FULLMESH, FLAG_SIGNAL | FLAG_FULLMESH,
-                       FLAG_IMPLICIT),
-            addrs=tuple(tuple(d.items()) for d in ADDRS[:2]))
+TINY = dict(
+    endpoint_slots=2,
+    ids=(255,),
+    limit_values=(9,),
+    flag_sets=(0, FLAG_SIGNAL, FLAG_FULLMESH, FLAG_SIGNAL | FLAG_FULLMESH, FLAG_IMPLICIT),
+    addrs=tuple(tuple(d.items()) for d in ADDRS[:2]),
+)
 
 
 def props_for(version: KernelVersion) -> list:
@@ -77,8 +80,9 @@ def _wrap(monkeypatch: Any, name: str, mutate: Any) -> None:
         post, out = rule.fn(k, st, inp)
         return mutate(k.ops, st, inp, post, out), out
 
-    monkeypatch.setitem(RULES, name, Rule(rule.name, rule.kernel_function, broken,
-                                          rule.writes, rule.reads_inputs))
+    monkeypatch.setitem(
+        RULES, name, Rule(rule.name, rule.kernel_function, broken, rule.writes, rule.reads_inputs)
+    )
 
 
 def _netns(post: Any, **fields: Any) -> Any:
@@ -87,39 +91,61 @@ def _netns(post: Any, **fields: Any) -> Any:
 
 MUTANTS = {
     # delete forgets endpoints--
-    P1.name: lambda mp: _wrap(mp, "endpoint delete",
-                              lambda o, st, i, post, out: _netns(
-                                  post, endpoints=st.netns.endpoints)),
+    P1.name: lambda mp: _wrap(
+        mp,
+        "endpoint delete",
+        lambda o, st, i, post, out: _netns(post, endpoints=st.netns.endpoints),
+    ),
     # delete forgets to clear the id bit
-    P2.name: lambda mp: _wrap(mp, "endpoint delete",
-                              lambda o, st, i, post, out: _netns(
-                                  post, id_bitmap=st.netns.id_bitmap)),
+    P2.name: lambda mp: _wrap(
+        mp,
+        "endpoint delete",
+        lambda o, st, i, post, out: _netns(post, id_bitmap=st.netns.id_bitmap),
+    ),
     # the duplicate scan never matches
-    P3.name: lambda mp: mp.setattr(endpoint_table, "mptcp_addresses_equal",
-                                   lambda ops, *a: ops.false()),
+    P3.name: lambda mp: mp.setattr(
+        endpoint_table, "mptcp_addresses_equal", lambda ops, *a: ops.false()
+    ),
     # delete forgets endp_signal_max--
-    P4.name: lambda mp: _wrap(mp, "endpoint delete",
-                              lambda o, st, i, post, out: _netns(
-                                  post, endp_signal_max=st.netns.endp_signal_max)),
+    P4.name: lambda mp: _wrap(
+        mp,
+        "endpoint delete",
+        lambda o, st, i, post, out: _netns(post, endp_signal_max=st.netns.endp_signal_max),
+    ),
     # a port is allowed whatever the flags
-    P5.name: lambda mp: mp.setattr(endpoint_table, "address_use_port",
-                                   lambda ops, flags: ops.true()),
+    P5.name: lambda mp: mp.setattr(
+        endpoint_table, "address_use_port", lambda ops, flags: ops.true()
+    ),
     # set-limits writes even a refused value
-    P6.name: lambda mp: _wrap(mp, "limits set",
-                              lambda o, st, i, post, out: _netns(
-                                  post, limit_extra_subflows=o.ite(
-                                      i.limits.has_subflows,
-                                      o.trunc(i.limits.subflows, 32, 8),
-                                      post.netns.limit_extra_subflows))),
+    P6.name: lambda mp: _wrap(
+        mp,
+        "limits set",
+        lambda o, st, i, post, out: _netns(
+            post,
+            limit_extra_subflows=o.ite(
+                i.limits.has_subflows,
+                o.trunc(i.limits.subflows, 32, 8),
+                post.netns.limit_extra_subflows,
+            ),
+        ),
+    ),
     # add marks every entry implicit
-    P7.name: lambda mp: _wrap(mp, "endpoint add",
-                              lambda o, st, i, post, out: _netns(post, endp=tuple(
-                                  e._replace(flags=o.bor(e.flags, o.const(FLAG_IMPLICIT, 8)))
-                                  for e in post.netns.endp))),
+    P7.name: lambda mp: _wrap(
+        mp,
+        "endpoint add",
+        lambda o, st, i, post, out: _netns(
+            post,
+            endp=tuple(
+                e._replace(flags=o.bor(e.flags, o.const(FLAG_IMPLICIT, 8))) for e in post.netns.endp
+            ),
+        ),
+    ),
     # set-flags forgets the fullmesh counter (6.19)
-    P4F.name: lambda mp: _wrap(mp, "endpoint change",
-                               lambda o, st, i, post, out: _netns(
-                                   post, endp_fullmesh_max=st.netns.endp_fullmesh_max)),
+    P4F.name: lambda mp: _wrap(
+        mp,
+        "endpoint change",
+        lambda o, st, i, post, out: _netns(post, endp_fullmesh_max=st.netns.endp_fullmesh_max),
+    ),
 }
 
 
@@ -136,8 +162,7 @@ def test_property_is_violated_on_a_mutant(prop: Any, monkeypatch: Any) -> None:
 # --- trigger witnesses: no vacuous pass ----------------------------------------
 
 
-@pytest.mark.parametrize("prop", [p for p in NETNS_PROPERTIES if p is not P7],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("prop", [p for p in NETNS_PROPERTIES if p is not P7], ids=lambda p: p.name)
 def test_premise_is_reachable(prop: Any) -> None:
     version = KernelVersion.V6_19 if prop is P4F else KernelVersion.V6_18_STABLE
     system = System(Scope(version, endpoint_slots=2))
@@ -149,11 +174,16 @@ def test_premise_is_reachable(prop: Any) -> None:
 def test_implicit_entries_premise_is_reachable_with_connections() -> None:
     """P7's premise needs a connection (a passive join from an unknown
     address creates an IMPLICIT endpoint): shown on the concrete model."""
-    scn = parse_text("ip mptcp limits set subflows 2\nconnect 10.0.1.2 10.0.1.1\n"
-                     "peer join 10.0.2.1 to 10.0.2.2 id 5\n")
+    scn = parse_text(
+        "ip mptcp limits set subflows 2\nconnect 10.0.1.2 10.0.1.1\n"
+        "peer join 10.0.2.1 to 10.0.2.2 id 5\n"
+    )
     states: list = []
-    run_model(scn, KernelVersion.V6_18_STABLE,
-              observer=lambda rule, before, after, out: states.append(after))
+    run_model(
+        scn,
+        KernelVersion.V6_18_STABLE,
+        observer=lambda rule, before, after, out: states.append(after),
+    )
     assert P7.premise(CONCRETE, states[-1]) and P7.holds(CONCRETE, states[-1])
 
 
@@ -206,7 +236,9 @@ def test_check_json_and_exit_0(capsys: Any) -> None:
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["exit_code"] == 0
     assert {r["property"]: r["verdict"] for r in data["results"]} == {
-        "P2-id-bitmap": "VIOLATED", "P4F-fullmesh-counter": "VIOLATED"}
+        "P2-id-bitmap": "VIOLATED",
+        "P4F-fullmesh-counter": "VIOLATED",
+    }
     trace = data["results"][1]["trace"]  # shortest, not yet minimal in values (issue 7)
     assert len(trace) == 2 and "fullmesh" in trace[0] and trace[1] == "ip mptcp endpoint flush"
 
@@ -225,18 +257,26 @@ def test_versions_property_shows_the_separating_trace(capsys: Any) -> None:
 
     result = split(P2, 2, LIMITS)
     verdicts = {v: r.verdict for v, r in result.results.items()}
-    assert verdicts == {KernelVersion.V6_18: Verdict.VIOLATED,
-                        KernelVersion.V6_18_STABLE: Verdict.HOLDS_TO_DEPTH,
-                        KernelVersion.V6_19: Verdict.VIOLATED}
+    assert verdicts == {
+        KernelVersion.V6_18: Verdict.VIOLATED,
+        KernelVersion.V6_18_STABLE: Verdict.HOLDS_TO_DEPTH,
+        KernelVersion.V6_19: Verdict.VIOLATED,
+    }
     # the explicit-id-0 add violates on 6.18 and 6.19, not on 6.18-stable
     for row in result.replays.values():
-        assert row == {KernelVersion.V6_18: True, KernelVersion.V6_18_STABLE: False,
-                       KernelVersion.V6_19: True}
+        assert row == {
+            KernelVersion.V6_18: True,
+            KernelVersion.V6_18_STABLE: False,
+            KernelVersion.V6_19: True,
+        }
     assert result.differ
     assert main(["versions", "--property", "P2", "--depth", "2", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["traces"]["6.18"]["violates_on"] == {"6.18": True, "6.18-stable": False,
-                                                   "6.19": True}
+    assert out["traces"]["6.18"]["violates_on"] == {
+        "6.18": True,
+        "6.18-stable": False,
+        "6.19": True,
+    }
 
 
 def test_versions_property_agrees_and_rejects_bad_input(capsys: Any) -> None:

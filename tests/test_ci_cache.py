@@ -53,11 +53,14 @@ class Recorder:
 
 def no_solver(monkeypatch: Any) -> None:
     """Every engine entry point raises: a run that reaches one fails the test."""
+
     def boom(*a: Any, **k: Any) -> Any:
         raise AssertionError("solver work in a cached run")
 
-    for mod, names in ((run, ("check", "bmc", "houdini", "k_induction", "pdr")),
-                       (engines, ("bmc", "houdini", "k_induction", "pdr", "premise_path"))):
+    for mod, names in (
+        (run, ("check", "bmc", "houdini", "k_induction", "pdr")),
+        (engines, ("bmc", "houdini", "k_induction", "pdr", "premise_path")),
+    ):
         for n in names:
             monkeypatch.setattr(mod, n, boom)
 
@@ -72,8 +75,11 @@ def test_second_identical_run_does_no_solver_work(tmp_path: Path, monkeypatch: A
     cold = run_suite(jobs, ids, OPTS, cache=Cache.open(tmp_path))
     assert not any(rec.cached for rec in cold.records)
     assert {(v, p): r.verdict for v, p, r in verdicts(cold)} == {
-        ("6.18", P2.name): Verdict.VIOLATED, ("6.18", P6.name): Verdict.PROVED,
-        ("6.19", P2.name): Verdict.VIOLATED, ("6.19", P6.name): Verdict.PROVED}
+        ("6.18", P2.name): Verdict.VIOLATED,
+        ("6.18", P6.name): Verdict.PROVED,
+        ("6.19", P2.name): Verdict.VIOLATED,
+        ("6.19", P6.name): Verdict.PROVED,
+    }
     no_solver(monkeypatch)
     cache = Cache.open(tmp_path)
     warm = run_suite(jobs, ids, OPTS, cache=cache)
@@ -82,15 +88,25 @@ def test_second_identical_run_does_no_solver_work(tmp_path: Path, monkeypatch: A
     assert (cache.stats.hits, cache.stats.misses) == (4, 0)
     assert warm.exit_code == cold.exit_code == 0
     # the trace of a cached violation re-renders as the original
-    assert [rec.result.trace for rec in warm.records] == [rec.result.trace
-                                                          for rec in cold.records]
+    assert [rec.result.trace for rec in warm.records] == [rec.result.trace for rec in cold.records]
 
 
-def test_cli_says_cached_and_cache_only_fails_on_a_miss(tmp_path: Path, capsys: Any,
-                                                        monkeypatch: Any) -> None:
+def test_cli_says_cached_and_cache_only_fails_on_a_miss(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    argv = ["check", "P6", "--kernel", "6.19", "--slots", "1", "--depth", "2",
-            "--cache", str(tmp_path)]
+    argv = [
+        "check",
+        "P6",
+        "--kernel",
+        "6.19",
+        "--slots",
+        "1",
+        "--depth",
+        "2",
+        "--cache",
+        str(tmp_path),
+    ]
     assert main([*argv, "--cache-only"]) == 3  # empty cache: UNKNOWN, never a pass
     out = capsys.readouterr().out
     assert "UNKNOWN" in out and suite.CACHE_ONLY_MISS in out
@@ -115,16 +131,20 @@ def _limits_set_does_nothing_on_6_19(monkeypatch: Any) -> None:
     monkeypatch.setitem(RULES, "limits set", dataclasses.replace(rule, fn=edited))
 
 
-def test_a_rule_change_invalidates_exactly_the_affected_entries(tmp_path: Path,
-                                                                 monkeypatch: Any) -> None:
+def test_a_rule_change_invalidates_exactly_the_affected_entries(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     jobs = jobs_for([P2, P6], V18, V19)
     ids = [j.id for j in jobs]
     run_suite(jobs, ids, OPTS, cache=Cache.open(tmp_path))
 
     # a rule outside the netns scope (a connection event): nothing is invalidated
     connect = RULES["connect"]
-    monkeypatch.setitem(RULES, "connect", dataclasses.replace(
-        connect, fn=lambda k, st, inp: (st, connect.fn(k, st, inp)[1])))
+    monkeypatch.setitem(
+        RULES,
+        "connect",
+        dataclasses.replace(connect, fn=lambda k, st, inp: (st, connect.fn(k, st, inp)[1])),
+    )
     rec = Recorder()
     run_suite(jobs, ids, OPTS, cache=Cache.open(tmp_path), solver=rec)
     assert rec.ran == []
@@ -148,15 +168,18 @@ def test_a_property_change_invalidates_only_that_property(tmp_path: Path) -> Non
     scope = Scope(V19, endpoint_slots=1)
     cache = Cache.open(tmp_path)
     run_suite(jobs_for([P2, P6], V19), [], OPTS, cache=cache)
-    edited = dataclasses.replace(P6, holds=lambda ops, st: ops.and_(
-        P6.holds(ops, st), ops.ule(st.netns.endpoints, ops.const(8, 8))))
+    edited = dataclasses.replace(
+        P6,
+        holds=lambda ops, st: ops.and_(
+            P6.holds(ops, st), ops.ule(st.netns.endpoints, ops.const(8, 8))
+        ),
+    )
     keys = job_keys([P2, edited], scope, OPTS)
     assert cache.lookup(keys, P2.name) is not None
     assert cache.lookup(keys, P6.name) is None
 
 
-def test_an_engine_source_change_invalidates_everything(tmp_path: Path,
-                                                        monkeypatch: Any) -> None:
+def test_an_engine_source_change_invalidates_everything(tmp_path: Path, monkeypatch: Any) -> None:
     jobs = jobs_for([P6], V18, V19)
     run_suite(jobs, [], OPTS, cache=Cache.open(tmp_path))
     monkeypatch.setattr(cache_mod, "engine_digest", lambda: "edited engines.py")
@@ -189,11 +212,12 @@ def test_violations_carry_over_to_deeper_bounds_only(tmp_path: Path, monkeypatch
     at = {d: Options(depth=d, witnesses=False) for d in (1, 2, 5)}
     first = run_suite(jobs, [], at[2], cache=Cache.open(tmp_path))
     assert [(r.result.verdict, r.result.depth) for r in first.records] == [
-        (Verdict.VIOLATED, 1), (Verdict.VIOLATED, 2)]
+        (Verdict.VIOLATED, 1),
+        (Verdict.VIOLATED, 2),
+    ]
     rec = Recorder()
     deeper = run_suite(jobs, [], at[5], cache=Cache.open(tmp_path), solver=rec)
-    assert rec.ran == [] and [r.result for r in deeper.records] == [r.result for r in
-                                                                   first.records]
+    assert rec.ran == [] and [r.result for r in deeper.records] == [r.result for r in first.records]
     rec = Recorder()  # at depth 1 the 2-step P4F trace is out of reach: the job runs
     shallower = run_suite(jobs, [], at[1], cache=Cache.open(tmp_path), solver=rec)
     assert len(rec.ran) == 1
@@ -226,18 +250,21 @@ def test_a_proof_is_reused_only_with_the_properties_it_rests_on(tmp_path: Path) 
     assert cache.lookup(job_keys([P1, P2, P6], scope, OPTS), P1.name) is None
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--cache", "FILE"], "is not a directory"),
-    (["--cache", "FILE/sub"], "cache directory"),
-    (["--cache-only"], "--cache-only needs a cache"),
-    (["--cache", "DIR", "--no-cache"], "conflict"),
-])
-def test_bad_cache_options_are_input_errors(argv: list[str], message: str, tmp_path: Path,
-                                            capsys: Any, monkeypatch: Any) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--cache", "FILE"], "is not a directory"),
+        (["--cache", "FILE/sub"], "cache directory"),
+        (["--cache-only"], "--cache-only needs a cache"),
+        (["--cache", "DIR", "--no-cache"], "conflict"),
+    ],
+)
+def test_bad_cache_options_are_input_errors(
+    argv: list[str], message: str, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
     monkeypatch.delenv("PMCHECK_CACHE", raising=False)
     (tmp_path / "FILE").write_text("not a directory")
-    argv = [a.replace("FILE", str(tmp_path / "FILE")).replace("DIR", str(tmp_path))
-            for a in argv]
+    argv = [a.replace("FILE", str(tmp_path / "FILE")).replace("DIR", str(tmp_path)) for a in argv]
     assert main(["check", "P6", "--slots", "1", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("pmcheck: error: ") and message in err and err.count("\n") == 1

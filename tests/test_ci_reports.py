@@ -42,35 +42,55 @@ from pmcheck.versions import KernelVersion
 V18, STABLE, V19 = KernelVersion.V6_18, KernelVersion.V6_18_STABLE, KernelVersion.V6_19
 ROOT = Path(__file__).resolve().parents[1]
 
-ADD_ID0 = Step("endpoint add", Inputs(NO_ADDR._replace(family=10, addr=128, port=1000,
-                                                       has_id=True, id=0,
-                                                       flags=FLAG_SIGNAL),
-                                      NO_LIMITS, NO_EVENT))
-ADD_FM = Step("endpoint add", Inputs(NO_ADDR._replace(family=2, addr=1, has_id=True, id=2,
-                                                      flags=FLAG_SUBFLOW | FLAG_FULLMESH),
-                                     NO_LIMITS, NO_EVENT))
+ADD_ID0 = Step(
+    "endpoint add",
+    Inputs(
+        NO_ADDR._replace(family=10, addr=128, port=1000, has_id=True, id=0, flags=FLAG_SIGNAL),
+        NO_LIMITS,
+        NO_EVENT,
+    ),
+)
+ADD_FM = Step(
+    "endpoint add",
+    Inputs(
+        NO_ADDR._replace(family=2, addr=1, has_id=True, id=2, flags=FLAG_SUBFLOW | FLAG_FULLMESH),
+        NO_LIMITS,
+        NO_EVENT,
+    ),
+)
 FLUSH = Step("endpoint flush", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT))
 
 
-def rec(prop: Any, version: KernelVersion, result: Result, engine: str = "auto",
-        cached: bool = False) -> Record:
+def rec(
+    prop: Any, version: KernelVersion, result: Result, engine: str = "auto", cached: bool = False
+) -> Record:
     return make_record(prop, Scope(version, endpoint_slots=1), result, engine, 6, cached)
 
 
 def every_kind() -> list[Record]:
     """One record of each kind a report must tell apart."""
     return [
-        rec(P6, STABLE, Result(P6.name, Verdict.PROVED, "kind", 0.25, 1,
-                               certificate=(P6.name,))),                     # pass
+        rec(
+            P6, STABLE, Result(P6.name, Verdict.PROVED, "kind", 0.25, 1, certificate=(P6.name,))
+        ),  # pass
         rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1, trace=(ADD_ID0,))),
-        rec(P4F, V19, Result(P4F.name, Verdict.VIOLATED, "bmc", 0.2, 2,
-                             trace=(ADD_FM, FLUSH)), cached=True),           # known, cached
-        rec(P6, V18, Result(P6.name, Verdict.VIOLATED, "bmc", 0.3, 1,
-                            trace=(ADD_ID0,))),                             # new violation
-        rec(P2, V18, Result(P2.name, Verdict.PROVED, "kind", 0.4, 1,
-                            certificate=(P2.name,))),                        # fixed
-        rec(P3, STABLE, Result(P3.name, Verdict.UNKNOWN, "kind", 2.0, 1,
-                               reason="solver gave up at k=1")),           # UNKNOWN
+        rec(
+            P4F,
+            V19,
+            Result(P4F.name, Verdict.VIOLATED, "bmc", 0.2, 2, trace=(ADD_FM, FLUSH)),
+            cached=True,
+        ),  # known, cached
+        rec(
+            P6, V18, Result(P6.name, Verdict.VIOLATED, "bmc", 0.3, 1, trace=(ADD_ID0,))
+        ),  # new violation
+        rec(
+            P2, V18, Result(P2.name, Verdict.PROVED, "kind", 0.4, 1, certificate=(P2.name,))
+        ),  # fixed
+        rec(
+            P3,
+            STABLE,
+            Result(P3.name, Verdict.UNKNOWN, "kind", 2.0, 1, reason="solver gave up at k=1"),
+        ),  # UNKNOWN
         rec(P1, STABLE, Result(P1.name, Verdict.HOLDS_TO_DEPTH, "bmc", 0.5, 6)),  # unproved
         rec(P1, V18, Result(P1.name, Verdict.HOLDS_TO_DEPTH, "bmc", 0.5, 6), engine="bmc"),
     ]
@@ -89,8 +109,12 @@ def test_records_judge_by_run_py_baselines() -> None:
 
 
 def test_trace_table_is_72_columns_of_ascii_and_names_every_step() -> None:
-    long = Step("endpoint add", ADD_ID0.inputs._replace(addr=ADD_ID0.inputs.addr._replace(
-        flags=FLAG_SIGNAL | FLAG_SUBFLOW | FLAG_FULLMESH)))
+    long = Step(
+        "endpoint add",
+        ADD_ID0.inputs._replace(
+            addr=ADD_ID0.inputs.addr._replace(flags=FLAG_SIGNAL | FLAG_SUBFLOW | FLAG_FULLMESH)
+        ),
+    )
     table = trace_table((long, ADD_FM, FLUSH))
     lines = table.splitlines()
     assert all(len(line) <= WIDTH for line in lines), table
@@ -127,8 +151,9 @@ def test_junit_parses_and_carries_every_verdict() -> None:
         assert tc.find("skipped") is None
         kinds = [c.tag for c in tc if c.tag in ("failure", "error")]
         assert kinds == ({PASS: [], FAILURE: ["failure"], ERROR: ["error"]}[want])
-        assert float(tc.get("time", "x")) == (0.0 if r.cached else pytest.approx(
-            r.result.seconds, abs=1e-3))
+        assert float(tc.get("time", "x")) == (
+            0.0 if r.cached else pytest.approx(r.result.seconds, abs=1e-3)
+        )
         if r.result.verdict is Verdict.HOLDS_TO_DEPTH:
             assert props["bound"] == "6"
     # the new violation's failure body is the trace table
@@ -143,8 +168,9 @@ def test_junit_parses_and_carries_every_verdict() -> None:
 
 
 def test_unknown_is_an_error_everywhere_never_a_pass_or_a_skip() -> None:
-    unknown = rec(P3, STABLE, Result(P3.name, Verdict.UNKNOWN, "kind", 1.0, 1,
-                                     reason="resource limit"))
+    unknown = rec(
+        P3, STABLE, Result(P3.name, Verdict.UNKNOWN, "kind", 1.0, 1, reason="resource limit")
+    )
     assert unknown.outcome == ERROR
     tc = _cases(junit.render([unknown]))[unknown.name]
     assert [c.tag for c in tc if c.tag in ("error", "failure", "skipped")] == ["error"]
@@ -159,24 +185,50 @@ def test_unknown_is_an_error_everywhere_never_a_pass_or_a_skip() -> None:
 
 
 SARIF_SUBSET = {  # the parts of the SARIF 2.1.0 schema pmcheck writes, with its enums
-    "type": "object", "required": ["version", "runs"],
+    "type": "object",
+    "required": ["version", "runs"],
     "properties": {
         "version": {"const": "2.1.0"},
-        "runs": {"type": "array", "items": {
-            "type": "object", "required": ["tool", "results"],
-            "properties": {
-                "tool": {"type": "object", "required": ["driver"], "properties": {
-                    "driver": {"type": "object", "required": ["name"]}}},
-                "results": {"type": "array", "items": {
-                    "type": "object", "required": ["message", "ruleId", "locations"],
-                    "properties": {
-                        "level": {"enum": ["none", "note", "warning", "error"]},
-                        "kind": {"enum": ["notApplicable", "pass", "fail", "review", "open",
-                                          "informational"]},
-                        "message": {"type": "object", "required": ["text"]},
-                        "partialFingerprints": {"type": "object",
-                                                "additionalProperties": {"type": "string"}},
-                    }}}}}}},
+        "runs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["tool", "results"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {"driver": {"type": "object", "required": ["name"]}},
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message", "ruleId", "locations"],
+                            "properties": {
+                                "level": {"enum": ["none", "note", "warning", "error"]},
+                                "kind": {
+                                    "enum": [
+                                        "notApplicable",
+                                        "pass",
+                                        "fail",
+                                        "review",
+                                        "open",
+                                        "informational",
+                                    ]
+                                },
+                                "message": {"type": "object", "required": ["text"]},
+                                "partialFingerprints": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -195,9 +247,16 @@ def test_sarif_parses_has_required_fields_and_every_verdict() -> None:
     assert len(results) == len(recs)
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {r.prop.name for r in recs}
     levels = [(r["level"], r["kind"]) for r in results]
-    assert levels == [("none", "pass"), ("note", "fail"), ("note", "fail"), ("error", "fail"),
-                      ("error", "fail"), ("error", "fail"), ("error", "fail"),
-                      ("none", "pass")]
+    assert levels == [
+        ("none", "pass"),
+        ("note", "fail"),
+        ("note", "fail"),
+        ("error", "fail"),
+        ("error", "fail"),
+        ("error", "fail"),
+        ("error", "fail"),
+        ("none", "pass"),
+    ]
     for r, res in zip(recs, results, strict=True):
         assert res["ruleId"] == r.prop.name
         assert res["properties"]["verdict"] == r.result.verdict.value
@@ -210,14 +269,21 @@ def test_sarif_parses_has_required_fields_and_every_verdict() -> None:
 def test_sarif_fingerprints_are_stable_and_tell_findings_apart() -> None:
     a = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1, trace=(ADD_ID0,)))
     # another solver path to the same bug: the minimized counterexample is the same
-    other_path = Step("endpoint add", Inputs(NO_ADDR._replace(
-        family=2, addr=2, has_id=True, id=0, flags=FLAG_SUBFLOW | FLAG_FULLMESH),
-        NO_LIMITS, NO_EVENT))
-    same = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 9.9, 1,
-                               trace=(other_path,)), cached=True)
+    other_path = Step(
+        "endpoint add",
+        Inputs(
+            NO_ADDR._replace(
+                family=2, addr=2, has_id=True, id=0, flags=FLAG_SUBFLOW | FLAG_FULLMESH
+            ),
+            NO_LIMITS,
+            NO_EVENT,
+        ),
+    )
+    same = rec(
+        P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 9.9, 1, trace=(other_path,)), cached=True
+    )
     other_kernel = rec(P2, V18, a.result)
-    other_trace = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1,
-                                      trace=(ADD_FM,)))
+    other_trace = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1, trace=(ADD_FM,)))
     fp = sarif.fingerprint
     assert fp(a) == fp(same)
     assert len({fp(a), fp(other_kernel), fp(other_trace)}) == 3
@@ -298,43 +364,86 @@ def test_cli_writes_every_report(tmp_path: Path, monkeypatch: Any, capsys: Any) 
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     xml, sar = tmp_path / "junit.xml", tmp_path / "out.sarif"
-    code = main(["check", "P2", "P6", "--kernel", "6.18,6.19", "--slots", "1", "--depth", "2",
-                 "--junit", str(xml), "--sarif", str(sar), "--github"])
+    code = main(
+        [
+            "check",
+            "P2",
+            "P6",
+            "--kernel",
+            "6.18,6.19",
+            "--slots",
+            "1",
+            "--depth",
+            "2",
+            "--junit",
+            str(xml),
+            "--sarif",
+            str(sar),
+            "--github",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     cases = _cases(xml.read_text())
     assert set(cases) == {f"{p} [{v}]" for p in (P2.name, P6.name) for v in ("6.18", "6.19")}
-    assert all(not [c for c in tc if c.tag in ("failure", "error", "skipped")]
-               for tc in cases.values())
+    assert all(
+        not [c for c in tc if c.tag in ("failure", "error", "skipped")] for tc in cases.values()
+    )
     doc = json.loads(sar.read_text())
     assert sarif.problems(doc) == [] and len(doc["runs"][0]["results"]) == 4
     notices = [line for line in out.splitlines() if line.startswith("::")]
-    assert len(notices) == 2 and all(n.startswith("::notice file=properties/netns.py,")
-                                     for n in notices)  # the two known P2 violations
+    assert len(notices) == 2 and all(
+        n.startswith("::notice file=properties/netns.py,") for n in notices
+    )  # the two known P2 violations
     assert sum(line.startswith("| P") for line in summary.read_text().splitlines()) == 4
 
 
 def test_cli_json_is_schema_2_with_every_verdict(capsys: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")  # annotations go to stderr, not the JSON
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    code = main(["check", "P2", "P6", "--kernel", "6.19", "--slots", "1", "--depth", "2",
-                 "--json"])
+    code = main(["check", "P2", "P6", "--kernel", "6.19", "--slots", "1", "--depth", "2", "--json"])
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert captured.err.startswith("::notice ")
     assert code == doc["exit_code"] == 0
     assert doc["schema"] == "pmcheck-verdicts/2"
-    for key in ("pmcheck", "z3", "source_digest", "engine", "depth", "k_max", "limits",
-                "witnesses", "shard", "plan", "jobs", "cache", "results"):
+    for key in (
+        "pmcheck",
+        "z3",
+        "source_digest",
+        "engine",
+        "depth",
+        "k_max",
+        "limits",
+        "witnesses",
+        "shard",
+        "plan",
+        "jobs",
+        "cache",
+        "results",
+    ):
         assert key in doc, key
-    v1 = ("property", "verdict", "engine", "depth", "seconds", "certificate", "reason",
-          "expected", "meets_expectation", "trace", "witness_steps")
+    v1 = (
+        "property",
+        "verdict",
+        "engine",
+        "depth",
+        "seconds",
+        "certificate",
+        "reason",
+        "expected",
+        "meets_expectation",
+        "trace",
+        "witness_steps",
+    )
     v2 = ("kernel", "group", "job", "cached", "outcome", "describe", "result")
     for r in doc["results"]:
         assert all(k in r for k in v1 + v2)
         assert result_from_json(r["result"]).verdict.value == r["verdict"]
     assert {(r["property"], r["verdict"]) for r in doc["results"]} == {
-        (P2.name, "VIOLATED"), (P6.name, "PROVED")}
+        (P2.name, "VIOLATED"),
+        (P6.name, "PROVED"),
+    }
 
 
 def test_cli_rejects_unwritable_report_paths(tmp_path: Path, capsys: Any) -> None:

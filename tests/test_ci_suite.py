@@ -36,8 +36,9 @@ def test_shards_partition_the_job_list(n: int) -> None:
     assert sorted(ids) == sorted(j.id for j in jobs)  # union = all, each exactly once
     assert len(ids) == len(set(ids))
     assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced by count
-    assert [[j.id for j in shard(all_jobs(), k, n)] for k in range(1, n + 1)] == \
-        [[j.id for j in p] for p in parts]  # deterministic
+    assert [[j.id for j in shard(all_jobs(), k, n)] for k in range(1, n + 1)] == [
+        [j.id for j in p] for p in parts
+    ]  # deterministic
 
 
 def test_the_job_list_does_not_depend_on_scope_order() -> None:
@@ -63,8 +64,17 @@ def _json_run(argv: list[str], capsys: Any) -> tuple[int, dict[str, Any]]:
 def _verdicts(doc: dict[str, Any]) -> list[tuple[str, str, str, Any, int, bool]]:
     """What must agree between runs. Not the trace's values: Z3 may pick another
     path of the same (shortest) length in another process or solver history."""
-    return sorted((r["kernel"], r["property"], r["verdict"], r["depth"], len(r["trace"]),
-                   r["meets_expectation"]) for r in doc["results"])
+    return sorted(
+        (
+            r["kernel"],
+            r["property"],
+            r["verdict"],
+            r["depth"],
+            len(r["trace"]),
+            r["meets_expectation"],
+        )
+        for r in doc["results"]
+    )
 
 
 def _break_p6(monkeypatch: Any) -> None:
@@ -74,17 +84,22 @@ def _break_p6(monkeypatch: Any) -> None:
     def broken(k: Any, st: Any, i: Any) -> Any:
         post, out = rule.fn(k, st, i)
         o = k.ops
-        ns = post.netns._replace(limit_extra_subflows=o.ite(
-            i.limits.has_subflows, o.trunc(i.limits.subflows, 32, 8),
-            post.netns.limit_extra_subflows))
+        ns = post.netns._replace(
+            limit_extra_subflows=o.ite(
+                i.limits.has_subflows,
+                o.trunc(i.limits.subflows, 32, 8),
+                post.netns.limit_extra_subflows,
+            )
+        )
         return post._replace(netns=ns), out
 
     monkeypatch.setitem(RULES, "limits set", dataclasses.replace(rule, fn=broken))
 
 
 @pytest.mark.parametrize("case, want", [("baseline", 0), ("mutant", 1), ("starved", 3)])
-def test_merged_shards_equal_the_full_run(case: str, want: int, tmp_path: Path,
-                                          capsys: Any, monkeypatch: Any) -> None:
+def test_merged_shards_equal_the_full_run(
+    case: str, want: int, tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
     argv = BASE + (["--rlimit", "1"] if case == "starved" else [])
     if case == "mutant":
         _break_p6(monkeypatch)
@@ -142,8 +157,9 @@ def test_parallel_jobs_give_the_serial_verdicts(capsys: Any) -> None:
 
 
 def test_kernel_all_plans_one_job_per_version(capsys: Any) -> None:
-    code, doc = _json_run(["check", "P6", "--kernel", "all", "--slots", "1", "--depth", "1",
-                           "--shard", "1/1"], capsys)
+    code, doc = _json_run(
+        ["check", "P6", "--kernel", "all", "--slots", "1", "--depth", "1", "--shard", "1/1"], capsys
+    )
     assert code == 0
     assert sorted(j["kernel"] for j in doc["jobs"]) == sorted(v.value for v in KernelVersion)
     assert len(doc["plan"]) == 3
@@ -161,8 +177,12 @@ def test_the_documented_workflow_uses_real_options() -> None:
     assert workflow
     yaml = pytest.importorskip("yaml")
     jobs = yaml.safe_load(workflow.group(1))["jobs"].values()
-    commands = [" ".join(step["run"].split()) for job in jobs for step in job["steps"]
-                if "pmcheck " in step.get("run", "")]
+    commands = [
+        " ".join(step["run"].split())
+        for job in jobs
+        for step in job["steps"]
+        if "pmcheck " in step.get("run", "")
+    ]
     assert len(commands) == 2 and commands[0].startswith("pmcheck check")
     for text in commands:
         text = text.replace("${{ matrix.shard }}", "1").split(" > ")[0]

@@ -64,8 +64,9 @@ def test_gallery_has_every_known_violation() -> None:
 # --- one object, many renderings ---------------------------------------------------
 
 
-def test_every_rendering_comes_from_the_object_alone(monkeypatch: pytest.MonkeyPatch,
-                                                     traces: list[Trace]) -> None:
+def test_every_rendering_comes_from_the_object_alone(
+    monkeypatch: pytest.MonkeyPatch, traces: list[Trace]
+) -> None:
     """Renderers never replay or rebuild: with replay and building disabled
     they still render, and a change to the object shows in every rendering."""
 
@@ -77,9 +78,15 @@ def test_every_rendering_comes_from_the_object_alone(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(build_mod, "build_trace", forbidden)
     for t in traces:
         first = t.steps[0]
-        marked = dataclasses.replace(t, steps=(dataclasses.replace(
-            first, result="MARKER-RESULT", line=first.line + "   # MARKER-LINE"),
-            *t.steps[1:]))
+        marked = dataclasses.replace(
+            t,
+            steps=(
+                dataclasses.replace(
+                    first, result="MARKER-RESULT", line=first.line + "   # MARKER-LINE"
+                ),
+                *t.steps[1:],
+            ),
+        )
         for fmt in FORMATS:
             text = render(marked, fmt)
             assert "MARKER-LINE" in text, fmt
@@ -118,7 +125,7 @@ def test_shell_script_parses(traces: list[Trace], tmp_path: Path) -> None:
         r = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         text = path.read_text()
-        assert 'trap cleanup EXIT' in text and 'ip netns add "$NS"' in text
+        assert "trap cleanup EXIT" in text and 'ip netns add "$NS"' in text
         assert "ip netns delete" in text
 
 
@@ -153,8 +160,10 @@ def test_every_gallery_trace_replays_on_the_model(traces: list[Trace]) -> None:
     for t in traces:
         report = replay_model(t)
         assert report.ok, report.lines
-        assert report.exact, ("the model changed: re-run `python -m "
-                              "pmcheck.counterexamples.gallery`", report.lines)
+        assert report.exact, (
+            "the model changed: re-run `python -m pmcheck.counterexamples.gallery`",
+            report.lines,
+        )
         steps = steps_of(t)
         states = Replayer.for_scope(scope_from_data(t.scope)).run(steps).states
         assert first_violation(PROPS[t.property.name], states) == len(steps)
@@ -221,10 +230,10 @@ def test_minimizer_drops_padding(name: str) -> None:
     core = steps_of(t)
     other = _pick(scope, "endpoint add", family=2, addr=2, has_id=False, port=0, flags=2)
     change = _pick(scope, "endpoint change", family=0, id=1, port=0, flags=4)
-    limit = _pick(scope, "limits set", has_subflows=True, subflows=8,
-                  has_add_addr_accepted=False)
-    padded = [limit, other, change, core[0], limit, *core[1:]][:4 + len(core) - 1 + (
-        len(core) > 1)]
+    limit = _pick(scope, "limits set", has_subflows=True, subflows=8, has_add_addr_accepted=False)
+    padded = [limit, other, change, core[0], limit, *core[1:]][
+        : 4 + len(core) - 1 + (len(core) > 1)
+    ]
     prop = PROPS[t.property.name]
     replayer = Replayer.for_scope(scope)
     assert first_violation(prop, replayer.run(padded).states) == len(padded)
@@ -245,7 +254,7 @@ def test_minimizer_never_worse(name: str, data: st.DataObject) -> None:
     padded = data.draw(_pad_strategy(scope)) + steps_of(t)
     states = replayer.run(padded).states
     bad = first_violation(prop, states)
-    if bad is None or not replayer.in_scope(states[:bad + 1], padded[:bad]):  # not a path
+    if bad is None or not replayer.in_scope(states[: bad + 1], padded[:bad]):  # not a path
         with pytest.raises(ValueError):
             minimize(padded, prop, replayer, scope)
         return
@@ -260,8 +269,7 @@ def test_minimized_gallery_is_a_fixpoint(traces: list[Trace]) -> None:
     for t in traces:
         scope = scope_from_data(t.scope)
         steps = steps_of(t)
-        assert minimize(steps, PROPS[t.property.name], Replayer.for_scope(scope),
-                        scope) == steps
+        assert minimize(steps, PROPS[t.property.name], Replayer.for_scope(scope), scope) == steps
 
 
 def _connection_trace(text: str) -> tuple[Replayer, list[Step]]:
@@ -269,16 +277,20 @@ def _connection_trace(text: str) -> tuple[Replayer, list[Step]]:
     and the user steps of a scenario, lowered as the interpreter does."""
     scn = parse_text(text)
     u = Universe.of(scn)
-    system = SimpleNamespace(concrete_ctx=Ctx(CONCRETE, KernelVersion.V6_18_STABLE,
-                                              u.topology()),
-                             template=initial_state(conns=1))
+    system = SimpleNamespace(
+        concrete_ctx=Ctx(CONCRETE, KernelVersion.V6_18_STABLE, u.topology()),
+        template=initial_state(conns=1),
+    )
     return Replayer(system), [Step(*lower(s.command, u)) for s in scn.steps]  # type: ignore[arg-type]
 
 
 NO_EXTRA_SUBFLOW = Property(
-    name="T-no-extra-subflow", statement="conn1 never gets an extra subflow (test only)",
-    cites="-", holds=lambda ops, s: ops.eq(s.conns[0].extra_subflows, ops.const(0, 8)),
-    premise=lambda ops, s: ops.true())
+    name="T-no-extra-subflow",
+    statement="conn1 never gets an extra subflow (test only)",
+    cites="-",
+    holds=lambda ops, s: ops.eq(s.conns[0].extra_subflows, ops.const(0, 8)),
+    premise=lambda ops, s: ops.true(),
+)
 
 
 def test_minimizer_rederives_environment_steps() -> None:
@@ -300,19 +312,19 @@ def test_minimizer_rederives_environment_steps() -> None:
     out = minimize(full[:bad], NO_EXTRA_SUBFLOW, replayer)
     kept = [s.rule for s in out if not is_environment(s)]
     assert kept == ["endpoint add", "connect"]
-    assert out == replayer.settle([s for s in out if not is_environment(s)])[:len(out)]
+    assert out == replayer.settle([s for s in out if not is_environment(s)])[: len(out)]
     assert first_violation(NO_EXTRA_SUBFLOW, replayer.run(out).states) == len(out)
     assert len(out) <= bad
     # and it renders, within 72 columns, with the world's steps as comments
-    trace = build_trace(out, Scope(KernelVersion.V6_18_STABLE), NO_EXTRA_SUBFLOW,
-                        replayer=replayer)
+    trace = build_trace(out, Scope(KernelVersion.V6_18_STABLE), NO_EXTRA_SUBFLOW, replayer=replayer)
     text = render(trace, "text")
     assert "# environment: worker conn 1" in text
     assert "conn1" in text and all(len(x) <= 72 for x in text.splitlines())
     from pmcheck.checker.trace import step_text
 
-    if not step_text(out[-1] if out[-1].rule == "connect" else
-                     next(s for s in out if s.rule == "connect")).startswith("#"):
+    if not step_text(
+        out[-1] if out[-1].rule == "connect" else next(s for s in out if s.rule == "connect")
+    ).startswith("#"):
         # once the checker writes event lines, the scenario carries them
         assert len(parse_text(render(trace, "scenario")).steps) == 2
 
@@ -337,10 +349,13 @@ def test_replay_confirms_on_the_model(capsys: pytest.CaptureFixture[str]) -> Non
     assert "reproduced" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("content", ["", "not json", '{"#meta": {}}', "[1, 2]",
-                                     '{"#meta": {"pmcheck": {"schema": "x"}}}'])
-def test_bad_trace_files_are_input_errors(content: str, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["", "not json", '{"#meta": {}}', "[1, 2]", '{"#meta": {"pmcheck": {"schema": "x"}}}'],
+)
+def test_bad_trace_files_are_input_errors(
+    content: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "t.json"
     path.write_text(content)
     for argv in (["show", str(path)], ["replay", str(path)]):
@@ -357,11 +372,26 @@ def test_missing_file_and_unknown_format(capsys: pytest.CaptureFixture[str]) -> 
     assert "Traceback" not in err
 
 
-def test_check_writes_minimized_traces(tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_writes_minimized_traces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A one-slot scope: P2 on 6.18 is violated in one step."""
-    code = main(["check", "P2", "--kernel", "6.18", "--engine", "bmc", "--slots", "1",
-                 "--depth", "1", "--trace-format", "json,text", "--out", str(tmp_path)])
+    code = main(
+        [
+            "check",
+            "P2",
+            "--kernel",
+            "6.18",
+            "--engine",
+            "bmc",
+            "--slots",
+            "1",
+            "--depth",
+            "1",
+            "--trace-format",
+            "json,text",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["P2-id-bitmap.6.18.json", "P2-id-bitmap.6.18.txt"]

@@ -48,7 +48,8 @@ def assert_agree(scn, random: bool = False) -> None:
     m = first_mismatch(model, kernel)
     assert m is None, (
         f"step {m.index} `{m.text}`: {m.field}\n  model  {describe_value(m.field, m.left)}\n"
-        f"  kernel {describe_value(m.field, m.right)}\n{render_scenario(scn)}")
+        f"  kernel {describe_value(m.field, m.right)}\n{render_scenario(scn)}"
+    )
 
 
 @pytest.mark.parametrize("path", KNOWN, ids=lambda p: p.stem)
@@ -56,8 +57,11 @@ def test_known_behaviour_reproduces_on_the_kernel(path: Path) -> None:
     assert_agree(parse_file(path))
 
 
-@settings(max_examples=int(os.environ.get("PMCHECK_LIVE_CONN_EXAMPLES", "25")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("PMCHECK_LIVE_CONN_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scn=connection_scenario_st(max_events=8))
 def test_random_connection_scenarios_agree(scn) -> None:
     assert_agree(scn, random=True)

@@ -28,8 +28,11 @@ def _live() -> None:
     require_live_kernel()
 
 
-@settings(max_examples=int(os.environ.get("PMCHECK_LIVE_EXAMPLES", "200")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("PMCHECK_LIVE_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scn=scenario_st)
 def test_model_matches_live_kernel(scn) -> None:
     from pmcheck.live.interpreter import run_on_kernel
@@ -40,4 +43,5 @@ def test_model_matches_live_kernel(scn) -> None:
     m = first_mismatch(model, kernel)
     assert m is None, (
         f"step {m.index} `{m.text}`: {m.field} model={describe_value(m.field, m.left)!r} "
-        f"kernel={describe_value(m.field, m.right)!r}\n{render_scenario(scn)}")
+        f"kernel={describe_value(m.field, m.right)!r}\n{render_scenario(scn)}"
+    )

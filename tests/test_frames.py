@@ -22,10 +22,12 @@ def test_rule_stays_in_its_frame(name: str, version: KernelVersion) -> None:
     step = symbolic_step(name, version)
     outside = [
         path
-        for (path, _, before), (_, _, after) in zip(leaves(step.pre), leaves(step.post),
-                                                    strict=True)
-        if not any(path == w or path.startswith(w + ".") or path.startswith(w + "[")
-                   for w in rule.writes)
+        for (path, _, before), (_, _, after) in zip(
+            leaves(step.pre), leaves(step.post), strict=True
+        )
+        if not any(
+            path == w or path.startswith(w + ".") or path.startswith(w + "[") for w in rule.writes
+        )
         and not before.eq(after)
     ]
     assert not outside, f"{rule.kernel_function} writes {outside} outside {rule.writes}"

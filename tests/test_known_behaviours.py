@@ -42,9 +42,11 @@ def test_f1_c_flag_filler_marks_skipped_endpoint_used(version: KernelVersion) ->
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.value)
 def test_f2_laminar_mpc_endpoint_serves_two_subflows(version: KernelVersion) -> None:
     last = conns_after("F2-laminar-raw-mpc-id.scn", version)[-1][0]
-    assert last.table == (SubflowRow("10.0.1.2", 1, "10.0.2.1", 1),
-                          SubflowRow("10.0.1.2", 1, "10.0.3.1", 2),
-                          SubflowRow("10.0.4.2", 2, "10.0.1.1", 0))
+    assert last.table == (
+        SubflowRow("10.0.1.2", 1, "10.0.2.1", 1),
+        SubflowRow("10.0.1.2", 1, "10.0.3.1", 2),
+        SubflowRow("10.0.4.2", 2, "10.0.1.1", 0),
+    )
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.value)
@@ -66,9 +68,11 @@ def test_f4_extra_subflows_exceed_the_limit(version: KernelVersion) -> None:
 def test_seed_use_case_laminar_endpoints_each_used_once() -> None:
     """The review thread's case: C(b), C(c) laminar; S(b) then S(c) announced."""
     last = conns_after("seed-laminar.scn", KernelVersion.V6_18_STABLE)[-1][0]
-    assert last.table == (SubflowRow("10.0.1.2", 0, "10.0.1.1", 0),
-                          SubflowRow("10.0.2.2", 1, "10.0.2.1", 1),
-                          SubflowRow("10.0.3.2", 2, "10.0.3.1", 2))
+    assert last.table == (
+        SubflowRow("10.0.1.2", 0, "10.0.1.1", 0),
+        SubflowRow("10.0.2.2", 1, "10.0.2.1", 1),
+        SubflowRow("10.0.3.2", 2, "10.0.3.1", 2),
+    )
     assert (last.subflows, last.add_addr_accepted, last.local_addr_used) == (2, 2, 0)
 
 
@@ -93,13 +97,16 @@ def test_subflow_laminar_endpoint_is_used_once_overall() -> None:
 
 def test_fullmesh_outranks_laminar() -> None:
     last = last_table("fullmesh-laminar.scn")
-    assert [(r.local, r.remote) for r in last.table[1:]] == [("10.0.2.2", "10.0.3.1"),
-                                                             ("10.0.2.2", "10.0.4.1")]
+    assert [(r.local, r.remote) for r in last.table[1:]] == [
+        ("10.0.2.2", "10.0.3.1"),
+        ("10.0.2.2", "10.0.4.1"),
+    ]
 
 
 def test_laminar_never_serves_the_other_family_and_has_no_fallback() -> None:
     assert last_table("laminar-other-family.scn").table == (
-        SubflowRow("10.0.1.2", 0, "10.0.1.1", 0),)
+        SubflowRow("10.0.1.2", 0, "10.0.1.1", 0),
+    )
 
 
 def test_laminar_outranks_the_c_flag_case() -> None:

@@ -104,8 +104,17 @@ def test_subflow_endpoint_joins_the_initial_remote_address() -> None:
     # The event attribute numbering (uapi enum mptcp_event_attr) as the kernel sends it:
     # type -> length. Ports are big-endian and agree with sock_diag's.
     join = next(e for e in events if e.type == EV_SUB_ESTABLISHED)
-    assert {t: n for t, n, _ in join.raw} == {1: 4, 2: 2, 3: 1, 4: 1, 5: 4, 7: 4, 9: 2,
-                                              10: 2, 11: 1}
+    assert {t: n for t, n, _ in join.raw} == {
+        1: 4,
+        2: 2,
+        3: 1,
+        4: 1,
+        5: 4,
+        7: 4,
+        9: 2,
+        10: 2,
+        11: 1,
+    }
     assert (join.loc_id, join.rem_id, join.family) == (1, 0, 2)
     diag = next(r for r in snap.diag if r.saddr == "10.0.2.2")
     assert (join.sport, join.dport) == (diag.sport, diag.dport) and join.dport == 10000
@@ -185,7 +194,9 @@ def test_peer_remove_and_subflow_destroy_close_joins() -> None:
     # No endpoints: the joins use the routed source address, whose id comes
     # from an implicit endpoint.
     assert [(e.id, e.addr, e.flags) for e in after_remove.endpoints] == [
-        (1, "10.0.2.2", IMPLICIT), (2, "10.0.3.2", IMPLICIT)]
+        (1, "10.0.2.2", IMPLICIT),
+        (2, "10.0.3.2", IMPLICIT),
+    ]
     assert _types(removed.events) == [EV_REMOVED, EV_SUB_CLOSED]
     assert after_remove.subflows == (INITIAL, ("10.0.3.2", 2, "10.0.3.1", 2, False))
     assert (after_remove.info.add_addr_accepted, after_remove.info.subflows) == (1, 1)
@@ -205,8 +216,10 @@ def test_ipv6_join_across_links() -> None:
         conn = tb.connect("dead:beef:1::2", "dead:beef:1::1")
         snap = tb.snapshot(conn)
 
-    assert snap.subflows == (("dead:beef:1::2", 0, "dead:beef:1::1", 0, False),
-                             ("dead:beef:2::2", 1, "dead:beef:1::1", 0, False))
+    assert snap.subflows == (
+        ("dead:beef:1::2", 0, "dead:beef:1::1", 0, False),
+        ("dead:beef:2::2", 1, "dead:beef:1::1", 0, False),
+    )
     assert snap.mismatches == ()
 
 

@@ -23,11 +23,15 @@ def generated() -> tuple[dict, dict]:
 
 def test_page_and_scenarios_are_current(generated: tuple[dict, dict]) -> None:
     files, _ = generated
-    stale = [p.relative_to(matrix.ROOT).as_posix() for p, text in files.items()
-             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p.relative_to(matrix.ROOT).as_posix()
+        for p, text in files.items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     extra = sorted(p.name for p in set(matrix.SCN_DIR.glob("*.scn")) - set(files))
     assert not stale and not extra, (
-        f"out of date: {stale}, not generated: {extra}; run `python -m pmcheck.matrix`")
+        f"out of date: {stale}, not generated: {extra}; run `python -m pmcheck.matrix`"
+    )
 
 
 def test_every_cell_scenario_replays_to_its_outcome(generated: tuple[dict, dict]) -> None:
@@ -37,8 +41,10 @@ def test_every_cell_scenario_replays_to_its_outcome(generated: tuple[dict, dict]
     for c in cells:
         scn = parse_file(c.path)
         for v in matrix.VERSIONS:
-            assert matrix.result_of(run_model(scn, v)) == table[(c.event.key, c.etype.key)][v], \
-                (c.rel, v.value)
+            assert matrix.result_of(run_model(scn, v)) == table[(c.event.key, c.etype.key)][v], (
+                c.rel,
+                v.value,
+            )
 
 
 def test_every_event_and_type_is_covered_and_sampled_live() -> None:

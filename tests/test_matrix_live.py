@@ -45,6 +45,8 @@ def test_matrix_cell_agrees_with_the_kernel(key: tuple[str, str]) -> None:
     scn = parse_file(path)
     model = run_model(scn, version_of_release(os.uname().release))
     m = first_mismatch(model, run_on_kernel(scn))
-    assert m is None, (f"{path.name}:{m.line} `{m.text}`: {m.field}\n"
-                       f"  model  {describe_value(m.field, m.left)}\n"
-                       f"  kernel {describe_value(m.field, m.right)}")
+    assert m is None, (
+        f"{path.name}:{m.line} `{m.text}`: {m.field}\n"
+        f"  model  {describe_value(m.field, m.left)}\n"
+        f"  kernel {describe_value(m.field, m.right)}"
+    )

@@ -55,10 +55,15 @@ STABLE = KernelVersion.V6_18_STABLE
 LIMITS = Limits(rlimit=10**10, timeout_s=300)
 
 
-def narrow(events: tuple[str, ...], flags: tuple[int, ...], limits: tuple[int, ...] = (0, 1, 2),
-           version: KernelVersion = STABLE) -> Scope:
-    return dataclasses.replace(connection_scope(version), events=events, flag_sets=flags,
-                               limit_values=limits)
+def narrow(
+    events: tuple[str, ...],
+    flags: tuple[int, ...],
+    limits: tuple[int, ...] = (0, 1, 2),
+    version: KernelVersion = STABLE,
+) -> Scope:
+    return dataclasses.replace(
+        connection_scope(version), events=events, flag_sets=flags, limit_values=limits
+    )
 
 
 CONNECT = "connect 10.0.1.2 10.0.1.1"
@@ -73,16 +78,24 @@ SHORTEST: dict[str, tuple[int, Scope | None]] = {
     M5.name: (3, None),
     M6.name: (3, None),
     M7.name: (4, None),
-    M2.name: (5, narrow((CONNECT_C, "peer announce 10.0.2.1 id 1"),
-                        (FLAG_SUBFLOW | FLAG_LAMINAR,), (1,))),
-    M3.name: (5, narrow((CONNECT_C, "peer join 10.0.3.1 to 10.0.3.2 id 2",
-                         "peer announce 10.0.2.1 id 1"), (FLAG_SUBFLOW,), (1, 2))),
-    M8.name: (6, narrow((CONNECT, "peer announce 10.0.2.1 id 1"),
-                        (FLAG_SUBFLOW | FLAG_LAMINAR,), (1,))),
-    X1.name: (5, narrow((CONNECT, "peer join 10.0.2.1 to 10.0.2.2 id 1"),
-                        (FLAG_SUBFLOW,), (2,))),
-    W1.name: (5, narrow((CONNECT_C, "peer announce dead:beef:2::1 id 3"),
-                        (FLAG_SUBFLOW,), (0, 2))),
+    M2.name: (
+        5,
+        narrow((CONNECT_C, "peer announce 10.0.2.1 id 1"), (FLAG_SUBFLOW | FLAG_LAMINAR,), (1,)),
+    ),
+    M3.name: (
+        5,
+        narrow(
+            (CONNECT_C, "peer join 10.0.3.1 to 10.0.3.2 id 2", "peer announce 10.0.2.1 id 1"),
+            (FLAG_SUBFLOW,),
+            (1, 2),
+        ),
+    ),
+    M8.name: (
+        6,
+        narrow((CONNECT, "peer announce 10.0.2.1 id 1"), (FLAG_SUBFLOW | FLAG_LAMINAR,), (1,)),
+    ),
+    X1.name: (5, narrow((CONNECT, "peer join 10.0.2.1 to 10.0.2.2 id 1"), (FLAG_SUBFLOW,), (2,))),
+    W1.name: (5, narrow((CONNECT_C, "peer announce dead:beef:2::1 id 3"), (FLAG_SUBFLOW,), (0, 2))),
 }
 
 
@@ -113,14 +126,16 @@ def test_every_connection_property_has_a_recorded_verdict_per_version() -> None:
 def test_same_family_is_proved_in_the_connection_scope() -> None:
     from pmcheck.checker.run import Options, check
 
-    (result,) = check([L1], connection_scope(STABLE), Options(limits=LIMITS,
-                                                             witnesses=False))
+    (result,) = check([L1], connection_scope(STABLE), Options(limits=LIMITS, witnesses=False))
     assert result.verdict is Verdict.PROVED, result
 
 
 def test_no_duplicate_subflow_holds_to_depth() -> None:
-    scope = narrow((CONNECT, "peer announce 10.0.2.1 id 1", "subflow close 10.0.1.2 10.0.2.1"),
-                   (FLAG_SUBFLOW, FLAG_SUBFLOW | FLAG_FULLMESH), (2,))
+    scope = narrow(
+        (CONNECT, "peer announce 10.0.2.1 id 1", "subflow close 10.0.1.2 10.0.2.1"),
+        (FLAG_SUBFLOW, FLAG_SUBFLOW | FLAG_FULLMESH),
+        (2,),
+    )
     result = bmc(System(scope), M9, 5, LIMITS)
     assert result.verdict is Verdict.HOLDS_TO_DEPTH, result
 
@@ -160,7 +175,9 @@ def test_no_duplicate_is_violated_without_the_daddr_lookup(monkeypatch: Any) -> 
 
 PREMISE_SCOPE = narrow(
     (CONNECT, CONNECT_C, "peer announce 10.0.2.1 id 1", "peer join 10.0.2.1 to 10.0.2.2 id 1"),
-    (FLAG_SIGNAL, FLAG_SUBFLOW | FLAG_BACKUP, FLAG_LAMINAR | FLAG_SUBFLOW), (1, 2))
+    (FLAG_SIGNAL, FLAG_SUBFLOW | FLAG_BACKUP, FLAG_LAMINAR | FLAG_SUBFLOW),
+    (1, 2),
+)
 
 
 @pytest.mark.parametrize("prop", CONNECTION_PROPERTIES, ids=lambda p: p.name)
@@ -191,11 +208,13 @@ def test_checker_paths_are_scenario_runs() -> None:
     assert result.verdict is Verdict.VIOLATED
     lines = [step_text(s) for s in result.trace if s.rule != "environment"]
     states: list = []
-    run_model(parse_text("\n".join(lines) + "\n"), STABLE,
-              observer=lambda rule, before, after, out: states.append(after))
+    run_model(
+        parse_text("\n".join(lines) + "\n"),
+        STABLE,
+        observer=lambda rule, before, after, out: states.append(after),
+    )
     final = system.replay(list(result.trace))[-1]
-    assert [e for e in states[-1].netns.endp if e.used] == \
-        [e for e in final.netns.endp if e.used]
+    assert [e for e in states[-1].netns.endp if e.used] == [e for e in final.netns.endp if e.used]
     assert states[-1].netns[1:] == final.netns[1:]  # counters, bitmap, limits
     assert states[-1].conns[0][:-2] == final.conns[0][:-2]  # same counters and flags
 
@@ -231,10 +250,12 @@ def test_notes_reproducers_violate_what_the_notes_say(name: str) -> None:
 
     path = Path(__file__).resolve().parents[1] / "examples" / "known" / name
     states: list = []
-    run_model(parse_file(path), STABLE,
-              observer=lambda rule, before, after, out: states.append(after))
-    broken = {p.name for p in CONNECTION_PROPERTIES
-              if any(not p.holds(CONCRETE, s) for s in states)}
+    run_model(
+        parse_file(path), STABLE, observer=lambda rule, before, after, out: states.append(after)
+    )
+    broken = {
+        p.name for p in CONNECTION_PROPERTIES if any(not p.holds(CONCRETE, s) for s in states)
+    }
     assert KNOWN[name] <= broken, (name, broken)
     if not KNOWN[name]:
         assert not broken, broken

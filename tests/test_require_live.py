@@ -21,8 +21,12 @@ def test_other():
 
 @pytest.mark.parametrize(("required", "failed", "skipped"), [("1", 1, 1), ("", 0, 2)])
 def test_a_skipped_live_test_fails_only_when_live_is_required(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, required: str,
-        failed: int, skipped: int) -> None:
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    required: str,
+    failed: int,
+    skipped: int,
+) -> None:
     monkeypatch.setenv(REQUIRE_ENV, required)
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\nmarkers =\n    live: real kernel\n")

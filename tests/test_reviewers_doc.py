@@ -23,10 +23,14 @@ def _timeless(text: str) -> str:
     return re.sub(r"\d+\.\d s\)", "T s)", text)
 
 
-@pytest.mark.parametrize("command,shown", BLOCK.findall(GUIDE.read_text(encoding="utf-8")),
-                         ids=lambda x: x.split()[-1] if x.startswith("pmcheck") else "")
-def test_guide_output_is_current(command: str, shown: str, capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "command,shown",
+    BLOCK.findall(GUIDE.read_text(encoding="utf-8")),
+    ids=lambda x: x.split()[-1] if x.startswith("pmcheck") else "",
+)
+def test_guide_output_is_current(
+    command: str, shown: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     main(shlex.split(command)[1:])
     assert _timeless(capsys.readouterr().out.rstrip("\n")) == _timeless(shown)

@@ -35,8 +35,7 @@ def resolved(case_id: str) -> sj.Resolved:
 
 
 def _param(t: sj.Translation) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=XFAIL[t.case_id])] \
-        if t.case_id in XFAIL else []
+    marks = [pytest.mark.xfail(strict=True, reason=XFAIL[t.case_id])] if t.case_id in XFAIL else []
     return pytest.param(t.case_id, id=t.case_id, marks=marks)
 
 
@@ -49,8 +48,7 @@ def test_case_meets_the_oracle(case_id: str) -> None:
 
 def test_every_deterministic_v618_case_is_accounted_for_once() -> None:
     data = json.loads(sj.oracle_path().read_text(encoding="utf-8"))
-    wanted = [c["id"] for c in data["cases"]
-              if c["deterministic"] and "v6.18" in c["present_in"]]
+    wanted = [c["id"] for c in data["cases"] if c["deterministic"] and "v6.18" in c["present_in"]]
     seen = Counter([t.case_id for t in TRANSLATED] + [u.case_id for u in UNTRANSLATED])
     assert len(wanted) == len(set(wanted)) == 111
     assert [i for i, n in seen.items() if n > 1] == []
@@ -73,8 +71,10 @@ def test_every_translated_case_asserts_something_on_the_model() -> None:
 def test_examples_are_current() -> None:
     """examples/selftests/ holds the translated scenarios (for `pmcheck diff`);
     regenerate with `python -m tests.selftests_join`."""
-    stale = [t.case_id for t in TRANSLATED
-             if not sj.example_path(t.case_id).is_file()
-             or sj.example_path(t.case_id).read_text(encoding="utf-8")
-             != resolved(t.case_id).text]
+    stale = [
+        t.case_id
+        for t in TRANSLATED
+        if not sj.example_path(t.case_id).is_file()
+        or sj.example_path(t.case_id).read_text(encoding="utf-8") != resolved(t.case_id).text
+    ]
     assert stale == [], "run `python -m tests.selftests_join` to regenerate"

@@ -66,8 +66,16 @@ def _step(replay: so.Replay, step_id: str) -> so.OracleStep:
 
 def as_oracle(rows: tuple[EndpointRow, ...]) -> list[dict]:
     """Endpoint rows in the oracle's shape (flags by name, no port = None)."""
-    return [{"id": r.id, "addr": r.addr, "flags": list(flag_names(r.flags)), "dev": r.dev,
-             "port": r.port or None} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "addr": r.addr,
+            "flags": list(flag_names(r.flags)),
+            "dev": r.dev,
+            "port": r.port or None,
+        }
+        for r in rows
+    ]
 
 
 def _limits(d: dict) -> Limits:
@@ -85,58 +93,81 @@ def step_problems(run: Run, step: so.OracleStep) -> list[str]:
     where = f"{run.interpreter} {run.kernel} {step.id} ({spec['name']})"
     problems: list[str] = []
     if "state_after" in spec and as_oracle(end.endpoints) != spec["state_after"]:
-        problems.append(f"{where}: endpoints after the step {as_oracle(end.endpoints)}, "
-                        f"oracle {spec['state_after']}")
+        problems.append(
+            f"{where}: endpoints after the step {as_oracle(end.endpoints)}, "
+            f"oracle {spec['state_after']}"
+        )
     want_limits = spec.get("limits_after") or spec.get("expect_limits")
     if want_limits and end.limits != _limits(want_limits):
         problems.append(f"{where}: limits after the step {end.limits}, oracle {want_limits}")
     if (check.errno != 0) != spec["check_cmd_fails"]:
-        problems.append(f"{where}: check {check.text!r} gave {_errno(check.errno)} "
-                        f"({check.extack}), oracle: fails={spec['check_cmd_fails']}")
+        problems.append(
+            f"{where}: check {check.text!r} gave {_errno(check.errno)} "
+            f"({check.extack}), oracle: fails={spec['check_cmd_fails']}"
+        )
     elif check.errno == 0:
         if "expect_endpoints" in spec and step.check_reply_valid:
             got = as_oracle(check.reply)  # type: ignore[arg-type]
             if got != spec["expect_endpoints"]:
-                problems.append(f"{where}: check {check.text!r} replied {got}, oracle "
-                                f"{spec['expect_endpoints']}")
+                problems.append(
+                    f"{where}: check {check.text!r} replied {got}, oracle "
+                    f"{spec['expect_endpoints']}"
+                )
         if "expect_limits" in spec and check.reply != _limits(spec["expect_limits"]):
-            problems.append(f"{where}: check {check.text!r} replied {check.reply}, oracle "
-                            f"{spec['expect_limits']}")
+            problems.append(
+                f"{where}: check {check.text!r} replied {check.reply}, oracle "
+                f"{spec['expect_limits']}"
+            )
     for c in step.commands:
         o = out[c.index]
         if c.expect_errno is None and o.errno:
-            problems.append(f"{where}: {o.text!r} (from {c.source!r}) gave "
-                            f"{_errno(o.errno)} ({o.extack}), oracle expects success")
+            problems.append(
+                f"{where}: {o.text!r} (from {c.source!r}) gave "
+                f"{_errno(o.errno)} ({o.extack}), oracle expects success"
+            )
         elif c.expect_errno is not None and (
             o.errno == 0 or (c.expect_errno and o.errno != c.expect_errno)
         ):
             want = _errno(c.expect_errno) if c.expect_errno else "an error"
-            problems.append(f"{where}: {o.text!r} (from {c.source!r}) gave "
-                            f"{_errno(o.errno)}, oracle expects {want}")
+            problems.append(
+                f"{where}: {o.text!r} (from {c.source!r}) gave "
+                f"{_errno(o.errno)}, oracle expects {want}"
+            )
     return problems
 
 
 # --- the translator and the example file --------------------------------------
 
 
-@pytest.mark.parametrize(("pm_nl_ctl", "lines"), [
-    ("add 10.0.1.2 flags subflow dev lo", ["ip mptcp endpoint add 10.0.1.2 dev lo subflow"]),
-    ("add 10.0.2.1 flags signal,backup id 7 port 10100 dev eth0",
-     ["ip mptcp endpoint add 10.0.2.1 port 10100 dev eth0 id 7 signal backup"]),
-    ("add 10.0.1.3   # no flags", ["ip mptcp endpoint add 10.0.1.3"]),
-    ("del 2", ["ip mptcp endpoint delete id 2"]),
-    ("del 0 10.0.1.1", ["ip mptcp endpoint delete id 0 10.0.1.1"]),
-    ("get 4", ["ip mptcp endpoint show id 4"]),
-    ("dump", ["ip mptcp endpoint show"]),
-    ("flush (after the check)", ["ip mptcp endpoint flush"]),
-    # pm_nl_ctl: limits <rcv addr max> <subflow max>
-    ("limits 9 1   # rejected", ["ip mptcp limits set add_addr_accepted 9 subflows 1"]),
-    ("set 10.0.1.1 flags nobackup", ["ip mptcp endpoint change 10.0.1.1 nobackup"]),
-    ("set id 1 flags backup,fullmesh", ["ip mptcp endpoint change id 1 backup fullmesh"]),
-    ("for i in 10..11: add 10.0.0.9 id $i ; del $i",
-     ["ip mptcp endpoint add 10.0.0.9 id 10", "ip mptcp endpoint delete id 10",
-      "ip mptcp endpoint add 10.0.0.9 id 11", "ip mptcp endpoint delete id 11"]),
-])
+@pytest.mark.parametrize(
+    ("pm_nl_ctl", "lines"),
+    [
+        ("add 10.0.1.2 flags subflow dev lo", ["ip mptcp endpoint add 10.0.1.2 dev lo subflow"]),
+        (
+            "add 10.0.2.1 flags signal,backup id 7 port 10100 dev eth0",
+            ["ip mptcp endpoint add 10.0.2.1 port 10100 dev eth0 id 7 signal backup"],
+        ),
+        ("add 10.0.1.3   # no flags", ["ip mptcp endpoint add 10.0.1.3"]),
+        ("del 2", ["ip mptcp endpoint delete id 2"]),
+        ("del 0 10.0.1.1", ["ip mptcp endpoint delete id 0 10.0.1.1"]),
+        ("get 4", ["ip mptcp endpoint show id 4"]),
+        ("dump", ["ip mptcp endpoint show"]),
+        ("flush (after the check)", ["ip mptcp endpoint flush"]),
+        # pm_nl_ctl: limits <rcv addr max> <subflow max>
+        ("limits 9 1   # rejected", ["ip mptcp limits set add_addr_accepted 9 subflows 1"]),
+        ("set 10.0.1.1 flags nobackup", ["ip mptcp endpoint change 10.0.1.1 nobackup"]),
+        ("set id 1 flags backup,fullmesh", ["ip mptcp endpoint change id 1 backup fullmesh"]),
+        (
+            "for i in 10..11: add 10.0.0.9 id $i ; del $i",
+            [
+                "ip mptcp endpoint add 10.0.0.9 id 10",
+                "ip mptcp endpoint delete id 10",
+                "ip mptcp endpoint add 10.0.0.9 id 11",
+                "ip mptcp endpoint delete id 11",
+            ],
+        ),
+    ],
+)
 def test_translate(pm_nl_ctl: str, lines: list[str]) -> None:
     assert so.translate(pm_nl_ctl) == lines
 
@@ -150,13 +181,15 @@ def test_oracle_steps_and_skips(replay: so.Replay) -> None:
     assert [s.id for s in replay.steps] == STEP_IDS
     # The only command not replayed; its step (pmnl.13) is still checked.
     assert [(s.step_id, s.command.split("#")[0].strip()) for s in replay.skipped] == [
-        ("pmnl.13", "add 10.0.1.1 flags unknown")]
+        ("pmnl.13", "add 10.0.1.1 flags unknown")
+    ]
     assert not _step(replay, "pmnl.13").check_reply_valid
 
 
 def test_example_file_is_current(replay: so.Replay) -> None:
     assert so.EXAMPLE.read_text(encoding="utf-8") == replay.text, (
-        "examples/pm_netlink.scn is stale: run `python -m tests.selftests_oracle`")
+        "examples/pm_netlink.scn is stale: run `python -m tests.selftests_oracle`"
+    )
 
 
 # --- the model ----------------------------------------------------------------
@@ -164,8 +197,9 @@ def test_example_file_is_current(replay: so.Replay) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.value)
 @pytest.mark.parametrize("step_id", STEP_IDS)
-def test_model_step(replay: so.Replay, model_runs: dict[KernelVersion, Run],
-                    version: KernelVersion, step_id: str) -> None:
+def test_model_step(
+    replay: so.Replay, model_runs: dict[KernelVersion, Run], version: KernelVersion, step_id: str
+) -> None:
     problems = step_problems(model_runs[version], _step(replay, step_id))
     assert not problems, "\n".join(problems)
 
@@ -188,9 +222,9 @@ def test_kernel_step(replay: so.Replay, kernel_run: Run, step_id: str) -> None:
 
 
 @pytest.mark.live
-def test_kernel_agrees_with_model(model_runs: dict[KernelVersion, Run],
-                                  kernel_run: Run) -> None:
+def test_kernel_agrees_with_model(model_runs: dict[KernelVersion, Run], kernel_run: Run) -> None:
     m = first_mismatch(model_runs[KernelVersion.V6_18_STABLE], kernel_run)
     assert m is None, (
         f"step {m.index} (line {m.line}) {m.text!r}: {m.field} model 6.18-stable "
-        f"{describe_value(m.field, m.left)} != kernel {describe_value(m.field, m.right)}")
+        f"{describe_value(m.field, m.left)} != kernel {describe_value(m.field, m.right)}"
+    )

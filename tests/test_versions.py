@@ -34,10 +34,12 @@ def test_explicit_id0_creates_endpoint_id0_on_6_18_only() -> None:
 
 
 def test_fullmesh_counter_only_on_6_19_and_not_reset_by_flush() -> None:
-    scn = scenario_of([
-        EndpointAdd(addr="10.0.0.1", family=AF_INET, flags=0b1010),  # subflow fullmesh
-        EndpointFlush(),
-    ])
+    scn = scenario_of(
+        [
+            EndpointAdd(addr="10.0.0.1", family=AF_INET, flags=0b1010),  # subflow fullmesh
+            EndpointFlush(),
+        ]
+    )
     ctx19 = Ctx(CONCRETE, KernelVersion.V6_19)
     st = initial_state()
     from pmcheck.scenario.lower import Universe, lower
@@ -55,10 +57,12 @@ def test_fullmesh_counter_only_on_6_19_and_not_reset_by_flush() -> None:
 
 
 def test_delete_ignores_the_address_for_nonzero_ids() -> None:
-    scn = scenario_of([
-        EndpointAdd(addr="10.0.0.1", family=AF_INET),
-        EndpointDelete(id=1, addr="10.0.0.9", family=AF_INET),
-    ])
+    scn = scenario_of(
+        [
+            EndpointAdd(addr="10.0.0.1", family=AF_INET),
+            EndpointDelete(id=1, addr="10.0.0.9", family=AF_INET),
+        ]
+    )
     run = run_model(scn, KernelVersion.V6_18_STABLE)
     assert run.outcomes[-1].errno == 0 and run.outcomes[-1].endpoints == ()
 
@@ -69,8 +73,9 @@ def test_release_mapping() -> None:
     assert version_of_release("6.19.2") is KernelVersion.V6_19
 
 
-VERSION_CASES = sorted((Path(__file__).resolve().parents[1] / "examples" / "versions")
-                       .glob("*.scn"))
+VERSION_CASES = sorted(
+    (Path(__file__).resolve().parents[1] / "examples" / "versions").glob("*.scn")
+)
 
 
 @pytest.mark.parametrize("path", VERSION_CASES, ids=lambda p: p.stem)

@@ -47,9 +47,12 @@ def answer(problem: Problem, args: argparse.Namespace) -> Answer:
     if args.engine == "both" and sym.stopped is None:
         exp = explicit_answer(problem)
         if set(exp.outcomes) != set(sym.outcomes) or any(
-                len(exp.outcomes[o]) != len(sym.outcomes[o]) for o in exp.outcomes):
-            raise EnginesDisagree(f"{problem.spec.source}: the symbolic and explicit "
-                                  f"enumerations differ on {problem.version.value}")
+            len(exp.outcomes[o]) != len(sym.outcomes[o]) for o in exp.outcomes
+        ):
+            raise EnginesDisagree(
+                f"{problem.spec.source}: the symbolic and explicit "
+                f"enumerations differ on {problem.version.value}"
+            )
     return sym
 
 
@@ -104,14 +107,31 @@ def _scenario_versions(args: argparse.Namespace) -> int:
     rows = step_differences(runs)
     pairs = [(a, b, first_mismatch(runs[a], runs[b])) for a, b in combinations(KernelVersion, 2)]
     if args.json:
-        print(json.dumps({"schema": "pmcheck-versions/1", "file": args.file,
-                          "differences": [dict(zip(["line", "command", "field",
-                                                    *[v.value for v in KernelVersion]], r,
-                                                   strict=True)) for r in rows],
-                          "first_separating_step": {
-                              f"{a.value} vs {b.value}": None if m is None else
-                              {"line": m.line, "command": m.text, "field": m.field}
-                              for a, b, m in pairs}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "schema": "pmcheck-versions/1",
+                    "file": args.file,
+                    "differences": [
+                        dict(
+                            zip(
+                                ["line", "command", "field", *[v.value for v in KernelVersion]],
+                                r,
+                                strict=True,
+                            )
+                        )
+                        for r in rows
+                    ],
+                    "first_separating_step": {
+                        f"{a.value} vs {b.value}": None
+                        if m is None
+                        else {"line": m.line, "command": m.text, "field": m.field}
+                        for a, b, m in pairs
+                    },
+                },
+                indent=2,
+            )
+        )
         return EXIT_DIFFER if rows else EXIT_OK
     names = ", ".join(v.value for v in KernelVersion)
     print(f"pmcheck versions {args.file}: models {names}, {len(scn.steps)} steps")
@@ -119,15 +139,22 @@ def _scenario_versions(args: argparse.Namespace) -> int:
         print(f"\nagree: every step gives the same result on {names}")
         return EXIT_OK
     print()
-    print(tabulate(rows, headers=["line", "command", "field", *[v.value for v in KernelVersion]],
-                   tablefmt="simple", maxcolwidths=[None, 32, None, 34, 34, 34]))
+    print(
+        tabulate(
+            rows,
+            headers=["line", "command", "field", *[v.value for v in KernelVersion]],
+            tablefmt="simple",
+            maxcolwidths=[None, 32, None, 34, 34, 34],
+        )
+    )
     print()
     for a, b, m in pairs:
         if m is None:
             print(f"{a.value} = {b.value} on every step")
         else:
-            print(f"{a.value} vs {b.value}: first separated by line {m.line} `{m.text}` "
-                  f"({m.field})")
+            print(
+                f"{a.value} vs {b.value}: first separated by line {m.line} `{m.text}` ({m.field})"
+            )
     return EXIT_DIFFER
 
 
@@ -140,8 +167,7 @@ def step_differences(runs: dict[KernelVersion, Run]) -> list[list[Any]]:
         for f in FIELDS:
             values = [getattr(o, f) for o in per_version]
             if any(v != values[0] for v in values[1:]):
-                rows.append([first.line, first.text, f,
-                             *[describe_value(f, v) for v in values]])
+                rows.append([first.line, first.text, f, *[describe_value(f, v) for v in values]])
     return rows
 
 
@@ -159,30 +185,51 @@ def _ask_versions(args: argparse.Namespace) -> int:
     any_p = problems[DEFAULT_VERSION]
     rows = []
     for n, out in enumerate(union, start=1):
-        marks = [str(len(a.outcomes[out])) if out in a.outcomes else "-"
-                 for a in answers.values()]
+        marks = [str(len(a.outcomes[out])) if out in a.outcomes else "-" for a in answers.values()]
         rows.append([n, *any_p.projector.cells(out), *marks])
-    separating = {(a, b): separate(problems[a], problems[b])
-                  for a, b in combinations(KernelVersion, 2)}
+    separating = {
+        (a, b): separate(problems[a], problems[b]) for a, b in combinations(KernelVersion, 2)
+    }
     incomplete = any(not a.complete or a.stopped for a in answers.values())
-    same = all(set(answers[a].outcomes) == set(answers[b].outcomes) and sep is None
-               for (a, b), sep in separating.items())
+    same = all(
+        set(answers[a].outcomes) == set(answers[b].outcomes) and sep is None
+        for (a, b), sep in separating.items()
+    )
     if args.json:
-        print(json.dumps({
-            "schema": "pmcheck-ask-versions/1", "file": spec.source,
-            "answers": {v.value: to_json(problems[v], a, args.engine)
-                        for v, a in answers.items()},
-            "separating": {f"{a.value} vs {b.value}": None if s is None else
-                           [problems[a].alts[i].text for i in s]
-                           for (a, b), s in separating.items()}}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "schema": "pmcheck-ask-versions/1",
+                    "file": spec.source,
+                    "answers": {
+                        v.value: to_json(problems[v], a, args.engine) for v, a in answers.items()
+                    },
+                    "separating": {
+                        f"{a.value} vs {b.value}": None
+                        if s is None
+                        else [problems[a].alts[i].text for i in s]
+                        for (a, b), s in separating.items()
+                    },
+                },
+                indent=2,
+            )
+        )
     else:
         names = [v.value for v in KernelVersion]
-        print(f"pmcheck versions {spec.source}: outcomes on {', '.join(names)} "
-              f"({args.engine} enumeration)")
+        print(
+            f"pmcheck versions {spec.source}: outcomes on {', '.join(names)} "
+            f"({args.engine} enumeration)"
+        )
         print(f"projection: {any_p.projector.projection.describe()}")
         print("per version: the length of a shortest sequence reaching the outcome (- never)\n")
-        print(tabulate(rows, headers=["#", *any_p.projector.headers(), *names],
-                       tablefmt="simple", disable_numparse=True))
+        print(
+            tabulate(
+                rows,
+                headers=["#", *any_p.projector.headers(), *names],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+        )
         print()
         for (a, b), seq in separating.items():
             print(_separation_text(problems[a], problems[b], seq))
@@ -202,16 +249,23 @@ def _separation_text(pa: Problem, pb: Problem, seq: Sequence | None) -> str:
     for p in (pa, pb):
         st, status = p.replay(seq)
         heads = p.projector.headers()
-        cells[p.version.value] = status.value if status is not Status.OK else ", ".join(
-            f"{h} {c}".replace("\n", " ") for h, c in zip(heads, p.projector.cells(
-                p.outcome(st)), strict=True))
-    return (f"{a} vs {b}: separated by `{pa.sequence_text(seq)}`\n"
-            f"  {a}: {cells[a]}\n  {b}: {cells[b]}")
+        cells[p.version.value] = (
+            status.value
+            if status is not Status.OK
+            else ", ".join(
+                f"{h} {c}".replace("\n", " ")
+                for h, c in zip(heads, p.projector.cells(p.outcome(st)), strict=True)
+            )
+        )
+    return (
+        f"{a} vs {b}: separated by `{pa.sequence_text(seq)}`\n  {a}: {cells[a]}\n  {b}: {cells[b]}"
+    )
 
 
 def separate(pa: Problem, pb: Problem) -> Sequence | None:
     """A shortest sequence whose outcome differs between two versions (the
     concrete model, breadth first; None if every sequence agrees)."""
+
     def key(p: Problem, st: State, status: Status) -> Hashable:
         return p.outcome(st) if status is Status.OK else status
 
@@ -235,6 +289,8 @@ def separate(pa: Problem, pb: Problem) -> Sequence | None:
 
 
 Command = Callable[[argparse.Namespace], int]
+
+
 def _usage(message: str) -> Exception:
     from pmcheck.cli import UsageError
 
@@ -251,7 +307,8 @@ def _property_versions(args: argparse.Namespace) -> int:
 
     props = catalog.all_properties()
     prop = props.get(args.property) or next(
-        (p for p in props.values() if p.name.split("-")[0] == args.property), None)
+        (p for p in props.values() if p.name.split("-")[0] == args.property), None
+    )
     if prop is None:
         raise _usage(f"unknown property {args.property} (known: {', '.join(props)})")
     if args.depth < 0:
@@ -262,23 +319,38 @@ def _property_versions(args: argparse.Namespace) -> int:
     else:
         code = EXIT_DIFFER if result.differ else EXIT_OK
     if args.json:
-        print(json.dumps({
-            "schema": "pmcheck-property-versions/1", "property": prop.name,
-            "verdicts": {v.value: r.describe() for v, r in result.results.items()},
-            "traces": {v.value: {"steps": [step_text(s) for s in result.results[v].trace],
-                                 "violates_on": {w.value: hit for w, hit in row.items()}}
-                       for v, row in result.replays.items()},
-            "exit_code": code}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "schema": "pmcheck-property-versions/1",
+                    "property": prop.name,
+                    "verdicts": {v.value: r.describe() for v, r in result.results.items()},
+                    "traces": {
+                        v.value: {
+                            "steps": [step_text(s) for s in result.results[v].trace],
+                            "violates_on": {w.value: hit for w, hit in row.items()},
+                        }
+                        for v, row in result.replays.items()
+                    },
+                    "exit_code": code,
+                },
+                indent=2,
+            )
+        )
         return code
-    print(f"pmcheck versions --property {prop.name}: BMC depth {args.depth}, each version's "
-          "default scope")
+    print(
+        f"pmcheck versions --property {prop.name}: BMC depth {args.depth}, each version's "
+        "default scope"
+    )
     rows = [[v.value, r.describe(), f"{r.seconds:.1f}s"] for v, r in result.results.items()]
     print(tabulate(rows, headers=["kernel", "verdict", "time"], tablefmt="simple"))
     for v, row in result.replays.items():
         lines = [step_text(s) for s in result.results[v].trace if s.rule != "environment"]
         on = ", ".join(f"{w.value} {'yes' if hit else 'no'}" for w, hit in row.items())
-        print(f"\nshortest violation on {v.value} ({len(result.results[v].trace)} steps); "
-              f"violates on: {on}")
+        print(
+            f"\nshortest violation on {v.value} ({len(result.results[v].trace)} steps); "
+            f"violates on: {on}"
+        )
         for line in lines:
             print(f"  {line}")
     print("\nthe versions " + ("differ" if result.differ else "agree") + f"; exit {code}")

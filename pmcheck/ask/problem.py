@@ -127,8 +127,13 @@ class Problem:
 
 def build_problem(spec: AskSpec, version: KernelVersion) -> Problem:
     prefix = spec.prefix
-    whole = Scenario(prefix.source, prefix.kernel, prefix.steps + spec.alternatives,
-                     prefix.host_addrs, prefix.peer_addrs)
+    whole = Scenario(
+        prefix.source,
+        prefix.kernel,
+        prefix.steps + spec.alternatives,
+        prefix.host_addrs,
+        prefix.peer_addrs,
+    )
     try:
         universe = Universe.of(whole)
         topo = universe.topology()
@@ -143,8 +148,7 @@ def build_problem(spec: AskSpec, version: KernelVersion) -> Problem:
         st, out = apply(name, st, inputs)
         st = interp.settle(apply, st, topo, s.loc)
         if any(c.overflow for c in st.conns):
-            raise ScenarioError(s.loc, "more live subflows or announcements than the model's "
-                                       "slots")
+            raise ScenarioError(s.loc, "more live subflows or announcements than the model's slots")
         if out.errno:
             notes.append(f"line {s.loc.line} `{s.text}` fails: {errno_text(out.errno)}")
     alts = []
@@ -159,7 +163,9 @@ def build_problem(spec: AskSpec, version: KernelVersion) -> Problem:
                 announced.append(key)
     projection = spec.projection or (DEFAULT_PROJECTION if opened else NO_CONN_PROJECTION)
     if not opened and set(projection.items) - {"endpoints"}:
-        raise ScenarioError(spec.loc, "served-by, subflows and counters need a connection: "
-                                      "add `connect` to the fixed part")
+        raise ScenarioError(
+            spec.loc,
+            "served-by, subflows and counters need a connection: add `connect` to the fixed part",
+        )
     projector = Projector(projection, universe, opened, tuple(announced))
     return Problem(spec, version, universe, topo, st, tuple(alts), projector, tuple(notes))

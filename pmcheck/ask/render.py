@@ -19,12 +19,17 @@ def header(problem: Problem, engine: str) -> str:
     spec = problem.spec
     n = len(problem.alts)
     each = "an event may repeat" if spec.repeat else "each at most once"
-    how = {"symbolic": "symbolic enumeration (Z3)", "explicit": "explicit enumeration",
-           "both": "symbolic enumeration (Z3), checked by the explicit one"}[engine]
-    lines = [f"pmcheck ask {spec.source}: model {problem.version.value}, {how}",
-             f"open events: {_n(n, 'alternative')}, up to {problem.max_length} per sequence "
-             f"({each}); settle <= {problem.settle} steps",
-             f"projection: {problem.projector.projection.describe()}"]
+    how = {
+        "symbolic": "symbolic enumeration (Z3)",
+        "explicit": "explicit enumeration",
+        "both": "symbolic enumeration (Z3), checked by the explicit one",
+    }[engine]
+    lines = [
+        f"pmcheck ask {spec.source}: model {problem.version.value}, {how}",
+        f"open events: {_n(n, 'alternative')}, up to {problem.max_length} per sequence "
+        f"({each}); settle <= {problem.settle} steps",
+        f"projection: {problem.projector.projection.describe()}",
+    ]
     lines += [f"note: {note}" for note in problem.notes]
     return "\n".join(lines)
 
@@ -59,13 +64,18 @@ def verdict(problem: Problem, ans: Answer) -> str:
         else:
             scope = f"every sequence of at most {_n(problem.max_length, 'open event')}"
         lines.append(f"complete: {outcomes}. {scope[0].upper()}{scope[1:]} ends in one of them")
-        lines.append(f"(with all {n} blocked, no other is reachable: unsat; {ans.queries} solver "
-                     f"queries, {ans.seconds:.1f} s)." if ans.queries else
-                     f"(every such sequence was run on the concrete model, {ans.seconds:.1f} s).")
+        lines.append(
+            f"(with all {n} blocked, no other is reachable: unsat; {ans.queries} solver "
+            f"queries, {ans.seconds:.1f} s)."
+            if ans.queries
+            else f"(every such sequence was run on the concrete model, {ans.seconds:.1f} s)."
+        )
         if ans.new_at_bound and (spec.repeat or problem.max_length < len(problem.alts)):
             longest = _n(problem.max_length, "event")
-            lines.append(f"bound reached: sequences of {longest} still gave new outcomes; "
-                         "longer ones may give more (raise `events up to`)")
+            lines.append(
+                f"bound reached: sequences of {longest} still gave new outcomes; "
+                "longer ones may give more (raise `events up to`)"
+            )
     return "\n".join(lines)
 
 
@@ -89,9 +99,13 @@ def to_json(problem: Problem, ans: Answer, engine: str) -> dict[str, Any]:
         "max_events": problem.max_length,
         "repeat": problem.spec.repeat,
         "settle": problem.settle,
-        "outcomes": [{"values": dict(zip(heads, problem.projector.cells(out), strict=True)),
-                      "shortest": [problem.alts[i].text for i in seq]}
-                     for out, seq in ans.outcomes.items()],
+        "outcomes": [
+            {
+                "values": dict(zip(heads, problem.projector.cells(out), strict=True)),
+                "shortest": [problem.alts[i].text for i in seq],
+            }
+            for out, seq in ans.outcomes.items()
+        ],
         "complete": ans.complete and ans.stopped is None,
         "cut": {s.value: [problem.alts[i].text for i in seq] for s, seq in ans.cut.items()},
         "stopped": ans.stopped,

@@ -63,14 +63,17 @@ class Projection:
     counters: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return ", ".join(f"counters({', '.join(self.counters)})" if i == "counters" else i
-                         for i in self.items)
+        return ", ".join(
+            f"counters({', '.join(self.counters)})" if i == "counters" else i for i in self.items
+        )
 
 
 # Without a `project` line: the subflow table and the four MPTCP_INFO
 # counters (or the endpoint table, when no connection is open).
-DEFAULT_PROJECTION = Projection(("subflows", "counters"), (
-    "extra_subflows", "add_addr_signaled", "add_addr_accepted", "local_addr_used"))
+DEFAULT_PROJECTION = Projection(
+    ("subflows", "counters"),
+    ("extra_subflows", "add_addr_signaled", "add_addr_accepted", "local_addr_used"),
+)
 NO_CONN_PROJECTION = Projection(("endpoints",))
 
 
@@ -113,13 +116,18 @@ def parse_ask_text(text: str, file: str = "<ask>") -> AskSpec:
             continue
         if head and open_lines:
             col = len(line) - len(line.lstrip()) + 1
-            raise ScenarioError(Loc(file, n, col), "fixed lines must come before the open part "
-                                "(`any`, `events`, `settle`, `project`)")
+            raise ScenarioError(
+                Loc(file, n, col),
+                "fixed lines must come before the open part (`any`, `events`, `settle`, `project`)",
+            )
         fixed.append(raw)
     prefix = parse_text("\n".join(fixed), file)
     if not open_lines:
-        raise ScenarioError(Loc(file, 0, 0), "no open part: add `any EVENT | EVENT ...` lines "
-                            "(see docs/scenarios.md, \"Open events\")")
+        raise ScenarioError(
+            Loc(file, 0, 0),
+            "no open part: add `any EVENT | EVENT ...` lines "
+            '(see docs/scenarios.md, "Open events")',
+        )
     opened = sum(isinstance(s.command, Connect) for s in prefix.steps)
     alts: list[Step] = []
     events: tuple[int, bool] | None = None
@@ -158,9 +166,15 @@ def parse_ask_text(text: str, file: str = "<ask>") -> AskSpec:
         raise ScenarioError(first, "no open events: add `any EVENT | EVENT ...`")
     if events is None:
         events = (len(alts), False)
-    return AskSpec(prefix=prefix, alternatives=tuple(alts), max_events=events[0],
-                   repeat=events[1], settle=settle, projection=projection,
-                   loc=first)
+    return AskSpec(
+        prefix=prefix,
+        alternatives=tuple(alts),
+        max_events=events[0],
+        repeat=events[1],
+        settle=settle,
+        projection=projection,
+        loc=first,
+    )
 
 
 def parse_ask_file(path: str | Path) -> AskSpec:
@@ -180,7 +194,7 @@ def _end(t: _Tokens) -> None:
 def _alternatives(t: _Tokens, opened: int) -> list[Step]:
     """`any A | B | C`: each alternative is parsed by the scenario parser on
     its own slice of the line's words, so columns stay the file's."""
-    words = t.words[t.pos:]
+    words = t.words[t.pos :]
     groups: list[list[tuple[str, int]]] = [[]]
     for w in words:
         if w[0] == "|":
@@ -193,8 +207,10 @@ def _alternatives(t: _Tokens, opened: int) -> list[Step]:
             # Point at the stray `|` (or the end of the line for a trailing one).
             bars = [w for w in words if w[0] == "|"]
             col = bars[min(i, len(bars) - 1)][1] if bars else t.loc().col
-            raise ScenarioError(Loc(t.file, t.line_no, col), "empty alternative: expected an "
-                                "event between `|` separators")
+            raise ScenarioError(
+                Loc(t.file, t.line_no, col),
+                "empty alternative: expected an event between `|` separators",
+            )
         sub = _Tokens(t.file, t.line_no, "")
         sub.words = group
         head = group[0][0]
@@ -203,12 +219,14 @@ def _alternatives(t: _Tokens, opened: int) -> list[Step]:
         elif head == "ip":
             command = _ip_command(sub)
         else:
-            raise sub.error(f"unknown event {head!r} (expected 'peer ...', 'subflow close' or "
-                            "'ip mptcp ...')")
+            raise sub.error(
+                f"unknown event {head!r} (expected 'peer ...', 'subflow close' or 'ip mptcp ...')"
+            )
         if isinstance(command, Connect):
-            raise ScenarioError(Loc(t.file, t.line_no, group[0][1]),
-                                "a connection cannot be left open: `connect` belongs to the "
-                                "fixed part")
+            raise ScenarioError(
+                Loc(t.file, t.line_no, group[0][1]),
+                "a connection cannot be left open: `connect` belongs to the fixed part",
+            )
         text = " ".join(w for w, _ in group)
         out.append(Step(Loc(t.file, t.line_no, group[0][1]), text, command))
     return out
@@ -244,8 +262,10 @@ def _projection(t: _Tokens, line: str) -> Projection:
         if word != "counters":
             continue
         if i >= len(toks) or toks[i][0] != "(":
-            raise err(toks[i][1] if i < len(toks) else end_col,
-                      "expected '(' and counter names after 'counters'")
+            raise err(
+                toks[i][1] if i < len(toks) else end_col,
+                "expected '(' and counter names after 'counters'",
+            )
         i += 1
         while True:
             if i >= len(toks):

@@ -96,16 +96,20 @@ def first_guess(problem: Problem) -> tuple[Shape, int]:
     peak.note(problem.start, 0)
     n = len(problem.alts)
     for seq in [(i,) for i in range(n)] + [tuple(range(n)), tuple(reversed(range(n)))]:
-        problem.replay(seq[:problem.max_length], peak)
-    shape = Shape(min(FULL.endpoints, peak.endpoints + SLACK),
-                  min(FULL.subflows, peak.subflows + SLACK), min(FULL.annos, peak.annos + 1))
+        problem.replay(seq[: problem.max_length], peak)
+    shape = Shape(
+        min(FULL.endpoints, peak.endpoints + SLACK),
+        min(FULL.subflows, peak.subflows + SLACK),
+        min(FULL.annos, peak.annos + 1),
+    )
     return shape, min(problem.settle, max(FIRST_SETTLE, peak.settle + 1))
 
 
 def _shaped(st: State, shape: Shape) -> State:
-    ns = st.netns._replace(endp=st.netns.endp[:shape.endpoints])
-    conns = tuple(c._replace(sf=c.sf[:shape.subflows], anno=c.anno[:shape.annos])
-                  for c in st.conns)
+    ns = st.netns._replace(endp=st.netns.endp[: shape.endpoints])
+    conns = tuple(
+        c._replace(sf=c.sf[: shape.subflows], anno=c.anno[: shape.annos]) for c in st.conns
+    )
     return State(ns, conns)
 
 
@@ -114,9 +118,10 @@ def trim(st: State, shape: Shape) -> State:
     endpoint list is compact, and we only drop free subflow/anno slots)."""
     small = _shaped(st, shape)
     if sum(e.used for e in small.netns.endp) != st.netns.endpoints or any(
-            sum(s.used for s in a.sf) != sum(s.used for s in b.sf) or
-            sum(x.used for x in a.anno) != sum(x.used for x in b.anno)
-            for a, b in zip(small.conns, st.conns, strict=True)):
+        sum(s.used for s in a.sf) != sum(s.used for s in b.sf)
+        or sum(x.used for x in a.anno) != sum(x.used for x in b.anno)
+        for a, b in zip(small.conns, st.conns, strict=True)
+    ):
         raise ValueError("shape smaller than the fixed part's state")
     return small
 
@@ -124,8 +129,9 @@ def trim(st: State, shape: Shape) -> State:
 _ENCODINGS: dict[tuple[str, KernelVersion, Topology, Shape, int], SymbolicStep] = {}
 
 
-def encode(rule: str, version: KernelVersion, topo: Topology, shape: Shape,
-           conns: int) -> SymbolicStep:
+def encode(
+    rule: str, version: KernelVersion, topo: Topology, shape: Shape, conns: int
+) -> SymbolicStep:
     """The rule's one-step encoding over a state of `shape` (cached), built
     as pmcheck.model.symbolic.symbolic_step builds it."""
     key = (rule, version, topo, shape, conns)
@@ -163,16 +169,21 @@ class Unrolling:
         self.facts.append(z3.ULT(c, len(self.p.alts)))
         if not self.p.spec.repeat:
             self.facts += [c != d for d in self.choices]
-        posts = [_apply(step, self.final, a.inputs)
-                 for step, a in zip(self.events, self.p.alts, strict=True)]
+        posts = [
+            _apply(step, self.final, a.inputs)
+            for step, a in zip(self.events, self.p.alts, strict=True)
+        ]
         post = posts[-1]
         for i in range(len(posts) - 2, -1, -1):
             post = OPS.ite(c == i, posts[i], post)
         st = self._link(post, f"k{k}e0.")
         for j in range(1, self.settle + 1):
             st = self._link(_apply(self.env, st, ENV_INPUTS), f"k{k}e{j}.")
-        self.overflow.append(z3.Or(*[cn.overflow for cn in st.conns],
-                                   z3.UGT(st.netns.endpoints, self.shape.endpoints)))
+        self.overflow.append(
+            z3.Or(
+                *[cn.overflow for cn in st.conns], z3.UGT(st.netns.endpoints, self.shape.endpoints)
+            )
+        )
         self.busy.append(z3.Not(OPS.and_(quiescent(OPS, st, self.p.topo))))
         self.choices.append(c)
         self.final = st
@@ -183,8 +194,9 @@ class Unrolling:
     def _link(self, terms: State, prefix: str) -> State:
         """A fresh state equal to `terms`: a cut point for the solver."""
         nxt = fresh(terms, prefix)
-        self.facts += [a == b for (_, _, a), (_, _, b)
-                       in zip(leaves(nxt), leaves(terms), strict=True)]
+        self.facts += [
+            a == b for (_, _, a), (_, _, b) in zip(leaves(nxt), leaves(terms), strict=True)
+        ]
         return nxt
 
     def decode(self, model: z3.ModelRef) -> Sequence:
@@ -195,9 +207,14 @@ def _apply(step: SymbolicStep, state: State, inputs: Inputs) -> State:
     """The step's post-state at `state` (terms) and concrete `inputs`: one
     substitution of the packed encoding, then one slice per field."""
     pairs = [(v, t) for (_, _, v), (_, _, t) in zip(leaves(step.pre), leaves(state), strict=True)]
-    pairs += [(v, c) for (_, _, v), (_, _, c) in zip(
-        leaves(step.inputs, widths=INPUT_WIDTHS),
-        leaves(lift(inputs, widths=INPUT_WIDTHS), widths=INPUT_WIDTHS), strict=True)]
+    pairs += [
+        (v, c)
+        for (_, _, v), (_, _, c) in zip(
+            leaves(step.inputs, widths=INPUT_WIDTHS),
+            leaves(lift(inputs, widths=INPUT_WIDTHS), widths=INPUT_WIDTHS),
+            strict=True,
+        )
+    ]
     packed = z3.substitute(step._packed, *pairs)
     hi = packed.size() - 1
     fields: list[Any] = []
@@ -227,8 +244,9 @@ class _Queries:
         return r, (s.model() if r == z3.sat else s.reason_unknown() if r == z3.unknown else None)
 
 
-def symbolic_answer(problem: Problem, max_outcomes: int = 500, timeout_s: float = 120.0,
-                    rlimit: int = 0) -> Answer:
+def symbolic_answer(
+    problem: Problem, max_outcomes: int = 500, timeout_s: float = 120.0, rlimit: int = 0
+) -> Answer:
     """Every outcome of at most `problem.max_length` open events, by blocking
     each found outcome and asking again until unsat."""
     t0 = time.perf_counter()
@@ -259,9 +277,12 @@ def canonical_witnesses(problem: Problem, ans: Answer) -> None:
     sequences to run."""
     n, lengths = len(problem.alts), {len(seq) for seq in ans.outcomes.values()}
     for length in sorted(lengths - {0}):
-        seqs = (itertools.product(range(n), repeat=length) if problem.spec.repeat
-                else itertools.permutations(range(n), length))
-        count = n ** length if problem.spec.repeat else math.perm(n, length)
+        seqs = (
+            itertools.product(range(n), repeat=length)
+            if problem.spec.repeat
+            else itertools.permutations(range(n), length)
+        )
+        count = n**length if problem.spec.repeat else math.perm(n, length)
         if count > CANONICAL_LIMIT:
             continue
         first: dict[object, Sequence] = {}
@@ -276,8 +297,9 @@ def canonical_witnesses(problem: Problem, ans: Answer) -> None:
     ans.outcomes = dict(ordered)
 
 
-def _enumerate(problem: Problem, shape: Shape, settle: int, max_outcomes: int,
-               queries: _Queries) -> Answer:
+def _enumerate(
+    problem: Problem, shape: Shape, settle: int, max_outcomes: int, queries: _Queries
+) -> Answer:
     ans = Answer()
     path = Unrolling(problem, shape, settle)
     proj = problem.projector
@@ -305,11 +327,15 @@ def _enumerate(problem: Problem, shape: Shape, settle: int, max_outcomes: int,
             seq = path.decode(model)
             after, status = problem.replay(seq)
             out = problem.outcome(after)
-            if status is not Status.OK or out in ans.outcomes or \
-                    not z3.is_true(model.eval(proj.holds(path.final, out), True)):
+            if (
+                status is not Status.OK
+                or out in ans.outcomes
+                or not z3.is_true(model.eval(proj.holds(path.final, out), True))
+            ):
                 raise EncodingMismatch(
                     f"the solver's sequence `{problem.sequence_text(seq)}` replays on the "
-                    f"concrete model to {status.value} / an outcome it had blocked")
+                    f"concrete model to {status.value} / an outcome it had blocked"
+                )
             ans.outcomes[out] = seq
             new = True
             blocks.append(z3.Not(proj.holds(path.final, out)))
@@ -318,13 +344,21 @@ def _enumerate(problem: Problem, shape: Shape, settle: int, max_outcomes: int,
     return ans
 
 
-def _cuts(problem: Problem, path: Unrolling, base: list[z3.BoolRef], k: int, ans: Answer,
-          queries: _Queries) -> bool:
+def _cuts(
+    problem: Problem,
+    path: Unrolling,
+    base: list[z3.BoolRef],
+    k: int,
+    ans: Answer,
+    queries: _Queries,
+) -> bool:
     """Sequences of length k+1 that the small encoding cannot finish: grow it
     and restart when the concrete model does finish them, else record them
     as cut (the settle bound or the model's slots). False: the solver gave up."""
-    for kind, cond in (("overflow", path.overflow[k]),
-                       ("busy", z3.And(z3.Not(path.overflow[k]), path.busy[k]))):
+    for kind, cond in (
+        ("overflow", path.overflow[k]),
+        ("busy", z3.And(z3.Not(path.overflow[k]), path.busy[k])),
+    ):
         r, model = queries.check([*base, cond])
         if r == z3.unknown:
             ans.stopped = f"the solver gave up at length {k + 1}: {model}"
@@ -339,16 +373,25 @@ def _cuts(problem: Problem, path: Unrolling, base: list[z3.BoolRef], k: int, ans
         # (at least double), so one restart usually suffices.
         if kind == "overflow" and not path.shape.full:
             old = path.shape
-            grown = Shape(*(min(full, max(2 * was, need + 1)) for full, was, need in zip(
-                (FULL.endpoints, FULL.subflows, FULL.annos), (old.endpoints, old.subflows,
-                                                              old.annos),
-                (peak.endpoints, peak.subflows, peak.annos), strict=True)))
+            grown = Shape(
+                *(
+                    min(full, max(2 * was, need + 1))
+                    for full, was, need in zip(
+                        (FULL.endpoints, FULL.subflows, FULL.annos),
+                        (old.endpoints, old.subflows, old.annos),
+                        (peak.endpoints, peak.subflows, peak.annos),
+                        strict=True,
+                    )
+                )
+            )
             raise _Restart(FULL if status is Status.OVERFLOW else grown, path.settle)
         if kind == "busy" and path.settle < problem.settle:
             raise _Restart(path.shape, min(problem.settle, max(2 * path.settle, peak.settle)))
         expected = Status.OVERFLOW if kind == "overflow" else Status.BUSY
         if status is not expected:
-            raise EncodingMismatch(f"`{problem.sequence_text(seq)}` is {kind} in the encoding "
-                                   f"but {status.value} on the concrete model")
+            raise EncodingMismatch(
+                f"`{problem.sequence_text(seq)}` is {kind} in the encoding "
+                f"but {status.value} on the concrete model"
+            )
         ans.cut.setdefault(status, seq)
     return True

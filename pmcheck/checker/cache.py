@@ -110,8 +110,9 @@ def system_digest(system: Any) -> str:
 
 def property_digest(system: Any, prop: Property) -> str:
     s = system.state("k0")
-    return _sha("property", prop.name, system.holds(prop, s).sexpr(),
-                system.premise(prop, s).sexpr())
+    return _sha(
+        "property", prop.name, system.holds(prop, s).sexpr(), system.premise(prop, s).sexpr()
+    )
 
 
 @dataclass(frozen=True)
@@ -133,17 +134,23 @@ class JobKeys:
         return _sha(json.dumps(ctx, sort_keys=True))
 
 
-def job_keys(props: list[Property], scope: Scope, opts: Options,
-             engine_hash: str | None = None) -> JobKeys:
+def job_keys(
+    props: list[Property], scope: Scope, opts: Options, engine_hash: str | None = None
+) -> JobKeys:
     from pmcheck.checker.system import System
 
     system = System(scope)
     digests = {p.name: property_digest(system, p) for p in props}
     context = {
-        "schema": CACHE_SCHEMA, "engine_source": engine_hash or engine_digest(),
-        "system": system_digest(system), "engine": opts.engine,
-        "scope": scope_to_json(scope), "k_max": opts.k_max, "limits": asdict(opts.limits),
-        "witnesses": opts.witnesses, "z3": z3.get_version_string(),
+        "schema": CACHE_SCHEMA,
+        "engine_source": engine_hash or engine_digest(),
+        "system": system_digest(system),
+        "engine": opts.engine,
+        "scope": scope_to_json(scope),
+        "k_max": opts.k_max,
+        "limits": asdict(opts.limits),
+        "witnesses": opts.witnesses,
+        "z3": z3.get_version_string(),
     }
     job = _sha(*sorted(f"{n}={d}" for n, d in digests.items()))
     return JobKeys(context, digests, opts.depth, opts.witnesses, job)
@@ -224,8 +231,11 @@ class Cache:
         if keys.witnesses:  # the witness must be what a run at this depth finds
             w = r.witness
             stored_depth = entry.get("depth")
-            ok = (len(w) <= keys.depth) if w is not None else (
-                isinstance(stored_depth, int) and keys.depth <= stored_depth)
+            ok = (
+                (len(w) <= keys.depth)
+                if w is not None
+                else (isinstance(stored_depth, int) and keys.depth <= stored_depth)
+            )
             if not ok:
                 return None
         return r
@@ -257,10 +267,19 @@ class Cache:
         if result.verdict is Verdict.UNKNOWN:
             return
         prop = result.prop
-        deps = {n: keys.digests[n] for n in result.certificate
-                if n in keys.digests and n != prop} if result.verdict is Verdict.PROVED else {}
-        entry = {"schema": CACHE_SCHEMA, "property": prop, "depth": keys.depth,
-                 "job": keys.job, "deps": deps, "result": result_to_json(result)}
+        deps = (
+            {n: keys.digests[n] for n in result.certificate if n in keys.digests and n != prop}
+            if result.verdict is Verdict.PROVED
+            else {}
+        )
+        entry = {
+            "schema": CACHE_SCHEMA,
+            "property": prop,
+            "depth": keys.depth,
+            "job": keys.job,
+            "deps": deps,
+            "result": result_to_json(result),
+        }
         self._write(self._dir(keys.key(prop)) / f"{keys.job[:24]}.json", entry)
         if result.verdict is Verdict.VIOLATED:
             self._write(self._dir(keys.key(prop, with_depth=False)) / "violation.json", entry)

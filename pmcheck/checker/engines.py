@@ -45,8 +45,7 @@ class Unroll:
     def extend(self) -> None:
         k = len(self.states) - 1
         nxt = self.sys.state(k + 1)
-        self.solver.add(self.sys.trans(self.states[k], self.sys.inputs(k), self.sys.choice(k),
-                                       nxt))
+        self.solver.add(self.sys.trans(self.states[k], self.sys.inputs(k), self.sys.choice(k), nxt))
         self.states.append(nxt)
 
 
@@ -60,16 +59,18 @@ def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
     return r
 
 
-def premise_path(system: System, prop: Property, depth: int,
-                 limits: Limits) -> tuple[Step, ...] | None:
+def premise_path(
+    system: System, prop: Property, depth: int, limits: Limits
+) -> tuple[Step, ...] | None:
     """A trigger witness: the shortest path to a state where the property's
     premise holds (so the property is not vacuous), replayed concretely."""
     r = bmc(system, prop, depth, limits, goal="premise")
     return r.trace if r.reason == "premise reached" else None
 
 
-def bmc(system: System, prop: Property, depth: int, limits: Limits,
-        goal: str = "violation") -> Result:
+def bmc(
+    system: System, prop: Property, depth: int, limits: Limits, goal: str = "violation"
+) -> Result:
     """Shortest path from the initial state to a state violating `prop` (or,
     with goal="premise", satisfying its premise: a trigger witness)."""
     t0 = time.perf_counter()
@@ -77,40 +78,69 @@ def bmc(system: System, prop: Property, depth: int, limits: Limits,
     path = Unroll(system, solver)
     for k in range(depth + 1):
         s = path.states[k]
-        target = (z3.Not(system.holds(prop, s)) if goal == "violation"
-                  else system.premise(prop, s))
+        target = z3.Not(system.holds(prop, s)) if goal == "violation" else system.premise(prop, s)
         r = _check(solver, target)
         if r == z3.unknown:
-            return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,
-                          reason=f"solver gave up at depth {k}: {solver.reason_unknown()}")
+            return Result(
+                prop.name,
+                Verdict.UNKNOWN,
+                "bmc",
+                time.perf_counter() - t0,
+                k,
+                reason=f"solver gave up at depth {k}: {solver.reason_unknown()}",
+            )
         if r == z3.sat:
             steps = system.decode(solver.last_model, k)  # type: ignore[attr-defined]
             final = system.replay(steps)[-1]
-            ok = prop.holds(CONCRETE, final) if goal == "violation" else \
-                not prop.premise(CONCRETE, final)
+            ok = (
+                prop.holds(CONCRETE, final)
+                if goal == "violation"
+                else not prop.premise(CONCRETE, final)
+            )
             if ok:
-                return Result(prop.name, Verdict.UNKNOWN, "bmc", time.perf_counter() - t0, k,
-                              reason="solver path does not replay on the concrete model")
+                return Result(
+                    prop.name,
+                    Verdict.UNKNOWN,
+                    "bmc",
+                    time.perf_counter() - t0,
+                    k,
+                    reason="solver path does not replay on the concrete model",
+                )
             if goal == "violation":
-                return Result(prop.name, Verdict.VIOLATED, "bmc", time.perf_counter() - t0,
-                              k, trace=tuple(steps))
-            return Result(prop.name, Verdict.HOLDS_TO_DEPTH, "bmc", time.perf_counter() - t0,
-                          k, trace=tuple(steps), reason="premise reached")
+                return Result(
+                    prop.name,
+                    Verdict.VIOLATED,
+                    "bmc",
+                    time.perf_counter() - t0,
+                    k,
+                    trace=tuple(steps),
+                )
+            return Result(
+                prop.name,
+                Verdict.HOLDS_TO_DEPTH,
+                "bmc",
+                time.perf_counter() - t0,
+                k,
+                trace=tuple(steps),
+                reason="premise reached",
+            )
         if k < depth:
             path.extend()
     return Result(prop.name, Verdict.HOLDS_TO_DEPTH, "bmc", time.perf_counter() - t0, depth)
 
 
-def houdini(system: System, candidates: list[Property],
-            limits: Limits) -> tuple[list[Property], dict[str, str]]:
+def houdini(
+    system: System, candidates: list[Property], limits: Limits
+) -> tuple[list[Property], dict[str, str]]:
     """The largest subset of `candidates` that holds initially and is
     inductive as a conjunction (1-induction), and why each other one was
     dropped. Each (candidate, rule) pair is its own query: splitting by rule
     keeps each one small enough for the solver; a query it gives up on drops
     the candidate too (dropping only weakens the claim, never falsely proves)."""
     init = system.template
-    dropped = {p.name: "false in the initial state" for p in candidates
-               if not p.holds(CONCRETE, init)}
+    dropped = {
+        p.name: "false in the initial state" for p in candidates if not p.holds(CONCRETE, init)
+    }
     cands = [p for p in candidates if p.name not in dropped]
     s0, s1 = system.state("h0"), system.state("h1")
     choice = system.choice("h")
@@ -125,8 +155,11 @@ def houdini(system: System, candidates: list[Property],
             for r, rule in enumerate(system.rules):
                 res = _check(solver, choice == r, z3.Not(system.holds(p, s1)))
                 if res != z3.unsat:
-                    dropped[p.name] = (f"not inductive: {rule} breaks it" if res == z3.sat
-                                       else f"solver gave up on {rule}")
+                    dropped[p.name] = (
+                        f"not inductive: {rule} breaks it"
+                        if res == z3.sat
+                        else f"solver gave up on {rule}"
+                    )
                     cands.remove(p)
                     changed = True
                     break
@@ -155,8 +188,9 @@ def recheck_inductive(system: System, invariant: list[Property], limits: Limits)
     return True
 
 
-def k_induction(system: System, prop: Property, strengthening: list[Property], k_max: int,
-                limits: Limits) -> Result:
+def k_induction(
+    system: System, prop: Property, strengthening: list[Property], k_max: int, limits: Limits
+) -> Result:
     """Induction steps k = 1..k_max with simple-path constraints, assuming
     the already-proved `strengthening` everywhere on the path."""
     t0 = time.perf_counter()
@@ -174,13 +208,31 @@ def k_induction(system: System, prop: Property, strengthening: list[Property], k
                 solver.add(z3.Not(_same(path.states[a], path.states[b])))
         r = _check(solver, z3.Not(system.holds(prop, path.states[-1])))
         if r == z3.unsat:
-            return Result(prop.name, Verdict.PROVED, "kind", time.perf_counter() - t0, k,
-                          certificate=tuple([prop.name, *(p.name for p in strengthening)]))
+            return Result(
+                prop.name,
+                Verdict.PROVED,
+                "kind",
+                time.perf_counter() - t0,
+                k,
+                certificate=tuple([prop.name, *(p.name for p in strengthening)]),
+            )
         if r == z3.unknown:
-            return Result(prop.name, Verdict.UNKNOWN, "kind", time.perf_counter() - t0, k,
-                          reason=f"solver gave up at k={k}")
-    return Result(prop.name, Verdict.UNKNOWN, "kind", time.perf_counter() - t0, k_max,
-                  reason=f"not {k_max}-inductive")
+            return Result(
+                prop.name,
+                Verdict.UNKNOWN,
+                "kind",
+                time.perf_counter() - t0,
+                k,
+                reason=f"solver gave up at k={k}",
+            )
+    return Result(
+        prop.name,
+        Verdict.UNKNOWN,
+        "kind",
+        time.perf_counter() - t0,
+        k_max,
+        reason=f"not {k_max}-inductive",
+    )
 
 
 def _same(a: object, b: object) -> z3.BoolRef:
@@ -208,25 +260,43 @@ def pdr(system: System, prop: Property, limits: Limits) -> Result:
     try:
         r = fp.query(z3.And(inv(*svars), z3.Not(system.holds(prop, s))))
     except z3.Z3Exception as e:
-        return Result(prop.name, Verdict.UNKNOWN, "pdr", time.perf_counter() - t0,
-                      reason=f"spacer: {e}")
+        return Result(
+            prop.name, Verdict.UNKNOWN, "pdr", time.perf_counter() - t0, reason=f"spacer: {e}"
+        )
     seconds = time.perf_counter() - t0
     if r == z3.unsat:
         cover = fp.get_cover_delta(-1, inv)
         if recheck_pdr(system, prop, cover, svars, limits):
-            return Result(prop.name, Verdict.PROVED, "pdr", time.perf_counter() - t0,
-                          certificate=(f"Spacer invariant ({_size(cover)} nodes)",))
-        return Result(prop.name, Verdict.UNKNOWN, "pdr", seconds,
-                      reason="Spacer's invariant failed the independent re-check")
+            return Result(
+                prop.name,
+                Verdict.PROVED,
+                "pdr",
+                time.perf_counter() - t0,
+                certificate=(f"Spacer invariant ({_size(cover)} nodes)",),
+            )
+        return Result(
+            prop.name,
+            Verdict.UNKNOWN,
+            "pdr",
+            seconds,
+            reason="Spacer's invariant failed the independent re-check",
+        )
     if r == z3.sat:
-        return Result(prop.name, Verdict.UNKNOWN, "pdr", seconds,
-                      reason="spacer found a counterexample; BMC reports it")
-    return Result(prop.name, Verdict.UNKNOWN, "pdr", seconds,
-                  reason=f"spacer: {fp.reason_unknown()}")
+        return Result(
+            prop.name,
+            Verdict.UNKNOWN,
+            "pdr",
+            seconds,
+            reason="spacer found a counterexample; BMC reports it",
+        )
+    return Result(
+        prop.name, Verdict.UNKNOWN, "pdr", seconds, reason=f"spacer: {fp.reason_unknown()}"
+    )
 
 
-def recheck_pdr(system: System, prop: Property, cover: z3.ExprRef,
-                svars: list[z3.ExprRef], limits: Limits) -> bool:
+def recheck_pdr(
+    system: System, prop: Property, cover: z3.ExprRef, svars: list[z3.ExprRef], limits: Limits
+) -> bool:
     """The Spacer invariant, instantiated on fresh states, must hold
     initially, be closed under a step, and imply the property: three
     fresh-solver queries. Either variable order of the cover is tried; the
@@ -234,14 +304,18 @@ def recheck_pdr(system: System, prop: Property, cover: z3.ExprRef,
     s, t = system.state("q0"), system.state("q1")
     sv, tv = _leaves(s), _leaves(t)
     for order in (list(reversed(range(len(svars)))), list(range(len(svars)))):
+
         def at(vs: list[z3.ExprRef], order: list[int] = order) -> z3.ExprRef:
             return z3.substitute_vars(cover, *[vs[i] for i in order])
 
         try:
             queries = [
                 z3.And(system.init(s), z3.Not(at(sv))),
-                z3.And(at(sv), system.trans(s, system.inputs("q"), system.choice("q"), t),
-                       z3.Not(at(tv))),
+                z3.And(
+                    at(sv),
+                    system.trans(s, system.inputs("q"), system.choice("q"), t),
+                    z3.Not(at(tv)),
+                ),
                 z3.And(at(sv), z3.Not(system.holds(prop, s))),
             ]
         except z3.Z3Exception:  # the other variable order: sorts do not fit

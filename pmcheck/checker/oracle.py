@@ -28,8 +28,9 @@ class OracleResult:
     states: int
 
 
-def explore(scope: Scope, props: list[Property], max_states: int = 200_000,
-            max_depth: int | None = None) -> dict[str, OracleResult]:
+def explore(
+    scope: Scope, props: list[Property], max_states: int = 200_000, max_depth: int | None = None
+) -> dict[str, OracleResult]:
     topo = scope.topology()
     ctx = Ctx(CONCRETE, scope.version, topo)
     init = scope.initial_state()

@@ -71,9 +71,14 @@ def step_from_json(data: Any) -> Step:
 
 def result_to_json(r: Result) -> dict[str, Any]:
     return {
-        "prop": r.prop, "verdict": r.verdict.value, "engine": r.engine, "seconds": r.seconds,
-        "depth": r.depth, "trace": [step_to_json(s) for s in r.trace],
-        "certificate": list(r.certificate), "reason": r.reason,
+        "prop": r.prop,
+        "verdict": r.verdict.value,
+        "engine": r.engine,
+        "seconds": r.seconds,
+        "depth": r.depth,
+        "trace": [step_to_json(s) for s in r.trace],
+        "certificate": list(r.certificate),
+        "reason": r.reason,
         "witness": None if r.witness is None else [step_to_json(s) for s in r.witness],
     }
 
@@ -82,13 +87,16 @@ def result_from_json(data: Any) -> Result:
     try:
         witness = data["witness"]
         return Result(
-            prop=str(data["prop"]), verdict=Verdict(data["verdict"]),
-            engine=str(data["engine"]), seconds=float(data["seconds"]),
+            prop=str(data["prop"]),
+            verdict=Verdict(data["verdict"]),
+            engine=str(data["engine"]),
+            seconds=float(data["seconds"]),
             depth=None if data["depth"] is None else int(data["depth"]),
             trace=tuple(step_from_json(s) for s in data["trace"]),
             certificate=tuple(str(c) for c in data["certificate"]),
             reason=str(data["reason"]),
-            witness=None if witness is None else tuple(step_from_json(s) for s in witness))
+            witness=None if witness is None else tuple(step_from_json(s) for s in witness),
+        )
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, FormatError):
             raise
@@ -174,12 +182,28 @@ class Record:
         return f"{text} (cached)" if self.cached else text
 
 
-def make_record(prop: Property, scope: Scope, result: Result, engine: str, depth: int,
-                cached: bool = False, job: str = "") -> Record:
+def make_record(
+    prop: Property,
+    scope: Scope,
+    result: Result,
+    engine: str,
+    depth: int,
+    cached: bool = False,
+    job: str = "",
+) -> Record:
     """The record of one result, judged against its baseline by run.py's rules."""
     from pmcheck.checker.run import exit_code, meets_expectation
 
     code = exit_code({prop.name: prop}, [result], scope, engine)
-    return Record(prop, scope, result, engine, depth, prop.expect(scope.version),
-                  meets_expectation(prop, result, scope, engine), OUTCOME_OF_CODE[code],
-                  cached, job)
+    return Record(
+        prop,
+        scope,
+        result,
+        engine,
+        depth,
+        prop.expect(scope.version),
+        meets_expectation(prop, result, scope, engine),
+        OUTCOME_OF_CODE[code],
+        cached,
+        job,
+    )

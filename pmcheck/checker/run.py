@@ -38,22 +38,25 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
         inductive, dropped = houdini(system, props, opts.limits)
         if inductive and not recheck_inductive(system, inductive, opts.limits):
             for p in inductive:
-                results[p.name] = Result(p.name, Verdict.UNKNOWN, "kind", 0.0,
-                                         reason="certificate failed the re-check")
+                results[p.name] = Result(
+                    p.name, Verdict.UNKNOWN, "kind", 0.0, reason="certificate failed the re-check"
+                )
             inductive = []
         seconds = time.perf_counter() - t0
         cert = tuple(p.name for p in inductive)
         for p in inductive:
-            results[p.name] = Result(p.name, Verdict.PROVED, "kind", seconds, 1,
-                                     certificate=cert)
+            results[p.name] = Result(p.name, Verdict.PROVED, "kind", seconds, 1, certificate=cert)
         for p in props:
             if p.name in results:
                 continue
             r = bmc(system, p, opts.depth, opts.limits)
             if r.verdict is Verdict.HOLDS_TO_DEPTH:
                 ind = k_induction(system, p, inductive, opts.k_max, opts.limits)
-                r = ind if ind.verdict is Verdict.PROVED else replace(
-                    r, reason=dropped.get(p.name, "") + "; " + ind.reason)
+                r = (
+                    ind
+                    if ind.verdict is Verdict.PROVED
+                    else replace(r, reason=dropped.get(p.name, "") + "; " + ind.reason)
+                )
             results[p.name] = r
     elif opts.engine == "bmc":
         for p in props:
@@ -95,8 +98,7 @@ def meets_expectation(prop: Property, result: Result, scope: Scope, engine: str)
     return result.verdict is Verdict.VIOLATED
 
 
-def exit_code(props: dict[str, Property], results: list[Result], scope: Scope,
-              engine: str) -> int:
+def exit_code(props: dict[str, Property], results: list[Result], scope: Scope, engine: str) -> int:
     """0 all met their baseline; 1 a new violation or a fixed one; 3 an
     UNKNOWN or an unproved property (never 0)."""
     code = 0
@@ -104,8 +106,9 @@ def exit_code(props: dict[str, Property], results: list[Result], scope: Scope,
         p = props[r.prop]
         if meets_expectation(p, r, scope, engine):
             continue
-        if r.verdict is Verdict.VIOLATED or (r.verdict is Verdict.PROVED
-                                            and p.expect(scope.version) != PROVED):
+        if r.verdict is Verdict.VIOLATED or (
+            r.verdict is Verdict.PROVED and p.expect(scope.version) != PROVED
+        ):
             return 1
         code = 3
     return code

@@ -45,18 +45,36 @@ Dimension = list[Choice]
 # They are the keys the live testbed's universe gives 10.0.1.2, 10.0.2.2 and
 # dead:beef:1::2 (pmcheck.scenario.lower.Universe), so traces replay there.
 A, B, C = 1, 2, 128
-ADDRS: Dimension = [{"addr.family": AF_INET, "addr.addr": A},
-                    {"addr.family": AF_INET6, "addr.addr": A},
-                    {"addr.family": AF_INET, "addr.addr": B},
-                    {"addr.family": AF_INET6, "addr.addr": C}]
-FLAG_SETS = (0, FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_SIGNAL | FLAG_SUBFLOW, FLAG_FULLMESH,
-             FLAG_SUBFLOW | FLAG_FULLMESH, FLAG_SIGNAL | FLAG_FULLMESH, FLAG_IMPLICIT,
-             FLAG_LAMINAR | FLAG_SUBFLOW, FLAG_BACKUP)
+ADDRS: Dimension = [
+    {"addr.family": AF_INET, "addr.addr": A},
+    {"addr.family": AF_INET6, "addr.addr": A},
+    {"addr.family": AF_INET, "addr.addr": B},
+    {"addr.family": AF_INET6, "addr.addr": C},
+]
+FLAG_SETS = (
+    0,
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+    FLAG_SIGNAL | FLAG_SUBFLOW,
+    FLAG_FULLMESH,
+    FLAG_SUBFLOW | FLAG_FULLMESH,
+    FLAG_SIGNAL | FLAG_FULLMESH,
+    FLAG_IMPLICIT,
+    FLAG_LAMINAR | FLAG_SUBFLOW,
+    FLAG_BACKUP,
+)
 
 # The endpoint types a reviewer mixes on a connection's host (issue 6/8).
-CONN_FLAG_SETS = (FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_LAMINAR, FLAG_SUBFLOW | FLAG_LAMINAR,
-                  FLAG_SUBFLOW | FLAG_FULLMESH, FLAG_LAMINAR | FLAG_FULLMESH,
-                  FLAG_SIGNAL | FLAG_SUBFLOW, FLAG_SUBFLOW | FLAG_BACKUP)
+CONN_FLAG_SETS = (
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+    FLAG_LAMINAR,
+    FLAG_SUBFLOW | FLAG_LAMINAR,
+    FLAG_SUBFLOW | FLAG_FULLMESH,
+    FLAG_LAMINAR | FLAG_FULLMESH,
+    FLAG_SIGNAL | FLAG_SUBFLOW,
+    FLAG_SUBFLOW | FLAG_BACKUP,
+)
 
 # Connection and peer events of the connection scope, as scenario lines. The
 # host's first link carries the initial subflow; the peer announces its
@@ -80,6 +98,7 @@ CONN_EVENTS = (
     "subflow close 10.0.1.2 10.0.2.1",
 )
 
+
 @dataclass(frozen=True)
 class Scope:
     version: KernelVersion
@@ -89,7 +108,8 @@ class Scope:
     flag_sets: tuple[int, ...] = FLAG_SETS
     limit_values: tuple[int, ...] = (0, 2, 8, 9)
     addrs: tuple[tuple[tuple[str, Any], ...], ...] = field(
-        default=tuple(tuple(d.items()) for d in ADDRS))
+        default=tuple(tuple(d.items()) for d in ADDRS)
+    )
     connections: int = 0
     subflow_slots: int = 4
     anno_slots: int = 2
@@ -107,20 +127,31 @@ class Scope:
             raise ValueError(f"ids {self.ids} do not fit a {self.bitmap_width}-bit id bitmap")
 
     def describe(self) -> str:
-        conns = "no connections" if not self.connections else (
-            f"{self.connections} connection, {self.subflow_slots} subflow slots, "
-            f"{self.anno_slots} announcement slots, {len(self.events)} events, "
-            "environment settled after each step, ids below "
-            f"{self.bitmap_width // 2}")
-        return (f"kernel {self.version.value}, {self.endpoint_slots} endpoint slots, "
-                f"{len(self.addrs)} addresses, ids {{auto, 0, {', '.join(map(str, self.ids))}}}, "
-                f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
-                f"{set(self.limit_values)}, {conns}")
+        conns = (
+            "no connections"
+            if not self.connections
+            else (
+                f"{self.connections} connection, {self.subflow_slots} subflow slots, "
+                f"{self.anno_slots} announcement slots, {len(self.events)} events, "
+                "environment settled after each step, ids below "
+                f"{self.bitmap_width // 2}"
+            )
+        )
+        return (
+            f"kernel {self.version.value}, {self.endpoint_slots} endpoint slots, "
+            f"{len(self.addrs)} addresses, ids {{auto, 0, {', '.join(map(str, self.ids))}}}, "
+            f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
+            f"{set(self.limit_values)}, {conns}"
+        )
 
     def initial_state(self) -> State:
         """The scope's first state: a fresh namespace with its slots."""
-        return initial_state(conns=self.connections, subflow_slots=self.subflow_slots,
-                             endpoint_slots=self.endpoint_slots, anno_slots=self.anno_slots)
+        return initial_state(
+            conns=self.connections,
+            subflow_slots=self.subflow_slots,
+            endpoint_slots=self.endpoint_slots,
+            anno_slots=self.anno_slots,
+        )
 
     def keeps(self, ops: Ops, state: State) -> Any:
         """Is `state` inside the scope? Paths leaving it are cut, the same way
@@ -128,8 +159,10 @@ class Scope:
         subflows or announcements than the slots, or (narrow bitmaps) a
         next_id at half the width, past which an allocation could need an
         id the encoding cannot hold."""
-        inside = [ops.ule(state.netns.endpoints, ops.const(self.endpoint_slots, 8)),
-                  *(ops.not_(c.overflow) for c in state.conns)]
+        inside = [
+            ops.ule(state.netns.endpoints, ops.const(self.endpoint_slots, 8)),
+            *(ops.not_(c.overflow) for c in state.conns),
+        ]
         if self.bitmap_width < 256:
             inside.append(ops.ult(state.netns.next_id, ops.const(self.bitmap_width // 2, 8)))
         return ops.and_(*inside)
@@ -166,17 +199,21 @@ class Scope:
     def dimensions(self) -> dict[str, list[Dimension]]:
         """Per netlink rule, the dimensions whose product is its input set."""
         addrs = [dict(a) for a in self.addrs]
-        ids = [{"addr.has_id": False, "addr.id": 0}, {"addr.has_id": True, "addr.id": 0}] + \
-            [{"addr.has_id": True, "addr.id": i} for i in self.ids]
+        ids = [{"addr.has_id": False, "addr.id": 0}, {"addr.has_id": True, "addr.id": 0}] + [
+            {"addr.has_id": True, "addr.id": i} for i in self.ids
+        ]
         ports = [{"addr.port": p} for p in self.ports]
         flags = [{"addr.flags": f} for f in self.flag_sets]
         by_id_or_addr = [{"addr.family": 0, "addr.addr": 0}, *addrs]
         plain_ids = [{"addr.id": i} for i in (0, *self.ids)]
-        change_flags = [{"addr.flags": f} for f in (0, FLAG_BACKUP, FLAG_FULLMESH,
-                                                    FLAG_BACKUP | FLAG_FULLMESH)]
+        change_flags = [
+            {"addr.flags": f} for f in (0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH)
+        ]
         limit = [{"has": False, "v": 0}] + [{"has": True, "v": v} for v in self.limit_values]
-        aa = [{"limits.has_add_addr_accepted": d["has"], "limits.add_addr_accepted": d["v"]}
-              for d in limit]
+        aa = [
+            {"limits.has_add_addr_accepted": d["has"], "limits.add_addr_accepted": d["v"]}
+            for d in limit
+        ]
         sf = [{"limits.has_subflows": d["has"], "limits.subflows": d["v"]} for d in limit]
         dims: dict[str, list[Dimension]] = {
             "endpoint add": [addrs, ids, ports, flags],
@@ -187,8 +224,9 @@ class Scope:
         }
         if self.connections:
             for name, alts in self.event_inputs().items():
-                dims[name] = [[{f"event.{k}": v for k, v in inp.event._asdict().items()}
-                               for _, inp in alts]]
+                dims[name] = [
+                    [{f"event.{k}": v for k, v in inp.event._asdict().items()} for _, inp in alts]
+                ]
             dims["environment"] = []
         return dims
 
@@ -206,10 +244,8 @@ class Scope:
 
 def build_inputs(choice: Choice) -> Inputs:
     addr = NO_ADDR._replace(**{k[5:]: v for k, v in choice.items() if k.startswith("addr.")})
-    limits = NO_LIMITS._replace(**{k[7:]: v for k, v in choice.items()
-                                   if k.startswith("limits.")})
-    event = NO_EVENT._replace(**{k[6:]: v for k, v in choice.items()
-                                 if k.startswith("event.")})
+    limits = NO_LIMITS._replace(**{k[7:]: v for k, v in choice.items() if k.startswith("limits.")})
+    event = NO_EVENT._replace(**{k[6:]: v for k, v in choice.items() if k.startswith("event.")})
     return Inputs(addr, limits, event)
 
 
@@ -221,15 +257,24 @@ def default_scope(prop: Any, version: KernelVersion, endpoint_slots: int = 2) ->
     return Scope(version, endpoint_slots=endpoint_slots)
 
 
-def connection_scope(version: KernelVersion, endpoint_slots: int = 2,
-                     bitmap_width: int = 32) -> Scope:
+def connection_scope(
+    version: KernelVersion, endpoint_slots: int = 2, bitmap_width: int = 32
+) -> Scope:
     """The default scope of the per-connection properties: one connection,
     the endpoint types of CONN_FLAG_SETS on 10.0.1.2 / 10.0.2.2 /
     dead:beef:1::2, ids auto or 1, no ports, limits 0..2, and CONN_EVENTS."""
-    return Scope(version, endpoint_slots=endpoint_slots, ids=(1,), ports=(0,),
-                 flag_sets=CONN_FLAG_SETS, limit_values=(0, 1, 2),
-                 addrs=tuple(tuple(d.items()) for d in ADDRS if d != ADDRS[1]),
-                 connections=1, events=CONN_EVENTS, bitmap_width=bitmap_width)
+    return Scope(
+        version,
+        endpoint_slots=endpoint_slots,
+        ids=(1,),
+        ports=(0,),
+        flag_sets=CONN_FLAG_SETS,
+        limit_values=(0, 1, 2),
+        addrs=tuple(tuple(d.items()) for d in ADDRS if d != ADDRS[1]),
+        connections=1,
+        events=CONN_EVENTS,
+        bitmap_width=bitmap_width,
+    )
 
 
 @functools.cache
@@ -249,8 +294,11 @@ def _lower_event(line: str) -> tuple[str, Inputs]:
     universe, _ = _event_universe()
     # Lowering numbers connections as they open; every event names slot 0
     # here and event_inputs() places it on each connection slot.
-    (step,) = parse_text(("connect 10.0.1.2 10.0.1.1\n" if not line.startswith(
-        ("connect", "peer connect")) else "") + line, "<scope>").steps[-1:]
+    (step,) = parse_text(
+        ("connect 10.0.1.2 10.0.1.1\n" if not line.startswith(("connect", "peer connect")) else "")
+        + line,
+        "<scope>",
+    ).steps[-1:]
     copy = _copy(universe)
     name, inputs = lower(step.command, copy)
     if copy.keys != universe.keys:

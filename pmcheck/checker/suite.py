@@ -74,8 +74,11 @@ def plan(props: list[Property], scopes: list[Scope]) -> list[Job]:
     the others in a namespace scope)."""
     jobs = []
     for scope in scopes:
-        names = tuple(p.name for p in props if scope.version in p.versions
-                      and p.needs_connections == bool(scope.connections))
+        names = tuple(
+            p.name
+            for p in props
+            if scope.version in p.versions and p.needs_connections == bool(scope.connections)
+        )
         if names:
             jobs.append(Job(scope, names))
     return sorted(jobs, key=lambda j: j.id)
@@ -152,11 +155,16 @@ def _from_cache(cache: Cache, keys: JobKeys, job: Job) -> dict[str, Result]:
     return found
 
 
-def run_suite(jobs: list[Job], all_ids: list[str], opts: Options, workers: int = 1,
-              cache: Cache | None = None, cache_only: bool = False,
-              shard_spec: tuple[int, int] | None = None,
-              solver: Callable[[tuple[str, ...], Scope, Options], list[Result]] | None = None,
-              ) -> SuiteRun:
+def run_suite(
+    jobs: list[Job],
+    all_ids: list[str],
+    opts: Options,
+    workers: int = 1,
+    cache: Cache | None = None,
+    cache_only: bool = False,
+    shard_spec: tuple[int, int] | None = None,
+    solver: Callable[[tuple[str, ...], Scope, Options], list[Result]] | None = None,
+) -> SuiteRun:
     """Run `jobs`: cached verdicts first, the rest in up to `workers` processes."""
     t0 = time.perf_counter()
     source = source_digest()  # of the sources this run starts from
@@ -173,8 +181,10 @@ def run_suite(jobs: list[Job], all_ids: list[str], opts: Options, workers: int =
         if len(found) == len(job.props):
             done[job.id] = JobRun(job, [found[n] for n in job.props], True, 0.0)
         elif cache_only:
-            results = [found.get(n) or Result(n, Verdict.UNKNOWN, opts.engine, 0.0,
-                                              reason=CACHE_ONLY_MISS) for n in job.props]
+            results = [
+                found.get(n) or Result(n, Verdict.UNKNOWN, opts.engine, 0.0, reason=CACHE_ONLY_MISS)
+                for n in job.props
+            ]
             done[job.id] = JobRun(job, results, False, 0.0)
         else:
             pending.append(job)
@@ -193,20 +203,40 @@ def run_suite(jobs: list[Job], all_ids: list[str], opts: Options, workers: int =
             finish(job, results, time.perf_counter() - t1)
     else:
         ctx = multiprocessing.get_context("spawn")  # no inherited solver state
-        with concurrent.futures.ProcessPoolExecutor(min(workers, len(pending)),
-                                                    mp_context=ctx) as pool:
-            started = {pool.submit(_timed, run_one, job.props, job.scope, opts): job
-                       for job in pending}
+        with concurrent.futures.ProcessPoolExecutor(
+            min(workers, len(pending)), mp_context=ctx
+        ) as pool:
+            started = {
+                pool.submit(_timed, run_one, job.props, job.scope, opts): job for job in pending
+            }
             for fut in concurrent.futures.as_completed(started):
                 results, seconds = fut.result()
                 finish(started[fut], results, seconds)
 
     runs = [done[j.id] for j in jobs]
-    records = [make_record(registry[r.prop], jr.job.scope, r, opts.engine, opts.depth,
-                           cached=jr.cached, job=jr.job.id)
-               for jr in runs for r in jr.results]
-    return SuiteRun(records, runs, all_ids, opts, shard_spec,
-                    None if cache is None else cache.stats, time.perf_counter() - t0, source)
+    records = [
+        make_record(
+            registry[r.prop],
+            jr.job.scope,
+            r,
+            opts.engine,
+            opts.depth,
+            cached=jr.cached,
+            job=jr.job.id,
+        )
+        for jr in runs
+        for r in jr.results
+    ]
+    return SuiteRun(
+        records,
+        runs,
+        all_ids,
+        opts,
+        shard_spec,
+        None if cache is None else cache.stats,
+        time.perf_counter() - t0,
+        source,
+    )
 
 
 def _timed(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], float]:
@@ -221,14 +251,24 @@ def record_to_json(rec: Record) -> dict[str, Any]:
     r = rec.result
     return {
         # schema 1 fields, same meaning
-        "property": r.prop, "verdict": r.verdict.value, "engine": r.engine, "depth": r.depth,
-        "seconds": round(r.seconds, 3), "certificate": list(r.certificate), "reason": r.reason,
-        "expected": rec.expected, "meets_expectation": rec.met,
+        "property": r.prop,
+        "verdict": r.verdict.value,
+        "engine": r.engine,
+        "depth": r.depth,
+        "seconds": round(r.seconds, 3),
+        "certificate": list(r.certificate),
+        "reason": r.reason,
+        "expected": rec.expected,
+        "meets_expectation": rec.met,
         "trace": [step_text(s) for s in r.trace],
         "witness_steps": None if r.witness is None else len(r.witness),
         # schema 2
-        "kernel": rec.version.value, "group": rec.prop.group, "job": rec.job,
-        "cached": rec.cached, "outcome": rec.outcome, "describe": r.describe(),
+        "kernel": rec.version.value,
+        "group": rec.prop.group,
+        "job": rec.job,
+        "cached": rec.cached,
+        "outcome": rec.outcome,
+        "describe": r.describe(),
         "result": result_to_json(r),
     }
 
@@ -236,16 +276,30 @@ def record_to_json(rec: Record) -> dict[str, Any]:
 def to_json(run: SuiteRun) -> dict[str, Any]:
     opts = run.opts
     return {
-        "schema": SCHEMA, "pmcheck": __version__, "z3": z3.get_version_string(),
-        "source_digest": run.source, "exit_code": run.exit_code,
-        "engine": opts.engine, "depth": opts.depth, "k_max": opts.k_max,
-        "limits": asdict(opts.limits), "witnesses": opts.witnesses,
+        "schema": SCHEMA,
+        "pmcheck": __version__,
+        "z3": z3.get_version_string(),
+        "source_digest": run.source,
+        "exit_code": run.exit_code,
+        "engine": opts.engine,
+        "depth": opts.depth,
+        "k_max": opts.k_max,
+        "limits": asdict(opts.limits),
+        "witnesses": opts.witnesses,
         "shard": None if run.shard is None else {"index": run.shard[0], "count": run.shard[1]},
         "plan": run.plan,
-        "jobs": [{"id": jr.job.id, "kernel": jr.job.scope.version.value,
-                  "scope": scope_to_json(jr.job.scope), "scope_text": jr.job.scope.describe(),
-                  "properties": list(jr.job.props), "cached": jr.cached,
-                  "seconds": round(jr.seconds, 3)} for jr in run.jobs],
+        "jobs": [
+            {
+                "id": jr.job.id,
+                "kernel": jr.job.scope.version.value,
+                "scope": scope_to_json(jr.job.scope),
+                "scope_text": jr.job.scope.describe(),
+                "properties": list(jr.job.props),
+                "cached": jr.cached,
+                "seconds": round(jr.seconds, 3),
+            }
+            for jr in run.jobs
+        ],
         "cache": None if run.cache is None else asdict(run.cache),
         "seconds": round(run.seconds, 3),
         "results": [record_to_json(r) for r in run.records],
@@ -253,16 +307,22 @@ def to_json(run: SuiteRun) -> dict[str, Any]:
 
 
 def _options(doc: dict[str, Any]) -> Options:
-    return Options(engine=str(doc["engine"]), depth=int(doc["depth"]), k_max=int(doc["k_max"]),
-                   limits=Limits(**doc["limits"]), witnesses=bool(doc["witnesses"]))
+    return Options(
+        engine=str(doc["engine"]),
+        depth=int(doc["depth"]),
+        k_max=int(doc["k_max"]),
+        limits=Limits(**doc["limits"]),
+        witnesses=bool(doc["witnesses"]),
+    )
 
 
 def from_json(doc: Any, where: str = "input") -> SuiteRun:
     """A `--json` document back into a SuiteRun (baselines judged by this checkout)."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        raise SuiteError(f"{where}: not a pmcheck check --json document of schema {SCHEMA} "
-                         f"(got {got!r})")
+        raise SuiteError(
+            f"{where}: not a pmcheck check --json document of schema {SCHEMA} (got {got!r})"
+        )
     registry = _registry()
     try:
         opts = _options(doc)
@@ -279,17 +339,32 @@ def from_json(doc: Any, where: str = "input") -> SuiteRun:
             if result.prop not in registry:
                 raise SuiteError(f"{where}: unknown property {result.prop}")
             jr.results.append(result)
-            records.append(make_record(registry[result.prop], jr.job.scope, result,
-                                       opts.engine, opts.depth, bool(item["cached"]), jr.job.id))
+            records.append(
+                make_record(
+                    registry[result.prop],
+                    jr.job.scope,
+                    result,
+                    opts.engine,
+                    opts.depth,
+                    bool(item["cached"]),
+                    jr.job.id,
+                )
+            )
         shard = doc["shard"]
-        return SuiteRun(records, list(jobs.values()), [str(i) for i in doc["plan"]], opts,
-                        None if shard is None else (int(shard["index"]), int(shard["count"])),
-                        None, float(doc.get("seconds", 0.0)), str(doc["source_digest"]))
+        return SuiteRun(
+            records,
+            list(jobs.values()),
+            [str(i) for i in doc["plan"]],
+            opts,
+            None if shard is None else (int(shard["index"]), int(shard["count"])),
+            None,
+            float(doc.get("seconds", 0.0)),
+            str(doc["source_digest"]),
+        )
     except (KeyError, TypeError, ValueError, FormatError) as e:
         if isinstance(e, SuiteError):
             raise
-        raise SuiteError(f"{where}: malformed verdict document: {type(e).__name__}: {e}") \
-            from None
+        raise SuiteError(f"{where}: malformed verdict document: {type(e).__name__}: {e}") from None
 
 
 def load(path: str) -> SuiteRun:
@@ -322,16 +397,29 @@ def merge(runs: list[SuiteRun], names: list[str]) -> SuiteRun:
                 raise SuiteError(f"{name}: job {jr.job.id} is also in {seen[jr.job.id]}")
             seen[jr.job.id] = name
     if first.source != here:
-        raise SuiteError("the shard results were computed from other model/property/checker "
-                         "sources than this checkout's; merge on the same commit")
+        raise SuiteError(
+            "the shard results were computed from other model/property/checker "
+            "sources than this checkout's; merge on the same commit"
+        )
     missing = [i for i in first.plan if i not in seen]
     if missing:
-        raise SuiteError(f"merge: {len(missing)} of {len(first.plan)} jobs are in no file "
-                         f"(a shard is missing): {', '.join(missing)}")
+        raise SuiteError(
+            f"merge: {len(missing)} of {len(first.plan)} jobs are in no file "
+            f"(a shard is missing): {', '.join(missing)}"
+        )
     order = {i: n for n, i in enumerate(first.plan)}
     jobs = sorted((jr for r in runs for jr in r.jobs), key=lambda jr: order[jr.job.id])
-    by_job = {jr.job.id: [rec for r in runs for rec in r.records if rec.job == jr.job.id]
-              for jr in jobs}
+    by_job = {
+        jr.job.id: [rec for r in runs for rec in r.records if rec.job == jr.job.id] for jr in jobs
+    }
     records = [rec for jr in jobs for rec in by_job[jr.job.id]]
-    return SuiteRun(records, jobs, first.plan, first.opts, None, None,
-                    max(r.seconds for r in runs), first.source)
+    return SuiteRun(
+        records,
+        jobs,
+        first.plan,
+        first.opts,
+        None,
+        None,
+        max(r.seconds for r in runs),
+        first.source,
+    )

@@ -49,8 +49,7 @@ class System:
         topo: Topology = scope.topology()
         # Narrow id bitmaps where the scope keeps every id small (Z3Ops doc).
         self.ops = OPS if scope.bitmap_width == 256 else Z3Ops(bitmap_width=scope.bitmap_width)
-        self.widths = {**WIDTHS, "id_bitmap": scope.bitmap_width,
-                       "id_avail": scope.bitmap_width}
+        self.widths = {**WIDTHS, "id_bitmap": scope.bitmap_width, "id_avail": scope.bitmap_width}
         self.ctx = Ctx(self.ops, scope.version, topo)
         self.concrete_ctx = Ctx(CONCRETE, scope.version, topo)
 
@@ -82,11 +81,21 @@ class System:
         for r, name in reversed(list(enumerate(self.rules))):
             # Inputs the rule's dimensions do not name stay 0: one canonical
             # input per choice, so traces read cleanly.
-            unnamed = [v == 0 if w else z3.Not(v) for path, w, v
-                       in leaves(i, widths=INPUT_WIDTHS) if not _named(path, dims[name])]
-            parts.append(z3.Implies(c == r, z3.And(in_domain(i, dims[name]), *unnamed,
-                                                   self.ops.and_(self.scope.enabled(
-                                                       self.ops, s, name)))))
+            unnamed = [
+                v == 0 if w else z3.Not(v)
+                for path, w, v in leaves(i, widths=INPUT_WIDTHS)
+                if not _named(path, dims[name])
+            ]
+            parts.append(
+                z3.Implies(
+                    c == r,
+                    z3.And(
+                        in_domain(i, dims[name]),
+                        *unnamed,
+                        self.ops.and_(self.scope.enabled(self.ops, s, name)),
+                    ),
+                )
+            )
             after, _ = RULES[name](self.ctx, s, i)
             post = after if post is None else self.ops.ite(c == r, after, post)
         parts.append(equal(t, post))
@@ -118,8 +127,9 @@ def equal(a: Any, b: Any) -> z3.BoolRef:
 def in_domain(i: Inputs, dims: list[list[dict[str, Any]]]) -> z3.BoolRef:
     conj = []
     for dim in dims:
-        conj.append(z3.Or(*[z3.And(*[_field(i, k) == v for k, v in choice.items()])
-                            for choice in dim]))
+        conj.append(
+            z3.Or(*[z3.And(*[_field(i, k) == v for k, v in choice.items()]) for choice in dim])
+        )
     return z3.And(*conj) if conj else z3.BoolVal(True)
 
 

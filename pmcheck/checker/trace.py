@@ -76,8 +76,10 @@ def step_text(step: Step) -> str:
     if step.rule == "endpoint change":
         who = f"id {a.id}" if not a.family else addr_text(a.addr, a.family)
         port = f" port {a.port}" if a.port else ""
-        opts = ("backup" if a.flags & 4 else "nobackup", "fullmesh" if a.flags & 8
-                else "nofullmesh")
+        opts = (
+            "backup" if a.flags & 4 else "nobackup",
+            "fullmesh" if a.flags & 8 else "nofullmesh",
+        )
         return f"ip mptcp endpoint change {who}{port} {' '.join(opts)}"
     if step.rule == "limits set":
         parts = ["ip mptcp limits set"]

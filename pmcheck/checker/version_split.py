@@ -34,8 +34,7 @@ class Split:
     @property
     def differ(self) -> bool:
         verdicts = {r.verdict is Verdict.VIOLATED for r in self.results.values()}
-        return len(verdicts) > 1 or any(len(set(row.values())) > 1
-                                        for row in self.replays.values())
+        return len(verdicts) > 1 or any(len(set(row.values())) > 1 for row in self.replays.values())
 
 
 def violates(system: System, prop: Property, steps: tuple[Step, ...]) -> bool:
@@ -46,6 +45,9 @@ def violates(system: System, prop: Property, steps: tuple[Step, ...]) -> bool:
 def split(prop: Property, depth: int, limits: Limits) -> Split:
     systems = {v: System(default_scope(prop, v)) for v in KernelVersion if v in prop.versions}
     results = {v: bmc(s, prop, depth, limits) for v, s in systems.items()}
-    replays = {v: {w: violates(systems[w], prop, r.trace) for w in systems}
-               for v, r in results.items() if r.verdict is Verdict.VIOLATED}
+    replays = {
+        v: {w: violates(systems[w], prop, r.trace) for w in systems}
+        for v, r in results.items()
+        if r.verdict is Verdict.VIOLATED
+    }
     return Split(prop, results, replays)

@@ -95,8 +95,9 @@ def _run_event(tb: LiveTestbed, conns: list[ConnId], cmd: Command) -> int:
             return 0
         case PeerAnnounce():
             conn = _pick(conns, cmd.conn)
-            return _signal(tb, conn, lambda: tb.peer_announce(conn, cmd.addr, cmd.id,
-                                                              port=cmd.port))
+            return _signal(
+                tb, conn, lambda: tb.peer_announce(conn, cmd.addr, cmd.id, port=cmd.port)
+            )
         case PeerRemove():
             conn = _pick(conns, cmd.conn)
             return _signal(tb, conn, lambda: tb.peer_remove(conn, cmd.id))
@@ -132,14 +133,12 @@ def conn_view(tb: LiveTestbed, n: int, conn: ConnId) -> ConnView:
     snap = tb.snapshot(conn)
     table = tuple(sorted(SubflowRow(la, li, ra, ri) for la, li, ra, ri, _ in snap.subflows))
     i = snap.info
-    return ConnView(n, i.subflows, i.add_addr_signal, i.add_addr_accepted, i.local_addr_used,
-                    table)
+    return ConnView(n, i.subflows, i.add_addr_signal, i.add_addr_accepted, i.local_addr_used, table)
 
 
 def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
     outcomes = []
-    with LiveTestbed(extra_host_addrs=scn.host_addrs,
-                     extra_peer_addrs=scn.peer_addrs) as tb:
+    with LiveTestbed(extra_host_addrs=scn.host_addrs, extra_peer_addrs=scn.peer_addrs) as tb:
         ifnames = tb.host.call(prepare_devices, scenario_devices(scn))
         conns: list[ConnId] = []
         for index, step in enumerate(scn.steps):
@@ -149,8 +148,9 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
                 try:
                     errno = run_event(tb, conns, cmd)
                 except PeerRefused as e:
-                    raise ScenarioError(step.loc, f"not realizable on the live testbed: {e}")\
-                        from None
+                    raise ScenarioError(
+                        step.loc, f"not realizable on the live testbed: {e}"
+                    ) from None
                 except LiveTimeout as e:
                     # The kernel never reacted as the verb expects (e.g. no
                     # subflow left to carry a signal): a result, not a crash.
@@ -160,10 +160,21 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
                 if conns:
                     tb.settle()
             endpoints, limits = tb.host.call(read_table, ifnames)
-            new_id = _find_id(endpoints, cmd) if isinstance(cmd, EndpointAdd) and \
-                errno == 0 else None
-            outcomes.append(StepOutcome(
-                index=index, line=step.loc.line, text=step.text, errno=errno, extack=extack,
-                new_id=new_id, reply=shown, endpoints=endpoints, limits=limits,
-                conns=tuple(conn_view(tb, n, c) for n, c in enumerate(conns, start=1))))
+            new_id = (
+                _find_id(endpoints, cmd) if isinstance(cmd, EndpointAdd) and errno == 0 else None
+            )
+            outcomes.append(
+                StepOutcome(
+                    index=index,
+                    line=step.loc.line,
+                    text=step.text,
+                    errno=errno,
+                    extack=extack,
+                    new_id=new_id,
+                    reply=shown,
+                    endpoints=endpoints,
+                    limits=limits,
+                    conns=tuple(conn_view(tb, n, c) for n, c in enumerate(conns, start=1)),
+                )
+            )
     return tuple(outcomes)

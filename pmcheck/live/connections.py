@@ -66,8 +66,12 @@ DEFAULT_HANDSHAKE_WAIT = 1.5  # > the 1 s initial SYN retransmission timeout
 _PING = b"ping"
 _PONG = b"pong"
 # Host counters that end a wait when the awaited event cannot come (refusals).
-JOIN_REFUSAL_MIB = ("MPJoinRejected", "MPJoinNoTokenFound", "MismatchPortSynRx",
-                    "MPJoinAckHMacFailure")
+JOIN_REFUSAL_MIB = (
+    "MPJoinRejected",
+    "MPJoinNoTokenFound",
+    "MismatchPortSynRx",
+    "MPJoinAckHMacFailure",
+)
 
 
 def wildcard(addr: str) -> str:
@@ -148,18 +152,24 @@ class LiveTestbed:
         self.peer = self._stack.enter_context(NetnsAgent(self.peer_netns, self.timeout + 5))
         # pm_type before any socket exists: a connection keeps the PM it was created with.
         allow_id0 = 0 if self.peer_deny_join_id0 else 1
-        self.peer.call(topology.apply_sysctls, {
-            **topology.base_sysctls(pm_type=1),
-            "net.mptcp.allow_join_initial_addr_port": allow_id0,
-            **self.peer_sysctls,
-        })
-        self.host.call(topology.apply_sysctls,
-                       {**topology.base_sysctls(pm_type=0), **self.host_sysctls})
+        self.peer.call(
+            topology.apply_sysctls,
+            {
+                **topology.base_sysctls(pm_type=1),
+                "net.mptcp.allow_join_initial_addr_port": allow_id0,
+                **self.peer_sysctls,
+            },
+        )
+        self.host.call(
+            topology.apply_sysctls, {**topology.base_sysctls(pm_type=0), **self.host_sysctls}
+        )
         self.host.call(topology.create_veths, self.links, self.peer_netns)
-        self.peer_side = self.peer.call(topology.configure_side, PEER, self.links,
-                                        self.extra_peer_addrs)
-        self.host_side = self.host.call(topology.configure_side, HOST, self.links,
-                                        self.extra_host_addrs)
+        self.peer_side = self.peer.call(
+            topology.configure_side, PEER, self.links, self.extra_peer_addrs
+        )
+        self.host_side = self.host.call(
+            topology.configure_side, HOST, self.links, self.extra_host_addrs
+        )
         if self._accept_joins_at_start:
             self._start_events()
 
@@ -213,8 +223,9 @@ class LiveTestbed:
             return ()
         return tuple(self.host.call(sockops.events_since, mark))
 
-    def wait_peer_event(self, match: EventMatch, after: int = 0,
-                        timeout: float | None = None) -> PmEvent | None:
+    def wait_peer_event(
+        self, match: EventMatch, after: int = 0, timeout: float | None = None
+    ) -> PmEvent | None:
         """The first peer event after seq `after` matching `match` (None on timeout)."""
         if not self._events_on:
             raise RuntimeError("no event listeners while joins are refused")
@@ -229,8 +240,9 @@ class LiveTestbed:
         accepted for readability."""
         quiet = (self.quiet_ms if quiet_ms is None else quiet_ms) / 1000
         keys = list(self._conns)
-        result = self.host.call(sockops.settle, keys, quiet, self.timeout,
-                                self.handshake_wait, timeout=self.timeout + 5)
+        result = self.host.call(
+            sockops.settle, keys, quiet, self.timeout, self.handshake_wait, timeout=self.timeout + 5
+        )
         if not result.settled:
             raise LiveTimeout(f"host PM still busy after {result.waited:.2f}s")
         return result
@@ -246,18 +258,32 @@ class LiveTestbed:
             self.settle()
         return reply
 
-    def add_endpoint(self, addr: str, flags: int = 0, *, id: int | None = None,
-                     port: int | None = None, dev: str | None = None) -> Reply:
-        spec = AddrSpec(family=10 if ":" in addr else 2, addr=addr, id=id, port=port,
-                        flags=flags, ifindex=self.host_side.ifindex[dev] if dev else None)
+    def add_endpoint(
+        self,
+        addr: str,
+        flags: int = 0,
+        *,
+        id: int | None = None,
+        port: int | None = None,
+        dev: str | None = None,
+    ) -> Reply:
+        spec = AddrSpec(
+            family=10 if ":" in addr else 2,
+            addr=addr,
+            id=id,
+            port=port,
+            flags=flags,
+            ifindex=self.host_side.ifindex[dev] if dev else None,
+        )
         return self.host_pm("add_addr", spec)
 
     def delete_endpoint(self, id: int, addr: str | None = None) -> Reply:
         family = None if addr is None else (10 if ":" in addr else 2)
         return self.host_pm("del_addr", AddrSpec(id=id, family=family, addr=addr))
 
-    def set_limits(self, add_addr_accepted: int | None = None,
-                   subflows: int | None = None) -> Reply:
+    def set_limits(
+        self, add_addr_accepted: int | None = None, subflows: int | None = None
+    ) -> Reply:
         return self.host_pm("set_limits", add_addr_accepted, subflows)
 
     def set_sysctls(self, side: str, values: Mapping[str, int | str]) -> None:
@@ -268,19 +294,32 @@ class LiveTestbed:
 
     # --- connections ------------------------------------------------------------------------
 
-    def connect(self, local: str, remote: str, port: int = DEFAULT_PORT,
-                listen_addr: str | None = None) -> ConnId:
+    def connect(
+        self, local: str, remote: str, port: int = DEFAULT_PORT, listen_addr: str | None = None
+    ) -> ConnId:
         """Host (client, bound to `local`) -> peer (server, listening on
         `listen_addr`, default the wildcard of `remote`'s family) at `port`."""
         return self._open(self.host, local, self.peer, remote, port, listen_addr)
 
-    def peer_connect(self, peer_local: str, host_addr: str, port: int = DEFAULT_PORT,
-                     listen_addr: str | None = None) -> ConnId:
+    def peer_connect(
+        self,
+        peer_local: str,
+        host_addr: str,
+        port: int = DEFAULT_PORT,
+        listen_addr: str | None = None,
+    ) -> ConnId:
         """Peer (client) -> host (server): the in-kernel PM runs server side."""
         return self._open(self.peer, peer_local, self.host, host_addr, port, listen_addr)
 
-    def _open(self, client: NetnsAgent, local: str, server: NetnsAgent, remote: str,
-              port: int, listen_addr: str | None) -> ConnId:
+    def _open(
+        self,
+        client: NetnsAgent,
+        local: str,
+        server: NetnsAgent,
+        remote: str,
+        port: int,
+        listen_addr: str | None,
+    ) -> ConnId:
         key = f"c{next(self._keys)}"
         listen_key = server.call(sockops.listen, listen_addr or wildcard(remote), port)
         host_mark, peer_mark = self._mark(self.host), self._mark(self.peer)
@@ -293,19 +332,40 @@ class LiveTestbed:
         if host_mark is not None:
             # ESTABLISHED = fully established, when the PM starts working. Without
             # listeners the data exchange above is what guarantees it.
-            self._wait_host(host_mark, EventMatch((EV_ESTABLISHED,), host_token),
-                            "host ESTABLISHED")
-        if peer_mark is not None and self.peer.call(
-            sockops.wait_event, peer_mark, EventMatch((EV_ESTABLISHED,), peer_token),
-            self.timeout, timeout=self.timeout + 5,
-        ) is None:
+            self._wait_host(
+                host_mark, EventMatch((EV_ESTABLISHED,), host_token), "host ESTABLISHED"
+            )
+        if (
+            peer_mark is not None
+            and self.peer.call(
+                sockops.wait_event,
+                peer_mark,
+                EventMatch((EV_ESTABLISHED,), peer_token),
+                self.timeout,
+                timeout=self.timeout + 5,
+            )
+            is None
+        ):
             raise LiveTimeout(f"no peer ESTABLISHED within {self.timeout}s")
-        host_end = (plain_addr(client_addr[0]), client_addr[1]) if host_is_client else \
-            (plain_addr(remote), port)
-        peer_end = (plain_addr(remote), port) if host_is_client else \
+        host_end = (
             (plain_addr(client_addr[0]), client_addr[1])
-        conn = ConnId(key, host_token, peer_token, *host_end, *peer_end, host_is_client,
-                      self._epoch if self._events_on else -1)
+            if host_is_client
+            else (plain_addr(remote), port)
+        )
+        peer_end = (
+            (plain_addr(remote), port)
+            if host_is_client
+            else (plain_addr(client_addr[0]), client_addr[1])
+        )
+        conn = ConnId(
+            key,
+            host_token,
+            peer_token,
+            *host_end,
+            *peer_end,
+            host_is_client,
+            self._epoch if self._events_on else -1,
+        )
         self._conns[key] = conn
         self.settle()
         return conn
@@ -331,21 +391,36 @@ class LiveTestbed:
     def _wait_host(self, mark: int | None, match: EventMatch, what: str) -> HostWait:
         return self._wait_host_from(mark, match, None, None, what)
 
-    def _wait_host_from(self, mark: int | None, match: EventMatch | None,
-                        base: dict[str, int] | None, gone: FourTuple | None,
-                        what: str) -> HostWait:
-        wait = self.host.call(sockops.wait_host, mark, match, self.timeout, base, gone,
-                              timeout=self.timeout + 5)
+    def _wait_host_from(
+        self,
+        mark: int | None,
+        match: EventMatch | None,
+        base: dict[str, int] | None,
+        gone: FourTuple | None,
+        what: str,
+    ) -> HostWait:
+        wait = self.host.call(
+            sockops.wait_host, mark, match, self.timeout, base, gone, timeout=self.timeout + 5
+        )
         if wait.timed_out:
-            raise LiveTimeout(f"no {what} within {self.timeout}s; host events: "
-                              f"{[e.describe() for e in self._host_events_since(mark)]}")
+            raise LiveTimeout(
+                f"no {what} within {self.timeout}s; host events: "
+                f"{[e.describe() for e in self._host_events_since(mark)]}"
+            )
         return wait
 
     # --- peer (userspace PM) operations ----------------------------------------------------
 
-    def _peer_op(self, method: str, args: tuple[Any, ...], match: EventMatch | None,
-                 mib_keys: Sequence[str], what: str, gone: FourTuple | None = None,
-                 retry_args: tuple[Any, ...] | None = None) -> OpResult:
+    def _peer_op(
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        match: EventMatch | None,
+        mib_keys: Sequence[str],
+        what: str,
+        gone: FourTuple | None = None,
+        retry_args: tuple[Any, ...] | None = None,
+    ) -> OpResult:
         """Send one userspace-PM command on the peer, wait for the host's
         reaction, settle. `retry_args`: sent instead if the first answer is
         ESRCH (a v4 subflow of a dual-stack peer socket is known by its
@@ -363,35 +438,50 @@ class LiveTestbed:
             return OpResult(reply, None, (), None, time.monotonic() - start)
         wait = self._wait_host_from(mark, match if self._events_on else None, base, gone, what)
         settled = self.settle()
-        return OpResult(reply, wait, self._host_events_since(mark), settled,
-                        time.monotonic() - start)
+        return OpResult(
+            reply, wait, self._host_events_since(mark), settled, time.monotonic() - start
+        )
 
     def peer_announce(self, conn: ConnId, addr: str, id: int, port: int = 0) -> OpResult:
         """ADD_ADDR from the peer; waits for the host's ANNOUNCED (or, without
         listeners, its AddAddr counter)."""
         match = EventMatch((EV_ANNOUNCED,), conn.host_token, (("rem_id", id),))
-        return self._peer_op("announce", (conn.peer_token, addr, id, port), match,
-                             ("AddAddr",), f"host ANNOUNCED id {id}")
+        return self._peer_op(
+            "announce",
+            (conn.peer_token, addr, id, port),
+            match,
+            ("AddAddr",),
+            f"host ANNOUNCED id {id}",
+        )
 
     def peer_remove(self, conn: ConnId, id: int) -> OpResult:
         """RM_ADDR from the peer; waits for the host's REMOVED (or RmAddr)."""
         match = EventMatch((EV_REMOVED,), conn.host_token, (("rem_id", id),))
-        return self._peer_op("remove", (conn.peer_token, id), match, ("RmAddr",),
-                             f"host REMOVED id {id}")
+        return self._peer_op(
+            "remove", (conn.peer_token, id), match, ("RmAddr",), f"host REMOVED id {id}"
+        )
 
-    def peer_join(self, conn: ConnId, peer_addr: str, host_addr: str, peer_id: int,
-                  backup: bool = False) -> OpResult:
+    def peer_join(
+        self, conn: ConnId, peer_addr: str, host_addr: str, peer_id: int, backup: bool = False
+    ) -> OpResult:
         """MP_JOIN from peer_addr (local id `peer_id`) to host_addr at the host's
         port of the connection. Waits for the host's SUB_ESTABLISHED or
         SUB_CLOSED for that address pair, or a host join-refusal counter."""
         if conn.host_is_client:
             self._ensure_host_listener(host_addr, conn.host_port)
-        match = EventMatch((EV_SUB_ESTABLISHED, EV_SUB_CLOSED), conn.host_token,
-                           (("saddr", host_addr), ("daddr", peer_addr)))
+        match = EventMatch(
+            (EV_SUB_ESTABLISHED, EV_SUB_CLOSED),
+            conn.host_token,
+            (("saddr", host_addr), ("daddr", peer_addr)),
+        )
         args = (conn.peer_token, peer_addr, peer_id, host_addr, conn.host_port, backup)
-        return self._peer_op("subflow_create", args, match,
-                             ("MPJoinAckRx", *JOIN_REFUSAL_MIB),
-                             f"host join {peer_addr} -> {host_addr}")
+        return self._peer_op(
+            "subflow_create",
+            args,
+            match,
+            ("MPJoinAckRx", *JOIN_REFUSAL_MIB),
+            f"host join {peer_addr} -> {host_addr}",
+        )
 
     def _ensure_host_listener(self, addr: str, port: int) -> None:
         """A join must reach an MPTCP listener on the msk's own port (another
@@ -402,33 +492,50 @@ class LiveTestbed:
             self.host.call(sockops.listen, addr, port)
             self._host_listeners.add((addr, port))
 
-    def peer_close_subflow(self, conn: ConnId, peer_addr: str, host_addr: str,
-                           host_port: int | None = None) -> OpResult:
+    def peer_close_subflow(
+        self, conn: ConnId, peer_addr: str, host_addr: str, host_port: int | None = None
+    ) -> OpResult:
         """SUBFLOW_DESTROY on the peer for the established subflow between the two
         addresses (ports from the host's sock_diag; `host_port` picks one if
         several). Waits for the host's SUB_CLOSED (or the subflow to leave
         ESTABLISHED)."""
         row = self._find_subflow(conn, host_addr, peer_addr, host_port)
         four = (row.saddr, row.sport, row.daddr, row.dport)
-        match = EventMatch((EV_SUB_CLOSED,), conn.host_token,
-                           (("saddr", host_addr), ("sport", row.sport),
-                            ("daddr", peer_addr), ("dport", row.dport)))
+        match = EventMatch(
+            (EV_SUB_CLOSED,),
+            conn.host_token,
+            (
+                ("saddr", host_addr),
+                ("sport", row.sport),
+                ("daddr", peer_addr),
+                ("dport", row.dport),
+            ),
+        )
         args = (conn.peer_token, peer_addr, row.dport, host_addr, row.sport)
-        mapped = (conn.peer_token, v4_mapped(peer_addr), row.dport, v4_mapped(host_addr),
-                  row.sport)
-        return self._peer_op("subflow_destroy", args, match, (),
-                             f"host SUB_CLOSED {four}", gone=four,
-                             retry_args=mapped if ":" not in peer_addr else None)
+        mapped = (conn.peer_token, v4_mapped(peer_addr), row.dport, v4_mapped(host_addr), row.sport)
+        return self._peer_op(
+            "subflow_destroy",
+            args,
+            match,
+            (),
+            f"host SUB_CLOSED {four}",
+            gone=four,
+            retry_args=mapped if ":" not in peer_addr else None,
+        )
 
-    def _find_subflow(self, conn: ConnId, host_addr: str, peer_addr: str,
-                      host_port: int | None) -> DiagSubflow:
-        rows = [r for r in self.host.call(sockops.diag_subflows, conn.host_token)
-                if r.state == TCP_ESTABLISHED and r.saddr == plain_addr(host_addr)
-                and r.daddr == plain_addr(peer_addr)
-                and (host_port is None or r.sport == host_port)]
+    def _find_subflow(
+        self, conn: ConnId, host_addr: str, peer_addr: str, host_port: int | None
+    ) -> DiagSubflow:
+        rows = [
+            r
+            for r in self.host.call(sockops.diag_subflows, conn.host_token)
+            if r.state == TCP_ESTABLISHED
+            and r.saddr == plain_addr(host_addr)
+            and r.daddr == plain_addr(peer_addr)
+            and (host_port is None or r.sport == host_port)
+        ]
         if len(rows) != 1:
-            raise ValueError(f"{len(rows)} established subflows {host_addr} -> {peer_addr}: "
-                             f"{rows}")
+            raise ValueError(f"{len(rows)} established subflows {host_addr} -> {peer_addr}: {rows}")
         return rows[0]
 
     # --- reading state -------------------------------------------------------------------
@@ -446,4 +553,3 @@ class LiveTestbed:
         """The host's view of `conn` (call after an operation: they all settle)."""
         raw = self.host.call(sockops.snapshot, conn.key, conn.host_token)
         return build_snapshot(conn, raw, events_valid=conn.epoch == self._epoch)
-

@@ -75,11 +75,11 @@ class DiagSubflow:
         return bool(self.flags & (SF_FLAG_BKUP_REM | SF_FLAG_BKUP_LOC))
 
 
-
 def _request(family: int) -> bytes:
     body = _REQ.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), 0xFFFFFFFF, b"")
-    header = _NLMSG.pack(_NLMSG.size + len(body), SOCK_DIAG_BY_FAMILY,
-                         NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+    header = _NLMSG.pack(
+        _NLMSG.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0
+    )
     return header + body
 
 

@@ -125,8 +125,20 @@ class PmEvent:
 
     def describe(self) -> str:
         parts = [self.name]
-        for key in ("token", "loc_id", "rem_id", "saddr", "sport", "daddr", "dport",
-                    "backup", "error", "flags", "reset_reason", "server_side"):
+        for key in (
+            "token",
+            "loc_id",
+            "rem_id",
+            "saddr",
+            "sport",
+            "daddr",
+            "dport",
+            "backup",
+            "error",
+            "flags",
+            "reset_reason",
+            "server_side",
+        ):
             value = getattr(self, key)
             if value is not None:
                 parts.append(f"{key}={value}")
@@ -324,8 +336,13 @@ class LiveSubflow:
     backup: bool
 
     def row(self) -> SubflowRow:
-        return (plain_addr(self.saddr), self.loc_id, plain_addr(self.daddr), self.rem_id,
-                self.backup)
+        return (
+            plain_addr(self.saddr),
+            self.loc_id,
+            plain_addr(self.daddr),
+            self.rem_id,
+            self.backup,
+        )
 
 
 def plain_addr(addr: str) -> str:
@@ -359,8 +376,7 @@ def live_subflows(events: Iterable[PmEvent], token: int) -> dict[_FourTuple, Liv
         elif key is None:
             continue
         elif event.type in (EV_ESTABLISHED, EV_SUB_ESTABLISHED):
-            table[key] = LiveSubflow(*key, event.loc_id or 0, event.rem_id or 0,
-                                     bool(event.backup))
+            table[key] = LiveSubflow(*key, event.loc_id or 0, event.rem_id or 0, bool(event.backup))
         elif event.type == EV_SUB_CLOSED:
             table.pop(key, None)
         elif event.type == EV_SUB_PRIORITY and key in table:

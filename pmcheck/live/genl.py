@@ -101,8 +101,7 @@ class Reply:
     limits: tuple[int, int] | None = None  # (rcv_add_addrs, subflows)
 
 
-def _addr_nest(spec: AddrSpec,
-               name: str = "MPTCP_PM_ATTR_ADDR") -> tuple[str, dict[str, Any], int]:
+def _addr_nest(spec: AddrSpec, name: str = "MPTCP_PM_ATTR_ADDR") -> tuple[str, dict[str, Any], int]:
     """An address nest (MPTCP_PM_ATTR_ADDR, or ADDR_REMOTE for the userspace
     PM) with exactly the attributes `spec` sets."""
     attrs: list[tuple[str, Any]] = []

@@ -127,8 +127,10 @@ def read_subflow_addrs(sock: socket.socket) -> tuple[tuple[str, int, str, int], 
     buf = ctypes.create_string_buffer(size)
     _SUBFLOW_DATA.pack_into(buf, 0, _SUBFLOW_DATA.size, 0, 0, _ADDRS_SIZE)
     optlen = ctypes.c_uint32(size)
-    if _libc.getsockopt(sock.fileno(), SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf,
-                        ctypes.byref(optlen)) != 0:
+    if (
+        _libc.getsockopt(sock.fileno(), SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, buf, ctypes.byref(optlen))
+        != 0
+    ):
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     _, count, size_kernel, _ = _SUBFLOW_DATA.unpack_from(buf.raw)

@@ -77,8 +77,17 @@ def build_snapshot(conn: ConnId, raw: RawSnapshot, events_valid: bool) -> ConnSn
     replay = None
     if raw.events is not None and events_valid:
         replay = subflow_table(raw.events, conn.host_token)
-    snap = ConnSnapshot(conn, raw.info, table, replay, raw.subflow_addrs, raw.diag,
-                        raw.endpoints.endpoints, raw.limits.limits or (0, 0), raw.mib)
+    snap = ConnSnapshot(
+        conn,
+        raw.info,
+        table,
+        replay,
+        raw.subflow_addrs,
+        raw.diag,
+        raw.endpoints.endpoints,
+        raw.limits.limits or (0, 0),
+        raw.mib,
+    )
     return dataclasses.replace(snap, mismatches=mismatches(snap))
 
 
@@ -91,8 +100,9 @@ def mismatches(snap: ConnSnapshot) -> tuple[str, ...]:
     "in MPTCP_SUBFLOW_ADDRS but not established"; a PM counter that drifted
     from the live subflows (kernel-semantics M3/M4) as the last note."""
     notes: list[str] = []
-    established = {(r.saddr, r.sport, r.daddr, r.dport) for r in snap.diag
-                   if r.state == TCP_ESTABLISHED}
+    established = {
+        (r.saddr, r.sport, r.daddr, r.dport) for r in snap.diag if r.state == TCP_ESTABLISHED
+    }
     listed = {(plain_addr(a), p, plain_addr(b), q) for a, p, b, q in snap.subflow_addrs}
     if established - listed:
         notes.append(f"established but not in MPTCP_SUBFLOW_ADDRS: {sorted(established - listed)}")
@@ -104,6 +114,8 @@ def mismatches(snap: ConnSnapshot) -> tuple[str, ...]:
         if by_ids != replayed:
             notes.append(f"event replay {replayed} != sock_diag {by_ids}")
     if len(snap.subflows) != snap.info.subflows + 1:
-        notes.append(f"{len(snap.subflows)} established subflows but MPTCP_INFO.subflows "
-                     f"(extra_subflows) = {snap.info.subflows}")
+        notes.append(
+            f"{len(snap.subflows)} established subflows but MPTCP_INFO.subflows "
+            f"(extra_subflows) = {snap.info.subflows}"
+        )
     return tuple(notes)

@@ -120,8 +120,9 @@ def listen(state: AgentState, addr: str, port: int) -> str:
     return key
 
 
-def connect(state: AgentState, key: str, local: str, remote: str, port: int,
-            timeout: float) -> tuple[str, int]:
+def connect(
+    state: AgentState, key: str, local: str, remote: str, port: int, timeout: float
+) -> tuple[str, int]:
     """An MPTCP socket bound to `local` connected to remote:port; returns its local addr."""
     sock = socket.socket(_family(remote), socket.SOCK_STREAM, IPPROTO_MPTCP)
     sock.settimeout(timeout)
@@ -221,8 +222,11 @@ class HostWait:
 
 
 def _established(token: int | None) -> set[FourTuple]:
-    return {(r.saddr, r.sport, r.daddr, r.dport) for r in mptcp_subflows(token)
-            if r.state == TCP_ESTABLISHED}
+    return {
+        (r.saddr, r.sport, r.daddr, r.dport)
+        for r in mptcp_subflows(token)
+        if r.state == TCP_ESTABLISHED
+    }
 
 
 def wait_host(
@@ -284,8 +288,19 @@ def _pm_state(state: AgentState, keys: Sequence[str]) -> tuple[Any, ...]:
         except (OSError, KeyError):
             infos.append(None)  # a closed/reset connection: stable as None
     # MAPVALID flips with data in flight; everything else is PM/TCP state.
-    subflows = tuple((r.saddr, r.sport, r.daddr, r.dport, r.state, r.loc_id, r.rem_id,
-                      r.flags & ~SF_FLAG_MAPVALID) for r in mptcp_subflows(None))
+    subflows = tuple(
+        (
+            r.saddr,
+            r.sport,
+            r.daddr,
+            r.dport,
+            r.state,
+            r.loc_id,
+            r.rem_id,
+            r.flags & ~SF_FLAG_MAPVALID,
+        )
+        for r in mptcp_subflows(None)
+    )
     return (tuple(infos), tuple(sorted(read_mib().items())), subflows)
 
 
@@ -293,8 +308,13 @@ def _pending(pm_state: tuple[Any, ...]) -> tuple[FourTuple, ...]:
     return tuple(row[:4] for row in pm_state[2] if row[4] == TCP_SYN_SENT)
 
 
-def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float,
-           handshake_wait: float = 1.5) -> SettleResult:
+def settle(
+    state: AgentState,
+    keys: Sequence[str],
+    quiet: float,
+    timeout: float,
+    handshake_wait: float = 1.5,
+) -> SettleResult:
     """Wait until the PM of this namespace is idle: no PM event for `quiet` s,
     and across that window no change in the PM fields of MPTCP_INFO (each
     socket in `keys`), the MPTcpExt MIB, or the sock_diag subflow list; and
@@ -322,9 +342,7 @@ def settle(state: AgentState, keys: Sequence[str], quiet: float, timeout: float,
         after = _pm_state(state, keys)
         now = time.monotonic()
         pending = _pending(after)
-        if seq_after == seq and before == after and (
-            not pending or now - start >= handshake_wait
-        ):
+        if seq_after == seq and before == after and (not pending or now - start >= handshake_wait):
             return SettleResult(True, now - start, rounds, seq, pending)
         if now >= deadline:
             return SettleResult(False, now - start, rounds, seq_after, pending)

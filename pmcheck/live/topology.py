@@ -89,8 +89,12 @@ def create_veths(state: AgentState, links: int, peer_netns: str) -> None:
     into the peer's namespace (pyroute2 opens /var/run/netns/<name>)."""
     with IPRoute() as ipr:
         for n in range(1, links + 1):
-            ipr.link("add", ifname=link_name(HOST, n), kind="veth",
-                     peer={"ifname": link_name(PEER, n), "net_ns_fd": peer_netns})
+            ipr.link(
+                "add",
+                ifname=link_name(HOST, n),
+                kind="veth",
+                peer={"ifname": link_name(PEER, n), "net_ns_fd": peer_netns},
+            )
 
 
 def configure_side(
@@ -134,5 +138,4 @@ def _add_default_routes(ipr: IPRoute, role: str, n: int) -> None:
     gw4, gw6 = link_addrs(other(role), n)
     metric = ROUTE_METRIC_BASE + n
     ipr.route("add", dst="0.0.0.0/0", gateway=gw4, oif=index, priority=metric)
-    ipr.route("add", dst="::/0", gateway=gw6, oif=index, priority=metric,
-              family=socket.AF_INET6)
+    ipr.route("add", dst="::/0", gateway=gw6, oif=index, priority=metric, family=socket.AF_INET6)

@@ -74,38 +74,56 @@ class UpmClient(GenlClient):
         msg["version"] = GENL_VERSION
         msg["attrs"] = attrs
         try:
-            list(self._sock.nlm_request(msg, msg_type=self._sock.prid,
-                                        msg_flags=NLM_F_REQUEST | NLM_F_ACK))
+            list(
+                self._sock.nlm_request(
+                    msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK
+                )
+            )
         except NetlinkError as err:
             return Reply(errno=err.code, extack=_extack(err))
         return Reply(errno=0)
 
     def announce(self, token: int, addr: str, id_: int, port: int = 0) -> Reply:
-        spec = AddrSpec(family=family_of(addr), addr=addr, id=id_, port=port or None,
-                        flags=FLAG_SIGNAL)
-        return self._do(CMD_ANNOUNCE, [("MPTCP_PM_ATTR_TOKEN", token),
-                                       _addr_nest(spec)])
+        spec = AddrSpec(
+            family=family_of(addr), addr=addr, id=id_, port=port or None, flags=FLAG_SIGNAL
+        )
+        return self._do(CMD_ANNOUNCE, [("MPTCP_PM_ATTR_TOKEN", token), _addr_nest(spec)])
 
     def remove(self, token: int, id_: int) -> Reply:
-        return self._do(CMD_REMOVE, [("MPTCP_PM_ATTR_TOKEN", token),
-                                     ("MPTCP_PM_ATTR_LOC_ID", id_)])
+        return self._do(CMD_REMOVE, [("MPTCP_PM_ATTR_TOKEN", token), ("MPTCP_PM_ATTR_LOC_ID", id_)])
 
     def subflow_create(
-        self, token: int, local: str, local_id: int, remote: str, remote_port: int,
+        self,
+        token: int,
+        local: str,
+        local_id: int,
+        remote: str,
+        remote_port: int,
         backup: bool = False,
     ) -> Reply:
-        loc = AddrSpec(family=family_of(local), addr=local, id=local_id,
-                       flags=FLAG_BACKUP if backup else None)
+        loc = AddrSpec(
+            family=family_of(local), addr=local, id=local_id, flags=FLAG_BACKUP if backup else None
+        )
         rem = AddrSpec(family=family_of(remote), addr=remote, port=remote_port)
-        return self._do(CMD_SUBFLOW_CREATE, [("MPTCP_PM_ATTR_TOKEN", token),
-                                             _addr_nest(loc),
-                                             _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE")])
+        return self._do(
+            CMD_SUBFLOW_CREATE,
+            [
+                ("MPTCP_PM_ATTR_TOKEN", token),
+                _addr_nest(loc),
+                _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE"),
+            ],
+        )
 
     def subflow_destroy(
         self, token: int, local: str, local_port: int, remote: str, remote_port: int
     ) -> Reply:
         loc = AddrSpec(family=family_of(local), addr=local, port=local_port)
         rem = AddrSpec(family=family_of(remote), addr=remote, port=remote_port)
-        return self._do(CMD_SUBFLOW_DESTROY, [("MPTCP_PM_ATTR_TOKEN", token),
-                                              _addr_nest(loc),
-                                              _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE")])
+        return self._do(
+            CMD_SUBFLOW_DESTROY,
+            [
+                ("MPTCP_PM_ATTR_TOKEN", token),
+                _addr_nest(loc),
+                _addr_nest(rem, "MPTCP_PM_ATTR_ADDR_REMOTE"),
+            ],
+        )

@@ -37,8 +37,10 @@ def trace_table(steps: tuple[Step, ...], width: int = WIDTH) -> str:
     rule_w = min(max(len("rule"), *(len(s.rule) for s in steps)), 22)
     num_w = max(2, len(str(len(steps))))
     text_w = width - num_w - rule_w - 4
-    lines = [f"{'#':>{num_w}}  {'rule':<{rule_w}}  scenario line",
-             f"{'-' * num_w}  {'-' * rule_w}  {'-' * text_w}"]
+    lines = [
+        f"{'#':>{num_w}}  {'rule':<{rule_w}}  scenario line",
+        f"{'-' * num_w}  {'-' * rule_w}  {'-' * text_w}",
+    ]
     for n, s in enumerate(steps, 1):
         rule = textwrap.wrap(s.rule, rule_w) or [""]
         cmd = textwrap.wrap(ascii_text(step_text(s)), text_w, break_on_hyphens=False) or [""]
@@ -116,8 +118,11 @@ def details(rec: Record) -> str:
     if r.verdict is Verdict.VIOLATED:
         parts += ["", trace_text(rec)]
     else:
-        parts += [f"statement: {rec.prop.statement}", f"kernel code: {rec.prop.cites}",
-                  f"scope: {rec.scope.describe()}"]
+        parts += [
+            f"statement: {rec.prop.statement}",
+            f"kernel code: {rec.prop.cites}",
+            f"scope: {rec.scope.describe()}",
+        ]
     if r.reason:
         parts.append(f"reason: {r.reason}")
     return ascii_text("\n".join(parts))

@@ -34,8 +34,10 @@ def annotation(rec: Record) -> str | None:
     title = f"{rec.name} {rec.result.verdict.value}"
     if rec.cached:
         title += " (cached)"
-    props = ",".join(f"{k}={escape_property(v)}" for k, v in
-                     (("file", path), ("line", str(line)), ("title", title)))
+    props = ",".join(
+        f"{k}={escape_property(v)}"
+        for k, v in (("file", path), ("line", str(line)), ("title", title))
+    )
     return f"::{command} {props}::{escape_data(details(rec))}"
 
 

@@ -36,12 +36,19 @@ def _seconds(rec: Record) -> float:
 
 def testcase(rec: Record) -> ET.Element:
     r = rec.result
-    tc = ET.Element("testcase", classname=rec.prop.group, name=rec.name,
-                    time=f"{_seconds(rec):.3f}")
+    tc = ET.Element(
+        "testcase", classname=rec.prop.group, name=rec.name, time=f"{_seconds(rec):.3f}"
+    )
     props = ET.SubElement(tc, "properties")
-    values = {"verdict": r.verdict.value, "kernel": rec.version.value,
-              "expected": rec.expected, "engine": r.engine, "cached": str(rec.cached).lower(),
-              "solver-seconds": f"{r.seconds:.3f}", "scope": rec.scope.describe()}
+    values = {
+        "verdict": r.verdict.value,
+        "kernel": rec.version.value,
+        "expected": rec.expected,
+        "engine": r.engine,
+        "cached": str(rec.cached).lower(),
+        "solver-seconds": f"{r.seconds:.3f}",
+        "scope": rec.scope.describe(),
+    }
     if r.verdict is Verdict.HOLDS_TO_DEPTH:
         values["bound"] = str(r.depth)
     elif r.verdict is Verdict.VIOLATED:
@@ -62,8 +69,9 @@ def testcase(rec: Record) -> ET.Element:
     return tc
 
 
-def render(records: list[Record], title: str = "pmcheck",
-           job_seconds: dict[str, float] | None = None) -> str:
+def render(
+    records: list[Record], title: str = "pmcheck", job_seconds: dict[str, float] | None = None
+) -> str:
     root = ET.Element("testsuites", name=title)
     totals = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
     by_version: dict[str, list[Record]] = {}
@@ -75,9 +83,16 @@ def render(records: list[Record], title: str = "pmcheck",
         secs = sum(_seconds(rec) for rec in recs)
         if job_seconds is not None:
             secs = sum(job_seconds.get(j, 0.0) for j in dict.fromkeys(r.job for r in recs))
-        suite = ET.SubElement(root, "testsuite", name=f"{title} kernel {version}",
-                              tests=str(len(recs)), failures=str(fails), errors=str(errs),
-                              skipped="0", time=f"{secs:.3f}")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{title} kernel {version}",
+            tests=str(len(recs)),
+            failures=str(fails),
+            errors=str(errs),
+            skipped="0",
+            time=f"{secs:.3f}",
+        )
         sp = ET.SubElement(suite, "properties")
         ET.SubElement(sp, "property", name="scope", value=_clean(recs[0].scope.describe()))
         ET.SubElement(sp, "property", name="engine", value=recs[0].engine)
@@ -92,5 +107,4 @@ def render(records: list[Record], title: str = "pmcheck",
         root.set(k, str(totals[k]))
     root.set("time", f"{totals['time']:.3f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") \
-        + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -49,25 +49,54 @@ def result(rec: Record, rule_index: int) -> dict[str, Any]:
     level, kind = _level_kind(rec)
     r = rec.result
     out: dict[str, Any] = {
-        "ruleId": rec.prop.name, "ruleIndex": rule_index, "level": level, "kind": kind,
+        "ruleId": rec.prop.name,
+        "ruleIndex": rule_index,
+        "level": level,
+        "kind": kind,
         "message": {"text": details(rec) if kind == "fail" else headline(rec)},
-        "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": line}}}],
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": line},
+                }
+            }
+        ],
         "partialFingerprints": {"pmcheck/v1": fingerprint(rec)},
-        "properties": {"kernel": rec.version.value, "verdict": r.verdict.value,
-                       "expected": rec.expected, "outcome": rec.outcome,
-                       "cached": rec.cached, "engine": r.engine, "depth": r.depth,
-                       "solverSeconds": round(r.seconds, 3),
-                       "trace": trace_lines(rec)},
+        "properties": {
+            "kernel": rec.version.value,
+            "verdict": r.verdict.value,
+            "expected": rec.expected,
+            "outcome": rec.outcome,
+            "cached": rec.cached,
+            "engine": r.engine,
+            "depth": r.depth,
+            "solverSeconds": round(r.seconds, 3),
+            "trace": trace_lines(rec),
+        },
     }
     if r.verdict is Verdict.VIOLATED and r.trace:
         # The trace as a code flow: each step a scenario line at the property.
-        out["codeFlows"] = [{"threadFlows": [{"locations": [
-            {"location": {"physicalLocation": {
-                "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": line}},
-                "message": {"text": line}}} for line in trace_lines(rec)]}]}]
+        out["codeFlows"] = [
+            {
+                "threadFlows": [
+                    {
+                        "locations": [
+                            {
+                                "location": {
+                                    "physicalLocation": {
+                                        "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+                                        "region": {"startLine": line},
+                                    },
+                                    "message": {"text": line},
+                                }
+                            }
+                            for line in trace_lines(rec)
+                        ]
+                    }
+                ]
+            }
+        ]
     return out
 
 
@@ -77,25 +106,41 @@ def document(records: list[Record]) -> dict[str, Any]:
     for rec in records:
         if rec.prop.name not in rules:
             rules[rec.prop.name] = len(rule_objs)
-            rule_objs.append({
-                "id": rec.prop.name, "name": rec.prop.name,
-                "shortDescription": {"text": rec.prop.statement},
-                "fullDescription": {"text": f"{rec.prop.statement} ({rec.prop.cites})"},
-                "defaultConfiguration": {"level": "error"},
-                "properties": {"group": rec.prop.group}})
+            rule_objs.append(
+                {
+                    "id": rec.prop.name,
+                    "name": rec.prop.name,
+                    "shortDescription": {"text": rec.prop.statement},
+                    "fullDescription": {"text": f"{rec.prop.statement} ({rec.prop.cites})"},
+                    "defaultConfiguration": {"level": "error"},
+                    "properties": {"group": rec.prop.group},
+                }
+            )
     return {
-        "$schema": SCHEMA_URI, "version": VERSION,
-        "runs": [{
-            "tool": {"driver": {"name": "pmcheck", "version": __version__,
-                                "semanticVersion": __version__,
-                                "rules": rule_objs}},
-            "originalUriBaseIds": {"%SRCROOT%": {"description": {
-                "text": "the pmcheck repository root"}}},
-            "invocations": [{"executionSuccessful": all(rec.outcome != ERROR
-                                                        for rec in records),
-                             "properties": {"z3": z3.get_version_string()}}],
-            "results": [result(rec, rules[rec.prop.name]) for rec in records],
-        }],
+        "$schema": SCHEMA_URI,
+        "version": VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "pmcheck",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": rule_objs,
+                    }
+                },
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {"description": {"text": "the pmcheck repository root"}}
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": all(rec.outcome != ERROR for rec in records),
+                        "properties": {"z3": z3.get_version_string()},
+                    }
+                ],
+                "results": [result(rec, rules[rec.prop.name]) for rec in records],
+            }
+        ],
     }
 
 
@@ -103,8 +148,12 @@ def render(records: list[Record]) -> str:
     return json.dumps(document(records), indent=2) + "\n"
 
 
-REQUIRED = {"log": ("version", "runs"), "run": ("tool", "results"), "driver": ("name",),
-            "result": ("message", "ruleId", "locations")}
+REQUIRED = {
+    "log": ("version", "runs"),
+    "run": ("tool", "results"),
+    "driver": ("name",),
+    "result": ("message", "ruleId", "locations"),
+}
 
 
 def problems(doc: Any) -> list[str]:
@@ -119,12 +168,12 @@ def problems(doc: Any) -> list[str]:
     for i, run in enumerate(doc.get("runs") or []):
         out += [f"runs[{i}].{k} missing" for k in REQUIRED["run"] if k not in run]
         driver = run.get("tool", {}).get("driver", {})
-        out += [f"runs[{i}].tool.driver.{k} missing" for k in REQUIRED["driver"]
-                if k not in driver]
+        out += [f"runs[{i}].tool.driver.{k} missing" for k in REQUIRED["driver"] if k not in driver]
         ids = {r.get("id") for r in driver.get("rules", [])}
         for j, res in enumerate(run.get("results") or []):
-            out += [f"runs[{i}].results[{j}].{k} missing" for k in REQUIRED["result"]
-                    if k not in res]
+            out += [
+                f"runs[{i}].results[{j}].{k} missing" for k in REQUIRED["result"] if k not in res
+            ]
             if "text" not in res.get("message", {}):
                 out.append(f"runs[{i}].results[{j}].message.text missing")
             if res.get("ruleId") not in ids:

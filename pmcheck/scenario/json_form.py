@@ -92,8 +92,10 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ScenarioError(where, f'not a pmcheck scenario (need "format": "{FORMAT}")')
     if data.get("version") != VERSION:
-        raise ScenarioError(where, f"unsupported version {data.get('version')!r} "
-                                   f"(this pmcheck reads version {VERSION})")
+        raise ScenarioError(
+            where,
+            f"unsupported version {data.get('version')!r} (this pmcheck reads version {VERSION})",
+        )
     steps = data.get("steps")
     if not isinstance(steps, list):
         raise ScenarioError(where, '"steps" must be a list')
@@ -105,8 +107,9 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         lines.append(f"kernel {kernel}")
     for side in ("host", "peer"):
         addrs = data.get(f"{side}_addrs", [])
-        if not isinstance(addrs, list) or not all(_is_scalar(a) and isinstance(a, str)
-                                                  for a in addrs):
+        if not isinstance(addrs, list) or not all(
+            _is_scalar(a) and isinstance(a, str) for a in addrs
+        ):
             raise ScenarioError(where, f'"{side}_addrs" must be a list of addresses')
         lines.extend(f"{side} addr {a}" for a in addrs)
     for i, step in enumerate(steps):
@@ -122,9 +125,15 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         idx = e.loc.line - 1 - offset
         path = f"steps[{idx}]" if idx >= 0 else '"kernel"'
         raise ScenarioError(Loc(file, 0, 0), f"{path}: {e.message}") from None
-    return Scenario(source=file, kernel=parsed.kernel, steps=tuple(
-        Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)),
-        host_addrs=parsed.host_addrs, peer_addrs=parsed.peer_addrs)
+    return Scenario(
+        source=file,
+        kernel=parsed.kernel,
+        steps=tuple(
+            Step(Loc(file, i + 1, 0), s.text, s.command) for i, s in enumerate(parsed.steps)
+        ),
+        host_addrs=parsed.host_addrs,
+        peer_addrs=parsed.peer_addrs,
+    )
 
 
 def _step_line(step: Any) -> str:
@@ -173,25 +182,39 @@ def _line_for(cls: type, kw: dict[str, Any]) -> str:
             raise ValueError(str(e)) from None
     flags = kw.pop("flags", [])
     if cls is EndpointChange:
-        words = [render_command(EndpointChange(id=kw.get("id"), addr=kw.get("addr"),
-                                               port=kw.get("port") or 0))]
+        words = [
+            render_command(
+                EndpointChange(id=kw.get("id"), addr=kw.get("addr"), port=kw.get("port") or 0)
+            )
+        ]
         # Replace the rendered flag words with the requested ones.
         base = words[0].replace(" nobackup nofullmesh", "")
         return " ".join([base, *(flags or ["nobackup"])])
     parts = {
-        EndpointAdd: lambda: ["ip mptcp endpoint add", str(kw.get("addr"))]
-        + ([f"port {kw['port']}"] if kw.get("port") else [])
-        + ([f"dev {kw['dev']}"] if kw.get("dev") else [])
-        + ([f"id {kw['id']}"] if kw.get("id") is not None else []) + list(flags),
-        EndpointDelete: lambda: ["ip mptcp endpoint delete id", str(kw.get("id"))]
-        + ([str(kw["addr"])] if kw.get("addr") else []),
+        EndpointAdd: lambda: (
+            ["ip mptcp endpoint add", str(kw.get("addr"))]
+            + ([f"port {kw['port']}"] if kw.get("port") else [])
+            + ([f"dev {kw['dev']}"] if kw.get("dev") else [])
+            + ([f"id {kw['id']}"] if kw.get("id") is not None else [])
+            + list(flags)
+        ),
+        EndpointDelete: lambda: (
+            ["ip mptcp endpoint delete id", str(kw.get("id"))]
+            + ([str(kw["addr"])] if kw.get("addr") else [])
+        ),
         EndpointFlush: lambda: ["ip mptcp endpoint flush"],
-        EndpointShow: lambda: ["ip mptcp endpoint show"]
-        + ([f"id {kw['id']}"] if kw.get("id") is not None else []),
-        LimitsSet: lambda: ["ip mptcp limits set"]
-        + ([f"subflows {kw['subflows']}"] if kw.get("subflows") is not None else [])
-        + ([f"add_addr_accepted {kw['add_addr_accepted']}"]
-           if kw.get("add_addr_accepted") is not None else []),
+        EndpointShow: lambda: (
+            ["ip mptcp endpoint show"] + ([f"id {kw['id']}"] if kw.get("id") is not None else [])
+        ),
+        LimitsSet: lambda: (
+            ["ip mptcp limits set"]
+            + ([f"subflows {kw['subflows']}"] if kw.get("subflows") is not None else [])
+            + (
+                [f"add_addr_accepted {kw['add_addr_accepted']}"]
+                if kw.get("add_addr_accepted") is not None
+                else []
+            )
+        ),
         LimitsShow: lambda: ["ip mptcp limits show"],
     }[cls]()
     return " ".join(parts)

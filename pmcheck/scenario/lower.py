@@ -48,10 +48,12 @@ class UniverseFull(ValueError):
 def testbed_addresses(links: int = TESTBED_LINKS) -> tuple[list[str], list[str]]:
     """Host and peer addresses of the live testbed: link N has host 10.0.N.2 /
     dead:beef:N::2 and peer 10.0.N.1 / dead:beef:N::1."""
-    host = [f"10.0.{n}.2" for n in range(1, links + 1)] + \
-        [f"dead:beef:{n}::2" for n in range(1, links + 1)]
-    peer = [f"10.0.{n}.1" for n in range(1, links + 1)] + \
-        [f"dead:beef:{n}::1" for n in range(1, links + 1)]
+    host = [f"10.0.{n}.2" for n in range(1, links + 1)] + [
+        f"dead:beef:{n}::2" for n in range(1, links + 1)
+    ]
+    peer = [f"10.0.{n}.1" for n in range(1, links + 1)] + [
+        f"dead:beef:{n}::1" for n in range(1, links + 1)
+    ]
     return host, peer
 
 
@@ -117,9 +119,13 @@ class Universe:
                     routes.append((self.addr_key(p), self.addr_key(h)))
         v4 = next((a for a in self.host if ":" not in a), None)
         v6 = next((a for a in self.host if ":" in a), None)
-        return Topology(host_addrs=host, peer_addrs=peer, route_src=tuple(routes),
-                        default_src_v4=self.addr_key(v4) if v4 else 0,
-                        default_src_v6=self.addr_key(v6) if v6 else 0)
+        return Topology(
+            host_addrs=host,
+            peer_addrs=peer,
+            route_src=tuple(routes),
+            default_src_v4=self.addr_key(v4) if v4 else 0,
+            default_src_v6=self.addr_key(v6) if v6 else 0,
+        )
 
     def dev_name(self, key: int) -> str | None:
         if key == 0:
@@ -127,14 +133,21 @@ class Universe:
         return self.devs[key - 1] if key <= len(self.devs) else f"?dev{key}"
 
     def row(self, e: Endpoint) -> EndpointRow:
-        return EndpointRow(id=e.id, addr=self.addr_text(e.addr, e.family), port=e.port,
-                           flags=e.flags, dev=self.dev_name(e.ifindex))
+        return EndpointRow(
+            id=e.id,
+            addr=self.addr_text(e.addr, e.family),
+            port=e.port,
+            flags=e.flags,
+            dev=self.dev_name(e.ifindex),
+        )
 
     @classmethod
     def of(cls, scn: Scenario) -> Universe:
         host, peer = testbed_addresses()
-        u = cls(host=[_base(a) for a in [*host, *scn.host_addrs]],
-                peer=[_base(a) for a in [*peer, *scn.peer_addrs]])
+        u = cls(
+            host=[_base(a) for a in [*host, *scn.host_addrs]],
+            peer=[_base(a) for a in [*peer, *scn.peer_addrs]],
+        )
         for a in [*u.host, *u.peer]:
             u.addr_key(a)
         for step in scn.steps:
@@ -168,20 +181,35 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
     """The rule name and concrete inputs for one command."""
     match cmd:
         case EndpointAdd():
-            a = AddrInput(family=cmd.family, addr=u.addr_key(cmd.addr), port=cmd.port,
-                          has_id=cmd.id is not None, id=cmd.id or 0, flags=cmd.flags,
-                          ifindex=u.dev_key(cmd.dev))
+            a = AddrInput(
+                family=cmd.family,
+                addr=u.addr_key(cmd.addr),
+                port=cmd.port,
+                has_id=cmd.id is not None,
+                id=cmd.id or 0,
+                flags=cmd.flags,
+                ifindex=u.dev_key(cmd.dev),
+            )
             return "endpoint add", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointDelete():
-            a = NO_ADDR._replace(family=cmd.family, id=cmd.id, has_id=True,
-                                 addr=u.addr_key(cmd.addr) if cmd.addr else 0)
+            a = NO_ADDR._replace(
+                family=cmd.family,
+                id=cmd.id,
+                has_id=True,
+                addr=u.addr_key(cmd.addr) if cmd.addr else 0,
+            )
             return "endpoint delete", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointFlush():
             return "endpoint flush", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
         case EndpointChange():
-            a = NO_ADDR._replace(family=cmd.family, id=cmd.id or 0, has_id=cmd.id is not None,
-                                 addr=u.addr_key(cmd.addr) if cmd.addr else 0,
-                                 port=cmd.port, flags=cmd.flags)
+            a = NO_ADDR._replace(
+                family=cmd.family,
+                id=cmd.id or 0,
+                has_id=cmd.id is not None,
+                addr=u.addr_key(cmd.addr) if cmd.addr else 0,
+                port=cmd.port,
+                flags=cmd.flags,
+            )
             return "endpoint change", Inputs(a, NO_LIMITS, NO_EVENT)
         case EndpointShow(id=None):
             return "endpoint dump", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
@@ -192,30 +220,42 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
             lim = LimitsInput(
                 has_add_addr_accepted=cmd.add_addr_accepted is not None,
                 add_addr_accepted=cmd.add_addr_accepted or 0,
-                has_subflows=cmd.subflows is not None, subflows=cmd.subflows or 0)
+                has_subflows=cmd.subflows is not None,
+                subflows=cmd.subflows or 0,
+            )
             return "limits set", Inputs(NO_ADDR, lim, NO_EVENT)
         case LimitsShow():
             return "limits show", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
         case Connect():
             u.conns_opened += 1
-            ev = NO_EVENT._replace(conn=u.conns_opened - 1, laddr=u.addr_key(cmd.local),
-                                   raddr=u.addr_key(cmd.remote), port=cmd.port,
-                                   flag=cmd.deny_join_id0, server=cmd.server)
+            ev = NO_EVENT._replace(
+                conn=u.conns_opened - 1,
+                laddr=u.addr_key(cmd.local),
+                raddr=u.addr_key(cmd.remote),
+                port=cmd.port,
+                flag=cmd.deny_join_id0,
+                server=cmd.server,
+            )
             return "connect", Inputs(NO_ADDR, NO_LIMITS, ev)
         case PeerAnnounce():
-            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), raddr=u.addr_key(cmd.addr),
-                                   rid=cmd.id, port=cmd.port)
+            ev = NO_EVENT._replace(
+                conn=_conn(u, cmd.conn), raddr=u.addr_key(cmd.addr), rid=cmd.id, port=cmd.port
+            )
             return "peer announce", Inputs(NO_ADDR, NO_LIMITS, ev)
         case PeerRemove():
             ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), rid=cmd.id)
             return "peer remove", Inputs(NO_ADDR, NO_LIMITS, ev)
         case PeerJoin():
-            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.to),
-                                   raddr=u.addr_key(cmd.addr), rid=cmd.id)
+            ev = NO_EVENT._replace(
+                conn=_conn(u, cmd.conn),
+                laddr=u.addr_key(cmd.to),
+                raddr=u.addr_key(cmd.addr),
+                rid=cmd.id,
+            )
             return "peer join", Inputs(NO_ADDR, NO_LIMITS, ev)
         case SubflowClose():
-            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.local),
-                                   raddr=u.addr_key(cmd.remote))
+            ev = NO_EVENT._replace(
+                conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.local), raddr=u.addr_key(cmd.remote)
+            )
             return "subflow close", Inputs(NO_ADDR, NO_LIMITS, ev)
     raise TypeError(f"not a command: {cmd!r}")
-

@@ -54,8 +54,7 @@ ADD_FLAGS = {
     "laminar": FLAG_LAMINAR,
     "implicit": FLAG_IMPLICIT,  # iproute2 sends it; the kernel refuses it
 }
-CHANGE_OPTS = {"backup": FLAG_BACKUP, "fullmesh": FLAG_FULLMESH,
-               "nobackup": 0, "nofullmesh": 0}
+CHANGE_OPTS = {"backup": FLAG_BACKUP, "fullmesh": FLAG_FULLMESH, "nobackup": 0, "nofullmesh": 0}
 MAX_STEPS = 10_000
 _DEV_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
 
@@ -94,8 +93,9 @@ class _Tokens:
         for c in choices:
             if word == c:
                 return c
-        raise self.error(f"expected {' or '.join(repr(c) for c in choices)}, found {word!r}",
-                         back=1)
+        raise self.error(
+            f"expected {' or '.join(repr(c) for c in choices)}, found {word!r}", back=1
+        )
 
     def done(self) -> bool:
         return self.pos >= len(self.words)
@@ -122,8 +122,7 @@ def _address(t: _Tokens, family_opt: int) -> tuple[str, int]:
     family = AF_INET if ip.version == 4 else AF_INET6
     if family_opt and family != family_opt:
         want = "IPv4" if family_opt == AF_INET else "IPv6"
-        raise t.error(f"address family mismatch: {word} is not {want} (ip -{ip.version}?)",
-                      back=1)
+        raise t.error(f"address family mismatch: {word} is not {want} (ip -{ip.version}?)", back=1)
     return canonical_address(word), family
 
 
@@ -159,8 +158,9 @@ def _endpoint_add(t: _Tokens, fam: int) -> Command:
             flags |= ADD_FLAGS[word]
         else:
             known = ", ".join(sorted(ADD_FLAGS))
-            raise t.error(f"unknown flag or option {word!r} (flags: {known}; "
-                          "options: port, dev, id)", back=1)
+            raise t.error(
+                f"unknown flag or option {word!r} (flags: {known}; options: port, dev, id)", back=1
+            )
     return EndpointAdd(addr=addr, family=family, port=port, dev=dev, id=ident, flags=flags)
 
 
@@ -195,8 +195,10 @@ def _endpoint_change(t: _Tokens, fam: int) -> Command:
         elif _looks_like_address(word) or (word and (":" in word or word[0].isdigit())):
             addr, family = _address(t, fam)
         else:
-            raise t.error(f"unknown option {word!r} (expected id, an address, port, "
-                          "backup, nobackup, fullmesh, nofullmesh)")
+            raise t.error(
+                f"unknown option {word!r} (expected id, an address, port, "
+                "backup, nobackup, fullmesh, nofullmesh)"
+            )
     if ident is None and addr is None:
         raise t.error("'endpoint change' needs 'id N' or an address")
     if opts == 0:
@@ -235,8 +237,9 @@ def _limits(t: _Tokens) -> Command:
         values[key] = _number(t, key, 0, 2**32 - 1)
     if not values:
         raise t.error("'limits set' needs subflows and/or add_addr_accepted")
-    return LimitsSet(subflows=values.get("subflows"),
-                     add_addr_accepted=values.get("add_addr_accepted"))
+    return LimitsSet(
+        subflows=values.get("subflows"), add_addr_accepted=values.get("add_addr_accepted")
+    )
 
 
 _ENDPOINT_VERBS: dict[str, Callable[[_Tokens, int], Command]] = {
@@ -261,8 +264,9 @@ def _ip_command(t: _Tokens) -> Command:
         return _limits(t)
     verb = t.next("an endpoint command (add, delete, change, show, flush)")
     if verb not in _ENDPOINT_VERBS:
-        raise t.error(f"unknown endpoint command {verb!r} "
-                      "(add, delete, change, show, flush)", back=1)
+        raise t.error(
+            f"unknown endpoint command {verb!r} (add, delete, change, show, flush)", back=1
+        )
     return _ENDPOINT_VERBS[verb](t, fam)
 
 
@@ -296,8 +300,7 @@ def _connect(t: _Tokens, server: bool) -> Command:
         elif word == "peer-deny-join-id0":
             deny = True
         else:
-            raise t.error(f"unknown option {word!r} (expected port, peer-deny-join-id0)",
-                          back=1)
+            raise t.error(f"unknown option {word!r} (expected port, peer-deny-join-id0)", back=1)
     if server:  # `peer connect PEER HOST`
         return Connect(local=second, remote=first, port=port, deny_join_id0=deny, server=True)
     return Connect(local=first, remote=second, port=port, deny_join_id0=deny)
@@ -388,14 +391,21 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         elif t.peek() == "ip":
             command = _ip_command(t)
         else:
-            raise t.error(f"unknown statement {t.peek()!r} (expected 'ip mptcp ...', "
-                          "'connect', 'peer ...', 'subflow close', 'host addr', "
-                          "'peer addr' or 'kernel V')")
+            raise t.error(
+                f"unknown statement {t.peek()!r} (expected 'ip mptcp ...', "
+                "'connect', 'peer ...', 'subflow close', 'host addr', "
+                "'peer addr' or 'kernel V')"
+            )
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
         steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
-    return Scenario(source=file, kernel=kernel, steps=tuple(steps),
-                    host_addrs=tuple(extra["host"]), peer_addrs=tuple(extra["peer"]))
+    return Scenario(
+        source=file,
+        kernel=kernel,
+        steps=tuple(steps),
+        host_addrs=tuple(extra["host"]),
+        peer_addrs=tuple(extra["peer"]),
+    )
 
 
 def parse_file(path: str | Path) -> Scenario:
