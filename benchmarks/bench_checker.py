@@ -28,8 +28,8 @@ from pmcheck.checker.oracle import explore
 from pmcheck.checker.run import Options, check
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import System
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P6
-from pmcheck.versions import KernelVersion
 from tests.test_checker import TINY
 
 

@@ -28,9 +28,9 @@ from pmcheck.model.rules import Ctx
 from pmcheck.model.state import initial_state
 from pmcheck.model.symbolic import symbolic_step
 from pmcheck.model.topology import Topology
+from pmcheck.model.versions import KernelVersion
 from pmcheck.scenario.ast import Scenario
 from pmcheck.scenario.lower import Universe, lower
-from pmcheck.versions import KernelVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.strategies
 from tests.strategies import command_st

@@ -27,11 +27,11 @@ from pmcheck.counterexamples.replay import (
 from pmcheck.counterexamples.trace import Trace, TraceFormatError
 from pmcheck.diff import FIELDS, describe_value, first_mismatch
 from pmcheck.model.rules import RULES
+from pmcheck.model.versions import parse_version, version_of_release
 from pmcheck.properties.base import Property
 from pmcheck.scenario.ast import EndpointAdd, EndpointDelete, Scenario
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import parse_version, version_of_release
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from pathlib import Path
 from pmcheck.checker.scope import Scope, default_scope
 from pmcheck.counterexamples.render import FORMATS, file_name, render
 from pmcheck.counterexamples.trace import Trace, load
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import VIOLATED, Property
-from pmcheck.versions import KernelVersion
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
 SLOTS = 2  # the CLI's default scope: every known netns violation needs one endpoint

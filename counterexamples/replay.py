@@ -29,8 +29,8 @@ from pmcheck.model.inputs import (
 )
 from pmcheck.model.rules import RULES, Inputs
 from pmcheck.model.state import State
+from pmcheck.model.versions import parse_version
 from pmcheck.properties.base import Property
-from pmcheck.versions import parse_version
 
 ENVIRONMENT = "environment"  # the checker's composite world step
 # The rules the world runs by itself (what `environment` picks from); a

@@ -1,30 +1,23 @@
-"""Kernel constants the rules use (include/uapi/linux/mptcp.h, protocol.h)."""
+"""Kernel constants the rules use (include/uapi/linux/mptcp.h, protocol.h).
+
+The bottom of the house: every other layer (the scenario language, the
+interpreters, the renderers) takes these from here.
+"""
 
 from __future__ import annotations
 
 import errno
 
-from pmcheck.scenario.ast import (
-    AF_INET,
-    AF_INET6,
-    FLAG_BACKUP,
-    FLAG_FULLMESH,
-    FLAG_IMPLICIT,
-    FLAG_LAMINAR,
-    FLAG_SIGNAL,
-    FLAG_SUBFLOW,
-)
+# Endpoint flag bits (include/uapi/linux/mptcp.h, MPTCP_PM_ADDR_FLAG_*).
+FLAG_SIGNAL = 1 << 0
+FLAG_SUBFLOW = 1 << 1
+FLAG_BACKUP = 1 << 2
+FLAG_FULLMESH = 1 << 3
+FLAG_IMPLICIT = 1 << 4
+FLAG_LAMINAR = 1 << 5
 
-__all__ = [
-    "AF_INET",
-    "AF_INET6",
-    "FLAG_BACKUP",
-    "FLAG_FULLMESH",
-    "FLAG_IMPLICIT",
-    "FLAG_LAMINAR",
-    "FLAG_SIGNAL",
-    "FLAG_SUBFLOW",
-]
+AF_INET = 2
+AF_INET6 = 10
 
 MPTCP_PM_ADDR_MAX = 8  # endpoints per netns, cap of both limits
 MPTCP_PM_MAX_ADDR_ID = 255

@@ -12,7 +12,7 @@ from typing import Any
 
 from pmcheck.model.backend import Ops
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_SUBFLOW
-from pmcheck.model.endpoint_table import mptcp_addresses_equal
+from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.pm_worker import (
     mptcp_pm_create_subflow_or_signal_addr,
     mptcp_pm_rm_addr_or_subflow,

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmcheck.model.backend import Ops, first_true, select
+from pmcheck.model import endpoint_effects
+from pmcheck.model.backend import Ops, select
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
     EADDRINUSE,
-    EBUSY,
-    EEXIST,
     EINVAL,
     EOPNOTSUPP,
-    ERANGE,
     FLAG_BACKUP,
     FLAG_FULLMESH,
     FLAG_IMPLICIT,
@@ -29,112 +27,23 @@ from pmcheck.model.constants import (
     FLAG_SUBFLOW,
     MPTCP_PM_ADDR_FLAGS_MASK,
     MPTCP_PM_ADDR_MAX,
-    MPTCP_PM_MAX_ADDR_ID,
     MSG,
 )
 from pmcheck.model.inputs import AddrInput, Outcome
+from pmcheck.model.pernet import (
+    address_use_port,
+    count_flag,
+    empty_endpoint,
+    list_del,
+    listener_in_use,
+    lookup_addr_by_id_hits,
+    lookup_addr_hits,
+    mptcp_pm_nl_append_new_local_addr,
+)
 from pmcheck.model.rules import Ctx, Inputs, first_error, rule
-from pmcheck.model.state import Endpoint, Netns, State
+from pmcheck.model.state import Endpoint, State
 
-# --- helpers shared by the rules ------------------------------------------
-
-
-def effects() -> Any:
-    """The per-connection half of each command (endpoint_effects.py), which
-    itself builds on this module's lookups: imported late to break the cycle."""
-    from pmcheck.model import endpoint_effects
-
-    return endpoint_effects
-
-
-def empty_endpoint(ops: Ops) -> Endpoint:
-    return Endpoint(
-        ops.false(),
-        ops.const(0, 4),
-        ops.const(0, 8),
-        ops.const(0, 16),
-        ops.const(0, 8),
-        ops.const(0, 8),
-        ops.const(0, 8),
-    )
-
-
-def address_use_port(ops: Ops, flags: Any) -> Any:
-    """`address_use_port`: only signal-only endpoints keep a port."""
-    return ops.eq(
-        ops.band(flags, ops.const(FLAG_SIGNAL | FLAG_SUBFLOW, 8)), ops.const(FLAG_SIGNAL, 8)
-    )
-
-
-def mptcp_addresses_equal(
-    ops: Ops, a_addr: Any, a_port: Any, b_addr: Any, b_port: Any, use_port: Any
-) -> Any:
-    """`mptcp_addresses_equal` (protocol.h). Address keys already identify an
-    IPv4 address with its v4-mapped IPv6 form, so equal keys = equal addresses."""
-    return ops.and_(ops.eq(a_addr, b_addr), ops.or_(ops.not_(use_port), ops.eq(a_port, b_port)))
-
-
-def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Any) -> list[Any]:
-    """`__lookup_addr_by_id`: one-hot first entry with this id, list order."""
-    return first_true(ops, [ops.and_(e.used, ops.eq(e.id, ident)) for e in ns.endp])
-
-
-def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
-    """`__lookup_addr`: first entry equal to the address; the port is compared
-    only when the entry has one."""
-    return first_true(
-        ops,
-        [
-            ops.and_(
-                e.used,
-                mptcp_addresses_equal(
-                    ops, e.addr, e.port, addr, port, ops.ne(e.port, ops.const(0, 16))
-                ),
-            )
-            for e in ns.endp
-        ],
-    )
-
-
-def listener_in_use(ops: Ops, ns: Netns, addr: Any, port: Any) -> Any:
-    """A port endpoint's listener (`entry->lsk`) already bound to addr:port.
-    IPv4 and v4-mapped binds collide, as their address keys are equal."""
-    return ops.or_(
-        *(
-            ops.and_(
-                e.used, ops.ne(e.port, ops.const(0, 16)), ops.eq(e.port, port), ops.eq(e.addr, addr)
-            )
-            for e in ns.endp
-        )
-    )
-
-
-def list_add(
-    ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint, at_head: Any
-) -> tuple[Endpoint, ...]:
-    """`list_add_rcu` (head) or `list_add_tail_rcu` (tail) on a compact list
-    of `count` < MPTCP_PM_ADDR_MAX entries."""
-    head = (new, *endp[:-1])
-    tail = tuple(ops.ite(ops.eq(count, ops.const(i, 8)), new, e) for i, e in enumerate(endp))
-    return tuple(ops.ite(at_head, h, t) for h, t in zip(head, tail, strict=True))
-
-
-def list_del(ops: Ops, endp: tuple[Endpoint, ...], hits: list[Any]) -> tuple[Endpoint, ...]:
-    """`list_del_rcu` of the one-hot entry: later entries move up one slot."""
-    out = []
-    removed = ops.false()
-    empty = empty_endpoint(ops)
-    for i, e in enumerate(endp):
-        removed = ops.or_(removed, hits[i])
-        nxt = endp[i + 1] if i + 1 < len(endp) else empty
-        out.append(ops.ite(removed, nxt, e))
-    return tuple(out)
-
-
-def count_flag(ops: Ops, counter: Any, flags: Any, flag: int, delta: int) -> Any:
-    """Counter +delta when `flags` has `flag` (u8 arithmetic, as the kernel's)."""
-    step = ops.add if delta > 0 else ops.sub
-    return ops.ite(ops.has(flags, flag), step(counter, ops.const(1, 8), 8), counter)
+# --- parsing ---------------------------------------------------------------
 
 
 def parse_family_checks(ops: Ops, a: AddrInput, require_family: bool) -> list[tuple[Any, int, int]]:
@@ -152,89 +61,6 @@ def parse_family_checks(ops: Ops, a: AddrInput, require_family: bool) -> list[tu
 
 
 # --- ADD -------------------------------------------------------------------
-
-
-def mptcp_pm_nl_append_new_local_addr(
-    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Any
-) -> tuple[Netns, list[tuple[Any, int, int]], Any]:
-    """`mptcp_pm_nl_append_new_local_addr(pernet, entry, needs_id, replace=true)`.
-
-    Returns the namespace as the kernel leaves it (on failure only `next_id`
-    may have moved: the 255 -> 1 reset and the allocation retry happen before
-    the function can fail), the ordered error checks, and the new id.
-    """
-    ops = k.ops
-    nid = ops.ite(
-        ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8)), ops.const(1, 8), ns.next_id
-    )
-    full = ops.not_(ops.ult(ns.endpoints, ops.const(MPTCP_PM_ADDR_MAX, 8)))
-    busy = ops.bit_test(ns.id_bitmap, entry.id)
-
-    # Duplicate scan: ports are compared only when either side has one.
-    port = ops.ite(address_use_port(ops, entry.flags), entry.port, ops.const(0, 16))
-    hits = first_true(
-        ops,
-        [
-            ops.and_(
-                e.used,
-                mptcp_addresses_equal(
-                    ops,
-                    e.addr,
-                    e.port,
-                    entry.addr,
-                    port,
-                    ops.or_(ops.ne(e.port, ops.const(0, 16)), ops.ne(port, ops.const(0, 16))),
-                ),
-            )
-            for e in ns.endp
-        ],
-    )
-    dup = ops.or_(*hits)
-    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
-    cur_implicit = ops.has(cur.flags, FLAG_IMPLICIT)
-    exists = ops.and_(dup, ops.not_(cur_implicit))
-    implicit_with_id = ops.and_(dup, cur_implicit, ops.ne(entry.id, ops.const(0, 8)))
-    replacing = ops.and_(dup, cur_implicit, ops.eq(entry.id, ops.const(0, 8)))
-
-    # ID allocation: find_next_zero_bit from next_id, one retry from 1.
-    early = ops.or_(full, busy, exists, implicit_with_id)
-    want = ops.ite(replacing, cur.id, entry.id)
-    alloc = ops.and_(ops.not_(early), ops.eq(want, ops.const(0, 8)), needs_id)
-    first = ops.find_next_zero_u8(ns.id_bitmap, nid)
-    retry = ops.and_(alloc, ops.eq(first, ops.const(0, 8)), ops.ne(nid, ops.const(1, 8)))
-    nid = ops.ite(retry, ops.const(1, 8), nid)
-    new_id = ops.ite(alloc, ops.ite(retry, ops.find_next_zero_u8(ns.id_bitmap, nid), first), want)
-    no_id = ops.and_(alloc, ops.eq(new_id, ops.const(0, 8)))
-
-    checks = [
-        (full, ERANGE, MSG["too many addresses or duplicate one: -34"]),
-        (busy, EBUSY, MSG["too many addresses or duplicate one: -16"]),
-        (exists, EEXIST, MSG["too many addresses or duplicate one: -17"]),
-        (implicit_with_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
-        (no_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
-    ]
-
-    # The effect. A replaced implicit entry leaves the list (its id is kept).
-    endp = tuple(
-        ops.ite(replacing, e, f) for e, f in zip(list_del(ops, ns.endp, hits), ns.endp, strict=True)
-    )
-    count = ops.ite(replacing, ops.sub(ns.endpoints, ops.const(1, 8), 8), ns.endpoints)
-    new = Endpoint(ops.true(), entry.family, entry.addr, port, new_id, entry.flags, entry.ifindex)
-    added = ns._replace(
-        endp=list_add(ops, endp, count, new, ops.ne(port, ops.const(0, 16))),
-        endpoints=ops.add(count, ops.const(1, 8), 8),
-        next_id=ops.ite(ops.ult(nid, new_id), new_id, nid),
-        id_bitmap=ops.bit_set(ns.id_bitmap, new_id),
-        endp_signal_max=count_flag(ops, ns.endp_signal_max, entry.flags, FLAG_SIGNAL, +1),
-        endp_subflow_max=count_flag(ops, ns.endp_subflow_max, entry.flags, FLAG_SUBFLOW, +1),
-        endp_laminar_max=count_flag(ops, ns.endp_laminar_max, entry.flags, FLAG_LAMINAR, +1),
-    )
-    if k.version.has_endp_fullmesh_max:
-        added = added._replace(
-            endp_fullmesh_max=count_flag(ops, ns.endp_fullmesh_max, entry.flags, FLAG_FULLMESH, +1)
-        )
-    failed = ops.or_(*(c for c, _, _ in checks))
-    return ops.ite(failed, ns._replace(next_id=nid), added), checks, new_id
 
 
 @rule("endpoint add", writes=("netns", "conns"), reads_inputs=("addr",))
@@ -285,7 +111,7 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
     port = ops.ite(address_use_port(ops, flags), a.port, ops.const(0, 16))
     new = entry._replace(id=new_id, port=port)
     return ops.cond(
-        failed, lambda: st, lambda: effects().mptcp_nl_add_subflow_or_signal_addr(k, st, new)
+        failed, lambda: st, lambda: endpoint_effects.mptcp_nl_add_subflow_or_signal_addr(k, st, new)
     ), outcome
 
 
@@ -311,7 +137,6 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
         (ops.and_(ops.not_(id_zero), ops.not_(found)), EINVAL, MSG["address not found"]),
     ]
     failed, outcome = first_error(ops, checks, ops.const(0, 8))
-    fx = effects()
 
     def deleted() -> State:
         removed = ns._replace(
@@ -328,14 +153,16 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
                     ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1
                 )
             )
-        return fx.mptcp_nl_remove_subflow_and_signal_addr(k, st._replace(netns=removed), cur)
+        return endpoint_effects.mptcp_nl_remove_subflow_and_signal_addr(
+            k, st._replace(netns=removed), cur
+        )
 
     def zero() -> State:
         # Without an address (no family) no msk's local address can match.
         return ops.cond(
             ops.eq(a.family, ops.const(0, 4)),
             lambda: st,
-            lambda: fx.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port),
+            lambda: endpoint_effects.mptcp_nl_remove_id_zero_address(k, st, a.addr, a.port),
         )
 
     return ops.cond(failed, lambda: st, lambda: ops.cond(id_zero, zero, deleted)), outcome
@@ -363,7 +190,7 @@ def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State,
     )
     if k.version.flush_resets_fullmesh_max:
         flushed = flushed._replace(endp_fullmesh_max=zero)
-    st = effects().mptcp_pm_flush_addrs_and_subflows(k, st._replace(netns=flushed), ns)
+    st = endpoint_effects.mptcp_pm_flush_addrs_and_subflows(k, st._replace(netns=flushed), ns)
     return st, Outcome(zero, zero, zero)
 
 
@@ -427,7 +254,7 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
                     fm,
                 )
             )
-        return effects().mptcp_pm_nl_set_flags_all(
+        return endpoint_effects.mptcp_pm_nl_set_flags_all(
             k, st._replace(netns=table), cur._replace(flags=new_flags), changed
         )
 

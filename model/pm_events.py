@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from pmcheck.model.backend import Ops, first_true
-from pmcheck.model.endpoint_table import mptcp_addresses_equal
 from pmcheck.model.inputs import Outcome
+from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.pm_worker import (
     is_backup_endpoint,
     mptcp_pm_get_local_id,

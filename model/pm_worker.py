@@ -20,7 +20,7 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
-from pmcheck.model.endpoint_table import (
+from pmcheck.model.pernet import (
     lookup_addr_hits,
     mptcp_addresses_equal,
     mptcp_pm_nl_append_new_local_addr,

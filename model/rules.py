@@ -16,7 +16,7 @@ from pmcheck.model.backend import Ops
 from pmcheck.model.inputs import AddrInput, EventInput, LimitsInput, Outcome
 from pmcheck.model.state import State
 from pmcheck.model.topology import Topology
-from pmcheck.versions import KernelVersion
+from pmcheck.model.versions import KernelVersion
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, Out
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import BOOL, State, bind, fresh, initial_state, leaves, rebuild
 from pmcheck.model.topology import Topology
+from pmcheck.model.versions import KernelVersion
 from pmcheck.model.z3_ops import Z3Ops
-from pmcheck.versions import KernelVersion
 
 OUTCOME_TEMPLATE = Outcome(0, 0, 0)
 INPUTS_TEMPLATE = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from pmcheck.checker.run import Options
     from pmcheck.checker.scope import Scope
     from pmcheck.checker.suite import SuiteRun
+    from pmcheck.model.versions import KernelVersion
     from pmcheck.properties.base import Property
-    from pmcheck.versions import KernelVersion
 
 CACHE_ENV = "PMCHECK_CACHE"
 
@@ -71,7 +71,7 @@ def add_report_arguments(g: argparse._ArgumentGroup | argparse.ArgumentParser) -
 
 def kernel_versions(text: str | None) -> list[KernelVersion]:
     """`--kernel`: one version, a comma-separated list, or `all`."""
-    from pmcheck.versions import DEFAULT_VERSION, KernelVersion, parse_version
+    from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version
 
     if not text:
         return [DEFAULT_VERSION]

@@ -23,11 +23,11 @@ from pmcheck import __version__
 from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import BACKENDS, run_model
+from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
 from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
 from pmcheck.scenario.ast import Scenario, flag_names
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.parser import parse_file
-from pmcheck.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
 

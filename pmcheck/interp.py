@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pmcheck.model import (
-    catalog,  # noqa: F401  (registers the rules)
-    views,
-)
+from pmcheck import views
+from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import EXTACK
 from pmcheck.model.environment import next_action
@@ -24,6 +22,7 @@ from pmcheck.model.inputs import Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import State, initial_state
 from pmcheck.model.topology import Topology
+from pmcheck.model.versions import KernelVersion
 from pmcheck.results import ConnView, Run, StepOutcome, SubflowRow
 from pmcheck.scenario.ast import (
     Connect,
@@ -36,7 +35,6 @@ from pmcheck.scenario.ast import (
 )
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.lower import Universe, UniverseFull, lower
-from pmcheck.versions import KernelVersion
 
 BACKENDS = ("concrete", "z3")
 SETTLE_LIMIT = 256  # environment steps per scenario step; each consumes work

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmcheck.interp import run_model
+from pmcheck.model.versions import KernelVersion
 from pmcheck.results import Run
 from pmcheck.scenario.ast import flag_names
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import KernelVersion
 
 ROOT = Path(__file__).resolve().parents[1]
 SCN_DIR = ROOT / "examples" / "matrix"

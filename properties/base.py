@@ -16,7 +16,7 @@ from typing import Any
 
 from pmcheck.model.backend import Ops
 from pmcheck.model.state import State
-from pmcheck.versions import KernelVersion
+from pmcheck.model.versions import KernelVersion
 
 Predicate = Callable[[Ops, State], Any]
 

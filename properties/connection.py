@@ -16,8 +16,8 @@ from pmcheck.model.backend import Ops
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, Conn, State, Subflow
 from pmcheck.model.topology import is_v4
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import BOUNDED, VIOLATED, Property, count, register
-from pmcheck.versions import KernelVersion
 
 ALL = {v: VIOLATED for v in KernelVersion}
 BOUNDED_ALL = {v: BOUNDED for v in KernelVersion}

@@ -16,10 +16,10 @@ from pmcheck.model.constants import (
     FLAG_SUBFLOW,
     MPTCP_PM_ADDR_MAX,
 )
-from pmcheck.model.endpoint_table import mptcp_addresses_equal
+from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.state import State
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import PROVED, VIOLATED, Property, count, register
-from pmcheck.versions import KernelVersion
 
 
 def _u8(ops: Ops, v: int) -> Any:

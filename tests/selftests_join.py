@@ -108,11 +108,11 @@ from pathlib import Path
 from typing import Any
 
 from pmcheck.interp import run_model
+from pmcheck.model.versions import KernelVersion
 from pmcheck.results import Run
 from pmcheck.scenario.ast import flag_names
 from pmcheck.scenario.lower import Universe
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import KernelVersion
 from tests.selftests_oracle import REPO_ROOT, OracleMissing, oracle_path
 
 VERSION = KernelVersion.V6_18_STABLE

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from pmcheck.scenario.ast import (
+from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
     FLAG_BACKUP,
@@ -18,6 +18,8 @@ from pmcheck.scenario.ast import (
     FLAG_LAMINAR,
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
+)
+from pmcheck.scenario.ast import (
     Command,
     Connect,
     EndpointAdd,

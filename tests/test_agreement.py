@@ -17,8 +17,8 @@ from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.model.state import initial_state
 from pmcheck.model.symbolic import symbolic_step
+from pmcheck.model.versions import KernelVersion
 from pmcheck.scenario.lower import Universe, lower
-from pmcheck.versions import KernelVersion
 from tests.strategies import connection_scenario_st, scenario_st
 
 

@@ -19,8 +19,8 @@ from pmcheck.ask.problem import Problem, Status, build_problem
 from pmcheck.ask.spec import parse_ask_file, parse_ask_text
 from pmcheck.ask.symbolic import symbolic_answer
 from pmcheck.cli import main
+from pmcheck.model.versions import KernelVersion
 from pmcheck.scenario.errors import ScenarioError
-from pmcheck.versions import KernelVersion
 
 ASK = Path(__file__).resolve().parents[1] / "examples" / "ask"
 V = KernelVersion.V6_18_STABLE

@@ -20,7 +20,7 @@ from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Verdict
 from pmcheck.cli import main
 from pmcheck.interp import run_model
-from pmcheck.model import endpoint_table
+from pmcheck.model import endpoint_table, pernet
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import (
     FLAG_FULLMESH,
@@ -28,10 +28,10 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
 )
 from pmcheck.model.rules import RULES, Rule
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import REGISTRY, VIOLATED
 from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P2, P3, P4, P4F, P5, P6, P7
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import KernelVersion
 
 LIMITS = Limits(timeout_s=120)
 TINY = dict(
@@ -103,9 +103,7 @@ MUTANTS = {
         lambda o, st, i, post, out: _netns(post, id_bitmap=st.netns.id_bitmap),
     ),
     # the duplicate scan never matches
-    P3.name: lambda mp: mp.setattr(
-        endpoint_table, "mptcp_addresses_equal", lambda ops, *a: ops.false()
-    ),
+    P3.name: lambda mp: mp.setattr(pernet, "mptcp_addresses_equal", lambda ops, *a: ops.false()),
     # delete forgets endp_signal_max--
     P4.name: lambda mp: _wrap(
         mp,
@@ -113,9 +111,10 @@ MUTANTS = {
         lambda o, st, i, post, out: _netns(post, endp_signal_max=st.netns.endp_signal_max),
     ),
     # a port is allowed whatever the flags
-    P5.name: lambda mp: mp.setattr(
-        endpoint_table, "address_use_port", lambda ops, flags: ops.true()
-    ),
+    P5.name: lambda mp: [
+        mp.setattr(mod, "address_use_port", lambda ops, flags: ops.true())
+        for mod in (endpoint_table, pernet)
+    ],
     # set-limits writes even a refused value
     P6.name: lambda mp: _wrap(
         mp,

@@ -24,9 +24,9 @@ from pmcheck.checker.suite import Job, plan, run_suite
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.cli import main
 from pmcheck.model.rules import RULES
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties import catalog
 from pmcheck.properties.netns import P1, P2, P4F, P6
-from pmcheck.versions import KernelVersion
 
 V18, V19 = KernelVersion.V6_18, KernelVersion.V6_19
 OPTS = Options(depth=2)

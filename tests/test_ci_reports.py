@@ -34,10 +34,10 @@ from pmcheck.cli import main
 from pmcheck.model.constants import FLAG_FULLMESH, FLAG_SIGNAL, FLAG_SUBFLOW
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import Inputs
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.netns import P1, P2, P3, P4F, P6
 from pmcheck.reports import github, junit, markdown, sarif
 from pmcheck.reports.common import WIDTH, property_location, trace_table
-from pmcheck.versions import KernelVersion
 
 V18, STABLE, V19 = KernelVersion.V6_18, KernelVersion.V6_18_STABLE, KernelVersion.V6_19
 ROOT = Path(__file__).resolve().parents[1]

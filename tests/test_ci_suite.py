@@ -16,8 +16,8 @@ from pmcheck.checker.scope import Scope
 from pmcheck.checker.suite import SuiteError, parse_shard, plan, shard
 from pmcheck.cli import main
 from pmcheck.model.rules import RULES
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties import catalog
-from pmcheck.versions import KernelVersion
 
 BASE = ["check", "P2", "P6", "--kernel", "6.18,6.19", "--slots", "1", "--depth", "2"]
 

@@ -36,11 +36,11 @@ from pmcheck.counterexamples.trace import Trace, dumps, from_itf, load, loads, t
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import initial_state
+from pmcheck.model.versions import KernelVersion, version_of_release
 from pmcheck.properties import catalog
 from pmcheck.properties.base import Property
 from pmcheck.scenario.lower import Universe, lower
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import KernelVersion, version_of_release
 from tests.live import require_live_kernel
 
 GALLERY = sorted(gallery.GALLERY.glob("*.json"))

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, reject, settings
 
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
+from pmcheck.model.versions import version_of_release
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.parser import parse_file
 from pmcheck.scenario.render import render_scenario
-from pmcheck.versions import version_of_release
 from tests.live import require_live_kernel
 from tests.strategies import connection_scenario_st
 

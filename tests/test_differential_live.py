@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
+from pmcheck.model.versions import version_of_release
 from pmcheck.scenario.render import render_scenario
-from pmcheck.versions import version_of_release
 from tests.live import require_live_kernel
 from tests.strategies import scenario_st
 

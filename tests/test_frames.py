@@ -12,7 +12,7 @@ import pytest
 from pmcheck.model.rules import RULES
 from pmcheck.model.state import leaves
 from pmcheck.model.symbolic import symbolic_step
-from pmcheck.versions import KernelVersion
+from pmcheck.model.versions import KernelVersion
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)

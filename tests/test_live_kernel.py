@@ -3,7 +3,7 @@
 Each test builds a Scenario from AST objects, runs it in a throw-away network
 namespace and checks what the kernel answered. These are facts about the
 kernel (6.18.44 here) that the model must reproduce; version-dependent ones
-branch on pmcheck.versions like the model does.
+branch on pmcheck.model.versions like the model does.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from pmcheck.live.netns import (
     run_in_netns,
     temporary_netns,
 )
-from pmcheck.results import EndpointRow, Limits, Run, StepOutcome
-from pmcheck.scenario.ast import (
+from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
     FLAG_BACKUP,
@@ -33,6 +32,10 @@ from pmcheck.scenario.ast import (
     FLAG_LAMINAR,
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
+)
+from pmcheck.model.versions import version_of_release
+from pmcheck.results import EndpointRow, Limits, Run, StepOutcome
+from pmcheck.scenario.ast import (
     Command,
     EndpointAdd,
     EndpointChange,
@@ -45,7 +48,6 @@ from pmcheck.scenario.ast import (
     Scenario,
     Step,
 )
-from pmcheck.versions import version_of_release
 from tests.live import require_live_kernel
 
 pytestmark = pytest.mark.live

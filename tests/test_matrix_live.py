@@ -17,8 +17,8 @@ import pytest
 from pmcheck import matrix
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
+from pmcheck.model.versions import version_of_release
 from pmcheck.scenario.parser import parse_file
-from pmcheck.versions import version_of_release
 from tests.live import require_live_kernel
 
 pytestmark = pytest.mark.live

@@ -32,6 +32,7 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import BOUNDED, PROVED, VIOLATED
 from pmcheck.properties.connection import (
     CONNECTION_PROPERTIES,
@@ -49,7 +50,6 @@ from pmcheck.properties.connection import (
     X1,
 )
 from pmcheck.scenario.parser import parse_text
-from pmcheck.versions import KernelVersion
 
 STABLE = KernelVersion.V6_18_STABLE
 LIMITS = Limits(rlimit=10**10, timeout_s=300)

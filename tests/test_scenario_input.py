@@ -13,15 +13,8 @@ import pytest
 from hypothesis import given, settings
 
 from pmcheck.cli import main
-from pmcheck.scenario.ast import (
-    FLAG_BACKUP,
-    FLAG_LAMINAR,
-    FLAG_SUBFLOW,
-    EndpointAdd,
-    EndpointChange,
-    EndpointDelete,
-    LimitsSet,
-)
+from pmcheck.model.constants import FLAG_BACKUP, FLAG_LAMINAR, FLAG_SUBFLOW
+from pmcheck.scenario.ast import EndpointAdd, EndpointChange, EndpointDelete, LimitsSet
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.json_form import from_json_text, to_json
 from pmcheck.scenario.parser import parse_text

@@ -21,9 +21,9 @@ import pytest
 
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
+from pmcheck.model.versions import KernelVersion
 from pmcheck.results import EndpointRow, Limits, Run
 from pmcheck.scenario.ast import flag_names
-from pmcheck.versions import KernelVersion
 from tests import selftests_oracle as so
 from tests.live import require_live_kernel
 

@@ -8,12 +8,13 @@ import pytest
 
 from pmcheck.interp import run_model
 from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.constants import AF_INET
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import initial_state
-from pmcheck.scenario.ast import AF_INET, EndpointAdd, EndpointDelete, EndpointFlush
+from pmcheck.model.versions import KernelVersion, version_of_release
+from pmcheck.scenario.ast import EndpointAdd, EndpointDelete, EndpointFlush
 from pmcheck.scenario.parser import parse_file
-from pmcheck.versions import KernelVersion, version_of_release
 from tests.strategies import scenario_of
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pmcheck.versions import DEFAULT_VERSION
+from pmcheck.model.versions import DEFAULT_VERSION
 
 ENGINES = ("symbolic", "explicit", "both")
 

@@ -27,11 +27,11 @@ from pmcheck.ask.symbolic import symbolic_answer
 from pmcheck.diff import FIELDS, describe_value, first_mismatch
 from pmcheck.interp import run_model
 from pmcheck.model.state import State
+from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version
 from pmcheck.results import Run
 from pmcheck.scenario.ast import Loc
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.parser import parse_file
-from pmcheck.versions import DEFAULT_VERSION, KernelVersion, parse_version
 
 EXIT_OK, EXIT_DIFFER, EXIT_INCOMPLETE, EXIT_ENGINES = 0, 1, 3, 4
 

@@ -19,11 +19,11 @@ from pmcheck.ask.spec import AUTO_SETTLE, DEFAULT_PROJECTION, NO_CONN_PROJECTION
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import State, initial_state
 from pmcheck.model.topology import Topology
+from pmcheck.model.versions import KernelVersion
 from pmcheck.results import errno_text
 from pmcheck.scenario.ast import Connect, Loc, PeerAnnounce, Scenario, Step
 from pmcheck.scenario.errors import ScenarioError
 from pmcheck.scenario.lower import Universe, UniverseFull, lower
-from pmcheck.versions import KernelVersion
 
 
 class Status(enum.Enum):

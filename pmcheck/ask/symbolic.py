@@ -53,8 +53,8 @@ from pmcheck.model.state import (
 )
 from pmcheck.model.symbolic import INPUTS_TEMPLATE, SymbolicStep
 from pmcheck.model.topology import Topology
+from pmcheck.model.versions import KernelVersion
 from pmcheck.model.z3_ops import Z3Ops
-from pmcheck.versions import KernelVersion
 
 OPS = Z3Ops()
 ENV_INPUTS = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)

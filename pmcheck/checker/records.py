@@ -18,8 +18,8 @@ from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.rules import Inputs
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import Property
-from pmcheck.versions import KernelVersion
 
 
 class FormatError(ValueError):

@@ -36,7 +36,7 @@ from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import State, initial_state
 from pmcheck.model.topology import Topology
-from pmcheck.versions import KernelVersion
+from pmcheck.model.versions import KernelVersion
 
 Choice = dict[str, Any]  # "addr.family" -> value, ...
 Dimension = list[Choice]

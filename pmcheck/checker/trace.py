@@ -14,7 +14,8 @@ import functools
 from typing import Any
 
 from pmcheck.checker.system import Step
-from pmcheck.scenario.ast import AF_INET6, flag_names
+from pmcheck.model.constants import AF_INET6
+from pmcheck.scenario.ast import flag_names
 
 ENVIRONMENT_LINE = "# (the environment settles: worker, join outcomes, echoes)"
 

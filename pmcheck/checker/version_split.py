@@ -18,8 +18,8 @@ from pmcheck.checker.scope import default_scope
 from pmcheck.checker.system import Step, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import Property
-from pmcheck.versions import KernelVersion
 
 
 @dataclass(frozen=True)

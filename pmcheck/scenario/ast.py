@@ -10,13 +10,14 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-# Endpoint flag bits (include/uapi/linux/mptcp.h).
-FLAG_SIGNAL = 1 << 0
-FLAG_SUBFLOW = 1 << 1
-FLAG_BACKUP = 1 << 2
-FLAG_FULLMESH = 1 << 3
-FLAG_IMPLICIT = 1 << 4
-FLAG_LAMINAR = 1 << 5
+from pmcheck.model.constants import (
+    FLAG_BACKUP,
+    FLAG_FULLMESH,
+    FLAG_IMPLICIT,
+    FLAG_LAMINAR,
+    FLAG_SIGNAL,
+    FLAG_SUBFLOW,
+)
 
 # The order in which `ip mptcp` and pm_nl_ctl print flags.
 FLAG_NAMES: tuple[tuple[str, int], ...] = (
@@ -27,9 +28,6 @@ FLAG_NAMES: tuple[tuple[str, int], ...] = (
     ("fullmesh", FLAG_FULLMESH),
     ("implicit", FLAG_IMPLICIT),
 )
-
-AF_INET = 2
-AF_INET6 = 10
 
 
 def canonical_address(text: str) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from pmcheck.model.constants import AF_INET6
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, AddrInput, LimitsInput
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import Endpoint
 from pmcheck.model.topology import V6_KEY_BASE, Topology
 from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import (
-    AF_INET6,
     Command,
     Connect,
     EndpointAdd,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from pmcheck.scenario.ast import (
+from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
     FLAG_BACKUP,
@@ -25,6 +25,9 @@ from pmcheck.scenario.ast import (
     FLAG_LAMINAR,
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
+)
+from pmcheck.model.versions import parse_version
+from pmcheck.scenario.ast import (
     Command,
     Connect,
     EndpointAdd,
@@ -44,7 +47,6 @@ from pmcheck.scenario.ast import (
     canonical_address,
 )
 from pmcheck.scenario.errors import ScenarioError
-from pmcheck.versions import parse_version
 
 ADD_FLAGS = {
     "signal": FLAG_SIGNAL,

@@ -6,9 +6,8 @@ that parse(render(c)) == c is testable.
 
 from __future__ import annotations
 
+from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH
 from pmcheck.scenario.ast import (
-    FLAG_BACKUP,
-    FLAG_FULLMESH,
     Command,
     Connect,
     EndpointAdd,
