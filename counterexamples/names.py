@@ -14,13 +14,18 @@ import re
 from typing import Any
 
 from pmcheck.model.constants import AF_INET6
-from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_MPC, SUBFLOW_KIND_PASSIVE
+from pmcheck.model.state import (
+    ID_SET_FIELDS,
+    SUBFLOW_KIND_ACTIVE,
+    SUBFLOW_KIND_MPC,
+    SUBFLOW_KIND_PASSIVE,
+)
 from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import flag_names
 
 # Fields holding an address key (the text needs the checker's key map).
 ADDR_FIELDS = ("addr", "local_addr", "remote_addr", "pm_remote_addr", "laddr", "raddr")
-BITMAP_FIELDS = ("id_bitmap", "id_avail")
+BITMAP_FIELDS = ID_SET_FIELDS
 RECORD_RE = re.compile(r"^(.*\[\d+\])\.(\w+)$")  # endp[1].flags -> (endp[1], flags)
 
 

@@ -17,6 +17,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from pmcheck.model.state import ID_SET_FIELDS
+
 SCHEMA = "pmcheck-counterexample/1"
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 
@@ -127,7 +129,7 @@ class Trace:
 # --- ITF ---------------------------------------------------------------------
 
 # Integer fields that are bitmaps in the model (256-bit): ITF sets of ids.
-BITMAP_FIELDS = ("id_bitmap", "id_avail")
+BITMAP_FIELDS = ID_SET_FIELDS
 
 
 def _itf_value(key: str, v: Any) -> Any:

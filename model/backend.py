@@ -82,3 +82,42 @@ def select(ops: Ops, onehot: list[Value], items: list[Any], default: Any) -> Any
     for c, item in zip(reversed(onehot), reversed(items), strict=True):
         result = ops.ite(c, item, result)
     return result
+
+
+def early_returns(
+    ops: Ops, cases: list[tuple[Any, Callable[[], Any]]], otherwise: Callable[[], Any]
+) -> Any:
+    """`if (c1) return f1(); if (c2) return f2(); ...; return otherwise();`
+
+    A chain of kernel early returns: the first case whose condition holds
+    decides; each branch is built lazily (`ops.cond`), so the concrete
+    backend computes only the branch taken."""
+    if not cases:
+        return otherwise()
+    (cond, then), rest = cases[0], cases[1:]
+    return ops.cond(cond, then, lambda: early_returns(ops, rest, otherwise))
+
+
+def loop_while(
+    ops: Ops,
+    bound: int,
+    state: Any,
+    cond: Callable[[Any], Any],
+    body: Callable[[Any, int], tuple[Any, Any]],
+) -> Any:
+    """`while (cond(state)) { state, go_on = body(state, t); if (!go_on) break; }`
+
+    Unrolled `bound` times, the most iterations the kernel loop can make
+    (it consumes one endpoint or slot per pass); `t` is the pass number.
+    `state` is any record (tuples of values) the body reads and writes; a
+    pass that does not run leaves it unchanged."""
+    running = ops.true()
+    for t in range(bound):
+        active = ops.and_(running, cond(state))
+        if active is False:  # concrete: the loop has ended
+            break
+        state, go_on = ops.cond(
+            active, lambda s=state, t=t: body(s, t), lambda s=state: (s, ops.false())
+        )
+        running = ops.and_(active, go_on)
+    return state

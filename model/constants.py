@@ -22,6 +22,7 @@ AF_INET6 = 10
 MPTCP_PM_ADDR_MAX = 8  # endpoints per netns, cap of both limits
 MPTCP_PM_MAX_ADDR_ID = 255
 MPTCP_PM_ADDR_FLAGS_MASK = 0x3F  # GENMASK(5, 0), applied by mptcp_pm_parse_entry
+ALL_IDS = (1 << 256) - 1  # bitmap_fill(id_avail_bitmap, MPTCP_PM_MAX_ADDR_ID + 1)
 
 EINVAL = errno.EINVAL
 ERANGE = errno.ERANGE

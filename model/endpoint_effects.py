@@ -10,23 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmcheck.model.backend import Ops
-from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_SUBFLOW
+from pmcheck.model.backend import Ops, first_true
+from pmcheck.model.constants import ALL_IDS, FLAG_BACKUP, FLAG_FULLMESH, FLAG_IMPLICIT, FLAG_SUBFLOW
+from pmcheck.model.local_ids import mptcp_pm_mp_prio_send_ack, msk_local_port, set_conn
 from pmcheck.model.pernet import mptcp_addresses_equal
-from pmcheck.model.pm_worker import (
-    mptcp_pm_create_subflow_or_signal_addr,
-    mptcp_pm_rm_addr_or_subflow,
-    msk_local_port,
-    set_conn,
-)
+from pmcheck.model.pm_worker import mptcp_pm_create_subflow_or_signal_addr
+from pmcheck.model.rm_addr import mptcp_pm_remove_addr, mptcp_pm_rm_subflow, rm_list
 from pmcheck.model.rules import Ctx
-from pmcheck.model.state import Conn, Endpoint, Netns, State
-from pmcheck.model.subflows import dec, endp_get_local_id, u8
-
-ALL_IDS = (1 << 256) - 1
+from pmcheck.model.state import SUBFLOW_KIND_MPC, Conn, Endpoint, Netns, State
+from pmcheck.model.subflows import dec, kind, mptcp_endp_get_local_id, u8
 
 
-def mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
+def __mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
     """`__mark_subflow_endp_available`: set the id available (id 0 means the
     MPC endpoint's id); if it was in use and id != 0, local_addr_used--,
     guarded by WARN_ON_ONCE(local_addr_used == 0) (the M1 breakage)."""
@@ -43,7 +38,7 @@ def mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
     )
 
 
-def remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, Any]:
+def mptcp_remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, Any]:
     """`mptcp_remove_anno_list_by_saddr`: drop the announcement of this
     address and port (stopping its timer). Returns (conn, removed)."""
     hits = [ops.and_(a.used, ops.eq(a.addr, e.addr), ops.eq(a.port, e.port)) for a in conn.anno]
@@ -54,7 +49,7 @@ def remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, 
     return conn._replace(anno=anno), ops.or_(*hits)
 
 
-def lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
+def mptcp_lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
     """`mptcp_lookup_subflow_by_saddr`: a subflow from this address. With a
     port the subflow's local port must match too, which only the server's
     initial subflow can (its listening port)."""
@@ -66,7 +61,9 @@ def lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
                     ops,
                     s.local_addr,
                     ops.ite(
-                        ops.eq(s.kind, ops.const(0, 2)), msk_local_port(ops, conn), ops.const(0, 16)
+                        ops.eq(s.kind, kind(ops, SUBFLOW_KIND_MPC)),
+                        msk_local_port(conn),
+                        ops.const(0, 16),
                     ),
                     e.addr,
                     e.port,
@@ -96,7 +93,7 @@ def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> Sta
         mine = mptcp_addresses_equal(
             ops,
             conn.local_addr,
-            msk_local_port(ops, conn),
+            msk_local_port(conn),
             new.addr,
             new.port,
             ops.ne(new.port, ops.const(0, 16)),
@@ -110,16 +107,16 @@ def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> Sta
 def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> State:
     """After an endpoint delete, every in-kernel msk: drop its announcement
     (`mptcp_pm_remove_anno_addr`: add_addr_signaled--, and before
-    d191101dee25 the id available again;
-    RM_ADDR sent, also forced when subflows use the address and the
-    endpoint is not implicit), close the subflows with its (mapped) local id,
+    d191101dee25 the id available again; an RM_ADDR with the mapped id, also
+    forced when subflows use the address and the endpoint is not implicit),
+    close the subflows with its (mapped) local id (`mptcp_pm_rm_subflow`),
     mark a SUBFLOW endpoint available, forget it as MPC endpoint."""
     ops = k.ops
 
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
-        has_sf = lookup_subflow_by_saddr(ops, conn, e)
-        conn, announced = remove_anno_list_by_saddr(ops, conn, e)
+        has_sf = mptcp_lookup_subflow_by_saddr(ops, conn, e)
+        conn, announced = mptcp_remove_anno_list_by_saddr(ops, conn, e)
         # d191101dee25 moved the id release out of mptcp_pm_remove_anno_addr:
         # a signal+subflow endpoint's bit is then still clear when
         # __mark_subflow_endp_available runs, so local_addr_used goes down.
@@ -133,12 +130,12 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
             conn._replace(id_avail=released, add_addr_signaled=dec(ops, conn.add_addr_signaled)),
             conn,
         )
-        local_id = endp_get_local_id(ops, conn, e.id)
-        conn = ops.ite(
-            has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id, by_remote=False), conn
-        )
+        local_id = mptcp_endp_get_local_id(ops, conn, e.id)
+        force = ops.and_(has_sf, ops.not_(ops.has(e.flags, FLAG_IMPLICIT)))
+        conn = mptcp_pm_remove_addr(k, conn, rm_list(ops, local_id), ops.or_(announced, force))
+        conn = ops.ite(has_sf, mptcp_pm_rm_subflow(k, conn, st.netns, local_id), conn)
         subflow_endp = ops.has(e.flags, FLAG_SUBFLOW)
-        marked = mark_subflow_endp_available(ops, conn, local_id)
+        marked = __mark_subflow_endp_available(ops, conn, local_id)
         if k.version.rm_endp_always_marks_avail:
             other = conn._replace(id_avail=ops.bit_set(conn.id_avail, e.id))
             conn = ops.ite(subflow_endp, marked, other)
@@ -167,14 +164,15 @@ def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Any, port: Any) -> 
             mptcp_addresses_equal(
                 ops,
                 conn.local_addr,
-                msk_local_port(ops, conn),
+                msk_local_port(conn),
                 addr,
                 port,
                 ops.ne(port, ops.const(0, 16)),
             ),
         )
-        done = mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, u8(ops, 0), by_remote=False)
-        done = mark_subflow_endp_available(ops, done, u8(ops, 0))
+        done = mptcp_pm_remove_addr(k, conn, rm_list(ops, u8(ops, 0)), ops.true())
+        done = mptcp_pm_rm_subflow(k, done, st.netns, u8(ops, 0))
+        done = __mark_subflow_endp_available(ops, done, u8(ops, 0))
         return set_conn(st, ci, ops.ite(mine, done, conn))
 
     return for_each_conn(k, st, one)
@@ -190,19 +188,21 @@ def mptcp_pm_flush_addrs_and_subflows(k: Ctx, st: State, flushed: Netns) -> Stat
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
         ns = st.netns
-        ids = []
+        ids, alist = [], ops.const(0, 256)
         for e in flushed.endp:
-            has_sf = ops.and_(e.used, lookup_subflow_by_saddr(ops, conn, e))
-            after, announced = remove_anno_list_by_saddr(ops, conn, e)
+            has_sf = ops.and_(e.used, mptcp_lookup_subflow_by_saddr(ops, conn, e))
+            after, announced = mptcp_remove_anno_list_by_saddr(ops, conn, e)
             announced = ops.and_(e.used, announced)
             conn = ops.ite(
                 announced, after._replace(add_addr_signaled=dec(ops, after.add_addr_signaled)), conn
             )
-            ids.append((has_sf, endp_get_local_id(ops, conn, e.id)))
+            ident = mptcp_endp_get_local_id(ops, conn, e.id)
+            alist = ops.ite(announced, ops.bit_set(alist, ident), alist)
+            ids.append((has_sf, ident))
+        nonempty = ops.ne(alist, ops.const(0, 256))
+        conn = mptcp_pm_remove_addr(k, conn, alist, nonempty)
         for has_sf, ident in ids:  # mptcp_pm_rm_subflow(slist)
-            conn = ops.ite(
-                has_sf, mptcp_pm_rm_addr_or_subflow(k, conn, ns, ident, by_remote=False), conn
-            )
+            conn = ops.ite(has_sf, mptcp_pm_rm_subflow(k, conn, ns, ident), conn)
         conn = conn._replace(id_avail=ops.const(ALL_IDS, 256), local_addr_used=u8(ops, 0))
         return set_conn(st, ci, conn)
 
@@ -222,17 +222,12 @@ def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Any) -> S
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
         live = ops.or_(*(s.used for s in conn.sf))
-        from pmcheck.model.backend import first_true
-
         firsts = first_true(ops, [ops.and_(s.used, ops.eq(s.local_addr, e.addr)) for s in conn.sf])
-        sf = tuple(
-            ops.ite(ops.and_(backup_changed, f), s._replace(backup=new_backup), s)
-            for f, s in zip(firsts, conn.sf, strict=True)
-        )
-        conn = conn._replace(sf=sf)
-        local_id = endp_get_local_id(ops, conn, e.id)
-        meshed = mptcp_pm_rm_addr_or_subflow(k, conn, st.netns, local_id, by_remote=False)
-        meshed = mark_subflow_endp_available(ops, meshed, local_id)
+        firsts = [ops.and_(backup_changed, f) for f in firsts]
+        conn = mptcp_pm_mp_prio_send_ack(k, conn, firsts, new_backup)
+        local_id = mptcp_endp_get_local_id(ops, conn, e.id)
+        meshed = mptcp_pm_rm_subflow(k, conn, st.netns, local_id)
+        meshed = __mark_subflow_endp_available(ops, meshed, local_id)
         st2 = set_conn(st, ci, meshed)
         st2 = mptcp_pm_create_subflow_or_signal_addr(k, st2, ci)
         st1 = set_conn(st, ci, conn)

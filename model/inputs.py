@@ -44,6 +44,7 @@ class EventInput(NamedTuple):
     flag: Any  # Bool: deny_join_id0 (connect) / accepted (join result)
     server: Any  # Bool: connect: the host is the passive side
     slot: Any  # subflow or announcement slot an environment event is about
+    side: Any = False  # Bool, in-kernel peer only: the event is about the peer's side
 
 
 class Outcome(NamedTuple):
@@ -68,6 +69,7 @@ INPUT_WIDTHS: dict[str, int] = {
     "flag": BOOL,
     "server": BOOL,
     "slot": 8,
+    "side": BOOL,
     "errno": 8,
     "msg": 8,
     "value": 8,
@@ -75,4 +77,4 @@ INPUT_WIDTHS: dict[str, int] = {
 
 NO_ADDR = AddrInput(0, 0, 0, False, 0, 0, 0)
 NO_LIMITS = LimitsInput(False, 0, False, 0)
-NO_EVENT = EventInput(0, 0, 0, 0, 0, False, False, 0)
+NO_EVENT = EventInput(0, 0, 0, 0, 0, False, False, 0, False)

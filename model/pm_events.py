@@ -1,60 +1,81 @@
-"""Connection and peer events: what the data path and the environment do.
+"""Connection and peer events: what the data path does when something
+arrives, and the PM worker as an event.
 
 Scenario verbs (`connect`, `peer announce`, ...) and the checker's steps use
 these rules. Each acts on the connection slot `inputs.event.conn`; events
 that do not apply (no such connection, subflow or pending echo) change
 nothing and report value 0, so a scenario can say "no such subflow".
 
-The PM worker is its own event (`worker`): the data path only schedules it,
-as the kernel does, so a checker can interleave other events before it runs.
-`pmcheck.interp` runs the environment to quiescence after each scenario verb
-(worker runs, join outcomes, ADD_ADDR echoes), like the live kernel does.
+The receive-side functions (`mptcp_pm_add_addr_received`,
+`mptcp_pm_rm_addr_received`, `subflow_check_req`, `subflow_finish_connect`)
+take their message's fields as arguments: the scripted peer's verbs pass the
+scenario's values, and with an in-kernel peer the environment
+(model/wire.py) passes what the other host sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pmcheck.model.backend import Ops, first_true
-from pmcheck.model.inputs import Outcome
-from pmcheck.model.pernet import mptcp_addresses_equal
-from pmcheck.model.pm_worker import (
-    is_backup_endpoint,
+from pmcheck.model.constants import ALL_IDS
+from pmcheck.model.inputs import EventInput, Outcome
+from pmcheck.model.local_ids import (
     mptcp_pm_get_local_id,
+    mptcp_pm_nl_is_backup,
     set_conn,
 )
-from pmcheck.model.pm_worker import (
-    mptcp_pm_worker as run_pm_worker,
-)
+from pmcheck.model.pernet import mptcp_addresses_equal
+from pmcheck.model.pm_worker import mptcp_pm_worker
+from pmcheck.model.rm_addr import rm_list
 from pmcheck.model.rules import Ctx, Inputs, rule
 from pmcheck.model.state import (
-    EMPTY_ANNO,
+    NO_TWIN,
     SUBFLOW_KIND_ACTIVE,
-    SUBFLOW_KIND_MPC,
     SUBFLOW_KIND_PASSIVE,
+    Anno,
     Conn,
     State,
     Subflow,
+    mirror,
 )
 from pmcheck.model.subflows import (
     add_subflow,
-    c_flag_case,
     close_subflows,
-    pm_subflow_established,
+    kind,
+    mptcp_pm_add_addr_c_flag_case,
+    mptcp_pm_subflow_established,
     u8,
 )
 from pmcheck.model.topology import is_v4
 
-ALL_IDS = (1 << 256) - 1
+
+def on_side(k: Ctx, st: State, side: Any, fn: Callable[[Ctx, State], tuple[State, Any]]) -> Any:
+    """`fn` on the host (side false) or, with an in-kernel peer, on the peer
+    (side true): the same rule, read through `mirror`."""
+    if not st.peer:
+        return fn(k, st)
+
+    def peer() -> tuple[State, Any]:
+        after, value = fn(k.mirrored(), mirror(st))
+        return mirror(after), value
+
+    return k.ops.cond(side, peer, lambda: fn(k, st))
 
 
 def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
-    """Apply `fn(st, ci) -> (st, applied)` to the connection the event names."""
+    """Apply `fn(k, st, ci) -> (st, applied)` to the connection the event
+    names, on the side it names."""
     ops = k.ops
     applied = ops.false()
     for ci in range(len(st.conns)):
         here = ops.eq(inp.event.conn, u8(ops, ci))
-        st, ok = ops.cond(here, lambda st=st, ci=ci: fn(st, ci), lambda st=st: (st, ops.false()))
+
+        def run(st: State, ci: int = ci) -> tuple[State, Any]:
+            return on_side(k, st, inp.event.side, lambda k, st: fn(k, st, ci))
+
+        st, ok = ops.cond(here, lambda st=st, run=run: run(st), lambda st=st: (st, ops.false()))
         applied = ops.or_(applied, ok)
     return st, applied
 
@@ -68,7 +89,23 @@ def outcome(ops: Ops, applied: Any) -> Outcome:
     return Outcome(u8(ops, 0), u8(ops, 0), ops.ite(applied, u8(ops, 1), u8(ops, 0)))
 
 
-def pm_data_reset(ops: Ops, conn: Conn, st: State) -> Conn:
+def empty_subflow(ops: Ops) -> Subflow:
+    zero = u8(ops, 0)
+    return Subflow(
+        ops.false(), ops.false(), kind(ops, 0), zero, zero, zero, zero, ops.const(0, 16),
+        ops.false(), ops.false(), zero, ops.false(),
+    )  # fmt: skip
+
+
+def empty_anno(ops: Ops) -> Anno:
+    zero = u8(ops, 0)
+    return Anno(ops.false(), zero, zero, ops.const(0, 16), ops.false(), zero, ops.false())
+
+
+# --- connections -----------------------------------------------------------------
+
+
+def mptcp_pm_data_reset(ops: Ops, conn: Conn, st: State) -> Conn:
     """`mptcp_pm_data_reset` (pm.c): counters 0, all ids available, and the
     gates from the limits and endpoint counts of this moment. Laminar-only
     and fullmesh-only endpoints do not make work pending (F6)."""
@@ -92,7 +129,7 @@ def pm_data_reset(ops: Ops, conn: Conn, st: State) -> Conn:
     )
 
 
-def pm_fully_established(ops: Ops, conn: Conn) -> Conn:
+def mptcp_pm_fully_established(ops: Ops, conn: Conn) -> Conn:
     """`mptcp_pm_fully_established`: the first time, schedule ESTABLISHED if
     work is pending."""
     first = ops.not_(conn.already_established)
@@ -102,207 +139,302 @@ def pm_fully_established(ops: Ops, conn: Conn) -> Conn:
     )
 
 
-@rule("connect", writes=("conns",), reads_inputs=("event",))
+def open_side(k: Ctx, st: State, ci: int, ev: EventInput) -> State:
+    """One side of a new connection on slot `ci` (`laddr` local, `raddr`
+    remote, `server` when this side accepted): `mptcp_pm_data_reset`, the
+    MPC subflow (ids 0, twin slot 0), the peer's C flag. The server is fully
+    established at the third ACK (`subflow_syn_recv_sock`), the client when
+    the server's first packet arrives (`check_fully_established`): at once
+    with the scripted peer (the testbed exchanges data), as an environment
+    event with an in-kernel peer."""
+    ops = k.ops
+    conn = st.conns[ci]
+    zero_port = ops.const(0, 16)  # the client's side of the initial subflow: ephemeral
+    dport = ops.ite(ev.server, zero_port, ev.port)
+    mpc = empty_subflow(ops)._replace(
+        used=ops.true(), established=ops.true(), local_addr=ev.laddr, remote_addr=ev.raddr,
+        remote_port=dport,
+    )  # fmt: skip
+    fresh = conn._replace(
+        used=ops.true(),
+        server=ev.server,
+        v4=is_v4(ops, ev.laddr),
+        local_addr=ev.laddr,
+        remote_addr=ev.raddr,
+        port=dport,
+        lport=ops.ite(ev.server, ev.port, zero_port),
+        deny_join_id0=ev.flag,
+        w_established=ops.false(),
+        w_subflow_established=ops.false(),
+        w_add_addr=ops.false(),
+        w_rm_addr=ops.false(),
+        rm_rx=ops.const(0, 256),
+        rm_tx=ops.const(0, 256),
+        warned=ops.false(),
+        overflow=ops.false(),
+        anno=tuple(empty_anno(ops) for _ in conn.anno),
+        sf=(mpc, *(empty_subflow(ops) for _ in conn.sf[1:])),
+    )
+    fresh = mptcp_pm_data_reset(ops, fresh, st)
+    established = ev.server if k.topo.peer_kernel else ops.true()
+    fresh = ops.ite(established, mptcp_pm_fully_established(ops, fresh), fresh)
+    return set_conn(st, ci, fresh)
+
+
+@rule("connect", writes=("conns", "peer"), reads_inputs=("event",))
 def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """A connection opens on a free slot: `mptcp_pm_new_connection` with
-    `mptcp_pm_data_reset`, the MPC subflow (local id 0, remote id 0), the
-    peer's C flag from its MP_CAPABLE, then `mptcp_pm_fully_established`
-    (the live testbed exchanges data, so the connection is fully established
-    before any PM work runs). `server`: the peer connected and the host
-    accepted; the in-kernel PM acts the same on both sides."""
+    """A connection opens on a free slot: `mptcp_pm_new_connection` on the
+    host and, with an in-kernel peer, on the peer (its addresses swapped,
+    the other role, no C flag from the host). `server`: the peer connected
+    and the host accepted."""
     ops, ev = k.ops, inp.event
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
-        conn = st.conns[ci]
-        # The client's side of the initial subflow has an ephemeral port: 0 here.
-        zero_port = ops.const(0, 16)
-        dport = ops.ite(ev.server, zero_port, ev.port)
-        mpc = Subflow(
-            ops.true(),
-            ops.true(),
-            ops.const(SUBFLOW_KIND_MPC, 2),
-            u8(ops, 0),
-            u8(ops, 0),
-            ev.laddr,
-            ev.raddr,
-            dport,
-            ops.false(),
-        )
-        fresh = conn._replace(
-            used=ops.true(),
-            server=ev.server,
-            v4=is_v4(ops, ev.laddr),
-            local_addr=ev.laddr,
-            remote_addr=ev.raddr,
-            port=dport,
-            lport=ops.ite(ev.server, ev.port, zero_port),
-            deny_join_id0=ev.flag,
-            w_established=ops.false(),
-            w_subflow_established=ops.false(),
-            w_add_addr=ops.false(),
-            w_rm_addr=ops.false(),
-            warned=ops.false(),
-            overflow=ops.false(),
-            anno=tuple(_empty_anno(ops) for _ in conn.anno),
-            sf=(mpc, *(_empty_sf(ops) for _ in conn.sf[1:])),
-        )
-        fresh = pm_fully_established(ops, pm_data_reset(ops, fresh, st))
-        can = ops.not_(conn.used)
-        return ops.ite(can, set_conn(st, ci, fresh), st), can
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        can = ops.not_(st.conns[ci].used)
+        opened = open_side(k, st, ci, ev)
+        if st.peer:
+            theirs = ev._replace(
+                laddr=ev.raddr, raddr=ev.laddr, server=ops.not_(ev.server), flag=ops.false()
+            )
+            opened = mirror(open_side(k.mirrored(), mirror(opened), ci, theirs))
+        return ops.ite(can, opened, st), can
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
 
 
-def _empty_sf(ops: Ops) -> Subflow:
-    return Subflow(
-        ops.false(),
-        ops.false(),
-        ops.const(0, 2),
-        u8(ops, 0),
-        u8(ops, 0),
-        u8(ops, 0),
-        u8(ops, 0),
-        ops.const(0, 16),
-        ops.false(),
-    )
-
-
-def _empty_anno(ops: Ops) -> Any:
-    return EMPTY_ANNO._replace(
-        used=ops.false(),
-        id=u8(ops, 0),
-        addr=u8(ops, 0),
-        port=ops.const(0, 16),
-        echo_pending=ops.false(),
-    )
-
-
-@rule("worker", writes=("netns", "conns"), reads_inputs=("event",))
-def mptcp_pm_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """The msk's PM work runs: `mptcp_pm_worker` (pm.c)."""
+@rule("worker", writes=("netns", "conns", "peer"), reads_inputs=("event",))
+def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The msk worker runs (`mptcp_worker`, protocol.c): its PM part,
+    `mptcp_pm_worker` (pm.c)."""
     ops = k.ops
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
         due = ops.and_(
             c.used, ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
         )
-        return run_pm_worker(k, st, ci), due
+        return mptcp_pm_worker(k, st, ci), due
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
 
 
-@rule("peer announce", writes=("conns",), reads_inputs=("event",))
-def mptcp_pm_add_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """An ADD_ADDR arrives: `mptcp_pm_add_addr_received` (pm.c). Echo only
-    for id 0 with another address than the initial one, or id > 0 when
-    accept_addr is false and the C-flag case does not hold; otherwise
-    schedule ADD_ADDR_RECEIVED with pm->remote, or drop it (no echo, the
-    peer retransmits) if that work is already pending. It arrives only while
-    some subflow is established."""
-    ops, ev = k.ops, inp.event
-
-    def one(st: State, ci: int) -> tuple[State, Any]:
-        c = st.conns[ci]
-        id0 = ops.eq(ev.rid, u8(ops, 0))
-        init = mptcp_addresses_equal(
-            ops, c.remote_addr, c.port, ev.raddr, ev.port, ops.ne(ev.port, ops.const(0, 16))
-        )
-        echo_only = ops.or_(
-            ops.and_(id0, ops.not_(init)),
-            ops.and_(
-                ops.not_(id0), ops.not_(c.accept_addr), ops.not_(c_flag_case(ops, c, st.netns))
-            ),
-        )
-        arrives = has_path(ops, c)
-        take = ops.and_(arrives, ops.not_(echo_only), ops.not_(c.w_add_addr))
-        c2 = c._replace(
-            w_add_addr=ops.true(),
-            pm_remote_addr=ev.raddr,
-            pm_remote_id=ev.rid,
-            pm_remote_port=ev.port,
-        )
-        return ops.ite(take, set_conn(st, ci, c2), st), arrives
-
-    st, applied = for_conn(k, st, inp, one)
-    return st, outcome(ops, applied)
+# --- ADD_ADDR and RM_ADDR received --------------------------------------------------
 
 
-@rule("peer remove", writes=("conns",), reads_inputs=("event",))
-def mptcp_pm_rm_addr_received(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """An RM_ADDR arrives: `mptcp_pm_rm_addr_received` schedules
-    RM_ADDR_RECEIVED with the id list, or drops it if already pending."""
-    ops, ev = k.ops, inp.event
+def mptcp_pm_add_addr_received(
+    k: Ctx, st: State, ci: int, raddr: Any, rid: Any, port: Any
+) -> tuple[State, Any]:
+    """`mptcp_pm_add_addr_received` (pm.c): echo only for id 0 with another
+    address than the initial one, or id > 0 when accept_addr is false and
+    the C-flag case does not hold; otherwise schedule ADD_ADDR_RECEIVED with
+    pm->remote, or drop it (no echo, the peer retransmits) if that work is
+    already pending. It arrives only while some subflow is established.
+    Returns the state and whether it arrived."""
+    ops = k.ops
+    c = st.conns[ci]
+    id0 = ops.eq(rid, u8(ops, 0))
+    init = mptcp_addresses_equal(
+        ops, c.remote_addr, c.port, raddr, port, ops.ne(port, ops.const(0, 16))
+    )
+    echo_only = ops.or_(
+        ops.and_(id0, ops.not_(init)),
+        ops.and_(
+            ops.not_(id0),
+            ops.not_(c.accept_addr),
+            ops.not_(mptcp_pm_add_addr_c_flag_case(ops, c, st.netns)),
+        ),
+    )
+    arrives = has_path(ops, c)
+    take = ops.and_(arrives, ops.not_(echo_only), ops.not_(c.w_add_addr))
+    scheduled = c._replace(
+        w_add_addr=ops.true(), pm_remote_addr=raddr, pm_remote_id=rid, pm_remote_port=port
+    )
+    return ops.ite(take, set_conn(st, ci, scheduled), st), arrives
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
-        c = st.conns[ci]
-        arrives = has_path(ops, c)
-        take = ops.and_(arrives, ops.not_(c.w_rm_addr))
-        return ops.ite(
-            take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(), rm_rx_id=ev.rid)), st
-        ), arrives
+
+@rule(
+    "peer announce",
+    writes=("conns", "peer"),
+    reads_inputs=("event",),
+    kernel="mptcp_pm_add_addr_received",
+)
+def peer_announce(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer sends ADD_ADDR: `mptcp_pm_add_addr_received`."""
+    ev = inp.event
+
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        return mptcp_pm_add_addr_received(k, st, ci, ev.raddr, ev.rid, ev.port)
 
     st, applied = for_conn(k, st, inp, one)
-    return st, outcome(ops, applied)
+    return st, outcome(k.ops, applied)
 
 
-@rule("peer join", writes=("netns", "conns"), reads_inputs=("event",))
-def subflow_token_join_request(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """The peer opens an MP_JOIN subflow to a host address (passive join).
+def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Any) -> tuple[State, Any]:
+    """`mptcp_pm_rm_addr_received`: schedule RM_ADDR_RECEIVED with the id
+    list, or drop it (never retried) if that work is already pending.
+    Returns the state and whether it arrived."""
+    ops = k.ops
+    c = st.conns[ci]
+    arrives = has_path(ops, c)
+    take = ops.and_(arrives, ops.not_(c.w_rm_addr))
+    return ops.ite(take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(), rm_rx=ids)), st), arrives
 
+
+@rule(
+    "peer remove",
+    writes=("conns", "peer"),
+    reads_inputs=("event",),
+    kernel="mptcp_pm_rm_addr_received",
+)
+def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer sends RM_ADDR for one id: `mptcp_pm_rm_addr_received`."""
+
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        return mptcp_pm_rm_addr_received(k, st, ci, rm_list(k.ops, inp.event.rid))
+
+    st, applied = for_conn(k, st, inp, one)
+    return st, outcome(k.ops, applied)
+
+
+# --- joins ---------------------------------------------------------------------------
+
+
+def mptcp_pm_allow_new_subflow(ops: Ops, conn: Conn, limit: Any) -> tuple[Conn, Any]:
+    """`mptcp_can_accept_new_subflow` (fully established, accept_subflow)
+    then `mptcp_pm_allow_new_subflow` (extra_subflows < limit: ++, and
+    accept_subflow off at the limit). Returns (conn, allowed)."""
+    allowed = ops.and_(
+        conn.used,
+        conn.already_established,
+        conn.accept_subflow,
+        ops.ult(conn.extra_subflows, limit),
+    )
+    extra = ops.add(conn.extra_subflows, u8(ops, 1), 8)
+    counted = conn._replace(extra_subflows=extra, accept_subflow=ops.ne(extra, limit))
+    return ops.ite(allowed, counted, conn), allowed
+
+
+def subflow_check_req(
+    k: Ctx, st: State, ci: int, laddr: Any, raddr: Any, rid: Any, rbackup: Any, listening: Any
+) -> tuple[State, Any, Any, Any]:
+    """A passive join, from SYN to third ACK: `subflow_check_req` ->
     `subflow_token_join_request` resolves the local id with
-    `mptcp_pm_get_local_id` (may create an IMPLICIT endpoint, F11; a full
-    table refuses the join), then `mptcp_can_accept_new_subflow` (fully
-    established and accept_subflow) and `mptcp_pm_allow_new_subflow`
-    (extra_subflows < limit, ++, accept_subflow off at the limit). Our B bit
-    comes from the endpoint (`mptcp_pm_is_backup`). Once established,
-    `mptcp_pm_subflow_established`.
-    """
+    `mptcp_pm_get_local_id` (may create an IMPLICIT endpoint even if the
+    join is refused later, F11; a full table refuses it); `listening`: a
+    listener took the SYN and the port check passed. Then
+    `subflow_syn_recv_sock` -> `mptcp_finish_join`: the subflow joins if
+    `mptcp_pm_allow_new_subflow` lets it; our B bit from the endpoint
+    (`mptcp_pm_is_backup`), the peer's from its SYN; once established,
+    `mptcp_pm_subflow_established`. Returns (state, accepted, local id,
+    the one-hot slot it took)."""
+    ops = k.ops
+    st, local_id, id_ok = mptcp_pm_get_local_id(
+        k, st, ci, laddr, ops.and_(st.conns[ci].used, listening)
+    )
+    ns = st.netns
+    c, allowed = mptcp_pm_allow_new_subflow(ops, st.conns[ci], ns.limit_extra_subflows)
+    allowed = ops.and_(allowed, listening, id_ok)
+    sf = empty_subflow(ops)._replace(
+        used=ops.true(), established=ops.true(), kind=kind(ops, SUBFLOW_KIND_PASSIVE),
+        local_id=local_id, remote_id=rid, local_addr=laddr, remote_addr=raddr,
+        backup=mptcp_pm_nl_is_backup(ops, ns, laddr), remote_backup=rbackup,
+        twin=u8(ops, NO_TWIN),
+    )  # fmt: skip
+    joined, placed = add_subflow(ops, c, sf, ops.true())
+    joined = mptcp_pm_subflow_established(ops, joined)
+    conn = ops.ite(allowed, joined, st.conns[ci])
+    return set_conn(st, ci, conn), allowed, local_id, [ops.and_(allowed, p) for p in placed]
+
+
+@rule(
+    "peer join",
+    writes=("netns", "conns", "peer"),
+    reads_inputs=("event",),
+    kernel="subflow_check_req",
+)
+def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer opens an MP_JOIN subflow from `raddr` (address id
+    `rid`) to the host's `laddr` (passive join, `subflow_check_req`). The
+    testbed always has a listener for it."""
     ops, ev = k.ops, inp.event
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
-        c = st.conns[ci]
-        st2, local_id, id_ok = mptcp_pm_get_local_id(k, st, ci, ev.laddr, c.used)
-        c = st2.conns[ci]
-        ns = st2.netns
-        allowed = ops.and_(
-            c.used, id_ok, c.accept_subflow, ops.ult(c.extra_subflows, ns.limit_extra_subflows)
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        st, allowed, _, _ = subflow_check_req(
+            k, st, ci, ev.laddr, ev.raddr, ev.rid, ops.false(), ops.true()
         )
-        extra = ops.add(c.extra_subflows, u8(ops, 1), 8)
-        sf = Subflow(
-            ops.true(),
-            ops.true(),
-            ops.const(SUBFLOW_KIND_PASSIVE, 2),
-            local_id,
-            ev.rid,
-            ev.laddr,
-            ev.raddr,
-            ops.const(0, 16),
-            is_backup_endpoint(ops, ns, ev.laddr),
-        )
-        joined = add_subflow(
-            ops,
-            c._replace(extra_subflows=extra, accept_subflow=ops.ne(extra, ns.limit_extra_subflows)),
-            sf,
-            ops.true(),
-        )
-        joined = pm_subflow_established(ops, joined)
-        return set_conn(st2, ci, ops.ite(allowed, joined, c)), allowed
+        return st, allowed
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
 
 
-@rule("subflow close", writes=("conns",), reads_inputs=("event",))
+def subflow_finish_connect(
+    k: Ctx, st: State, ci: int, hits: list[Any], accepted: Any,
+    remote_id: Any = None, remote_backup: Any = None, twin: Any = None,
+) -> State:  # fmt: skip
+    """The answer to an active join in SYN_SENT (one-hot `hits`): accepted ->
+    `subflow_finish_connect` (subflow.c) completes it (with an in-kernel
+    peer: the SYN-ACK's join id overwrites remote_id, its B bit is the
+    peer's, and the twin slot is known), then `mptcp_pm_subflow_established`;
+    refused (RST) -> closed through `mptcp_close_ssk`."""
+    ops = k.ops
+    c = st.conns[ci]
+
+    def completed(s: Subflow) -> Subflow:
+        s = s._replace(established=ops.true())
+        if remote_id is not None:
+            s = s._replace(remote_id=remote_id, remote_backup=remote_backup, twin=twin)
+        return s
+
+    ok = tuple(ops.ite(h, completed(s), s) for h, s in zip(hits, c.sf, strict=True))
+    done = mptcp_pm_subflow_established(ops, c._replace(sf=ok))
+    refused, _ = close_subflows(ops, c, st.netns, hits)
+    return set_conn(st, ci, ops.ite(ops.or_(*hits), ops.ite(accepted, done, refused), c))
+
+
+def syn_sent(ops: Ops, c: Conn, i: int) -> Any:
+    """Subflow slot i is an active join whose SYN is still unanswered."""
+    s = c.sf[i]
+    return ops.and_(
+        c.used, s.used, ops.not_(s.established), ops.eq(s.kind, kind(ops, SUBFLOW_KIND_ACTIVE))
+    )
+
+
+@rule(
+    "join result",
+    writes=("conns", "peer"),
+    reads_inputs=("event",),
+    kernel="subflow_finish_connect",
+)
+def join_result(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer answers the active join in subflow slot `slot`:
+    accepted (`flag`, `subflow_finish_connect`) or reset."""
+    ops, ev = k.ops, inp.event
+
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        c = st.conns[ci]
+        hits = [
+            ops.and_(ops.eq(ev.slot, u8(ops, i)), syn_sent(ops, c, i)) for i in range(len(c.sf))
+        ]
+        return subflow_finish_connect(k, st, ci, hits, ev.flag), ops.or_(*hits)
+
+    st, applied = for_conn(k, st, inp, one)
+    return st, outcome(ops, applied)
+
+
+# --- subflow close, echoes, timers --------------------------------------------------
+
+
+@rule("subflow close", writes=("conns", "peer"), reads_inputs=("event",))
 def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The subflow from `laddr` to `raddr` is closed by the network or the
     peer: `mptcp_close_ssk` -> `mptcp_pm_subflow_check_next`. The endpoint it
     used stays used (its id bit stays clear)."""
     ops, ev = k.ops, inp.event
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
         match = first_true(
             ops,
@@ -318,71 +450,54 @@ def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
-@rule("join result", writes=("conns",), reads_inputs=("event",))
-def subflow_finish_connect(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """The outcome of an active join in SYN_SENT (subflow slot `slot`):
-    accepted -> `subflow_finish_connect` (subflow.c) completes the join,
-    `mptcp_pm_subflow_established`; refused (RST) -> closed through
-    `mptcp_close_ssk`."""
+def mptcp_pm_add_addr_echoed(k: Ctx, st: State, ci: int, hits: list[Any]) -> State:
+    """`mptcp_pm_add_addr_echoed` for the one-hot announcement `hits`: the
+    retransmit timer stops (the entry stays) and, if work is pending,
+    SUBFLOW_ESTABLISHED is scheduled so the next address gets announced."""
+    ops = k.ops
+    c = st.conns[ci]
+    anno = tuple(
+        ops.ite(h, a._replace(echo_pending=ops.false()), a)
+        for h, a in zip(hits, c.anno, strict=True)
+    )
+    hit = ops.or_(*hits)
+    c2 = c._replace(
+        anno=anno,
+        w_subflow_established=ops.or_(c.w_subflow_established, ops.and_(hit, c.work_pending)),
+    )
+    return set_conn(st, ci, ops.ite(hit, c2, c))
+
+
+def echo_due(ops: Ops, c: Conn, i: int) -> Any:
+    a = c.anno[i]
+    return ops.and_(c.used, a.used, a.echo_pending)
+
+
+@rule(
+    "add_addr echo",
+    writes=("conns", "peer"),
+    reads_inputs=("event",),
+    kernel="mptcp_pm_add_addr_echoed",
+)
+def add_addr_echo(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer echoes our ADD_ADDR in announcement slot `slot`:
+    `mptcp_pm_add_addr_echoed`."""
     ops, ev = k.ops, inp.event
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
         hits = [
-            ops.and_(
-                ops.eq(ev.slot, u8(ops, i)),
-                s.used,
-                ops.not_(s.established),
-                ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)),
-            )
-            for i, s in enumerate(c.sf)
+            ops.and_(ops.eq(ev.slot, u8(ops, i)), echo_due(ops, c, i)) for i in range(len(c.anno))
         ]
-        ok = tuple(
-            ops.ite(h, s._replace(established=ops.true()), s)
-            for h, s in zip(hits, c.sf, strict=True)
-        )
-        accepted = pm_subflow_established(ops, c._replace(sf=ok))
-        refused, _ = close_subflows(ops, c, st.netns, hits)
-        hit = ops.or_(*hits)
-        c2 = ops.ite(hit, ops.ite(ev.flag, accepted, refused), c)
-        return set_conn(st, ci, c2), ops.and_(c.used, hit)
+        return mptcp_pm_add_addr_echoed(k, st, ci, hits), ops.or_(*hits)
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
 
 
-@rule("add_addr echo", writes=("conns",), reads_inputs=("event",))
-def mptcp_pm_add_addr_echoed(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """The peer echoes our ADD_ADDR (announcement slot `slot`):
-    `mptcp_pm_add_addr_echoed` stops the retransmit timer (the entry stays)
-    and, if work is pending, schedules SUBFLOW_ESTABLISHED so the next
-    address gets announced."""
-    ops, ev = k.ops, inp.event
-
-    def one(st: State, ci: int) -> tuple[State, Any]:
-        c = st.conns[ci]
-        hits = [
-            ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending)
-            for i, a in enumerate(c.anno)
-        ]
-        anno = tuple(
-            ops.ite(h, a._replace(echo_pending=ops.false()), a)
-            for h, a in zip(hits, c.anno, strict=True)
-        )
-        hit = ops.or_(*hits)
-        c2 = c._replace(
-            anno=anno,
-            w_subflow_established=ops.or_(c.w_subflow_established, ops.and_(hit, c.work_pending)),
-        )
-        return set_conn(st, ci, ops.ite(hit, c2, c)), ops.and_(c.used, hit)
-
-    st, applied = for_conn(k, st, inp, one)
-    return st, outcome(ops, applied)
-
-
-@rule("add_addr timeout", writes=("conns",), reads_inputs=("event",))
-def mptcp_pm_add_addr_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """No echo ever came for announcement slot `slot`: `mptcp_pm_add_addr_timer`
+@rule("add_addr timeout", writes=("conns", "peer"), reads_inputs=("event",))
+def mptcp_pm_add_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """No echo ever came for announcement slot `slot`: `mptcp_pm_add_timer`
     retransmits up to ADD_ADDR_RETRANS_MAX times, then gives up and calls
     `mptcp_pm_subflow_established` so the next address gets announced. The
     entry stays. Entries whose stored id is 0 are skipped by the timer (F8:
@@ -390,7 +505,7 @@ def mptcp_pm_add_addr_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
     endpoint). The retransmissions themselves carry no PM state."""
     ops, ev = k.ops, inp.event
 
-    def one(st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
         c = st.conns[ci]
         hits = [
             ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending, ops.ne(a.id, u8(ops, 0)))
@@ -401,7 +516,7 @@ def mptcp_pm_add_addr_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
             for h, a in zip(hits, c.anno, strict=True)
         )
         hit = ops.or_(*hits)
-        c2 = pm_subflow_established(ops, c._replace(anno=anno))
+        c2 = mptcp_pm_subflow_established(ops, c._replace(anno=anno))
         return set_conn(st, ci, ops.ite(hit, c2, c)), ops.and_(c.used, hit)
 
     st, applied = for_conn(k, st, inp, one)

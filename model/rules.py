@@ -29,6 +29,11 @@ class Ctx:
     version: KernelVersion
     topo: Topology = field(default_factory=Topology)
 
+    def mirrored(self) -> Ctx:
+        """The context of the in-kernel peer: the same backend and kernel,
+        the topology seen from the peer."""
+        return Ctx(self.ops, self.version, self.topo.mirror())
+
 
 class Inputs(NamedTuple):
     """Every command's and event's parameters; a rule reads the part it needs."""
@@ -57,14 +62,20 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    name: str, writes: tuple[str, ...], reads_inputs: tuple[str, ...] = ()
+    name: str,
+    writes: tuple[str, ...],
+    reads_inputs: tuple[str, ...] = (),
+    kernel: str | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule under a scenario command name."""
+    """Register a rule under a scenario command name. Its kernel function is
+    the Python function's name, or `kernel` where the rule only adapts a
+    scenario verb's inputs to a function of that name (which then cannot
+    share the name)."""
 
     def deco(fn: RuleFn) -> RuleFn:
         if name in RULES:
             raise ValueError(f"rule {name!r} registered twice")
-        RULES[name] = Rule(name, fn.__name__, fn, writes, reads_inputs)
+        RULES[name] = Rule(name, kernel or fn.__name__, fn, writes, reads_inputs)
         return fn
 
     return deco

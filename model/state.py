@@ -6,8 +6,11 @@ backend with terms. `fresh` makes an all-variables state for symbolic checks,
 `lift` turns a concrete state into Z3 constants, and `evaluate` reads a Z3
 state back as a concrete one under a model.
 
-Per-connection state (issue 4) joins `State` as another field; the netns part
-is unchanged by that.
+A `State` is one host (its endpoint table and connections) plus, when the
+peer runs the in-kernel PM too, the peer's `Host` in `peer`: the same record
+read by the same rules through `mirror` (model/peer.py). The messages on the
+wire between them live in the records they come from (an announcement not
+yet delivered, an RM_ADDR list being sent, a subflow whose SYN is out).
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ class Subflow(NamedTuple):
     remote_addr: Any
     remote_port: Any  # the peer's port this subflow goes to
     backup: Any  # Bool: request_bkup, our B bit
+    remote_backup: Any  # Bool: subflow->backup, the peer's B bit (its SYN/SYN-ACK, MP_PRIO)
+    # In-kernel peer only: the slot of the same subflow on the other host
+    # (NO_TWIN while the join SYN is out), and an MP_PRIO on its way there.
+    twin: Any
+    prio_tx: Any  # Bool
 
 
 class Anno(NamedTuple):
@@ -79,6 +87,8 @@ class Anno(NamedTuple):
     addr: Any
     port: Any
     echo_pending: Any  # Bool: sent, the peer's echo not yet received
+    sent_id: Any  # the id the ADD_ADDR carried (0 for the MPC endpoint)
+    delivered: Any  # Bool, in-kernel peer only: the ADD_ADDR reached the peer
 
 
 class Conn(NamedTuple):
@@ -110,22 +120,33 @@ class Conn(NamedTuple):
     w_established: Any
     w_subflow_established: Any
     w_add_addr: Any  # MPTCP_PM_ADD_ADDR_RECEIVED, with pm->remote below
-    w_rm_addr: Any  # MPTCP_PM_RM_ADDR_RECEIVED, with rm_list_rx (one id) below
+    w_rm_addr: Any  # MPTCP_PM_RM_ADDR_RECEIVED, with rm_list_rx below
     pm_remote_addr: Any
     pm_remote_id: Any
     pm_remote_port: Any
-    rm_rx_id: Any
+    rm_rx: Any  # 256-bit: the ids of rm_list_rx
+    rm_tx: Any  # 256-bit, in-kernel peer only: the ids of an RM_ADDR on its way
     warned: Any  # Bool: a kernel WARN_ON_ONCE fired on this connection
     overflow: Any  # Bool: more live subflows than the scope's slots (scope error)
     anno: tuple[Anno, ...]
     sf: tuple[Subflow, ...]
 
 
-class State(NamedTuple):
-    """The whole model state: the namespace's endpoint table and connections."""
+class Host(NamedTuple):
+    """One host's in-kernel PM state: its namespace and its connections."""
 
     netns: Netns
     conns: tuple[Conn, ...]
+
+
+class State(NamedTuple):
+    """The whole model state: the host under test (its endpoint table and
+    connections) and, with an in-kernel peer, the peer's `Host`; () when the
+    peer is scripted. Connection slot i is the same connection on both."""
+
+    netns: Netns
+    conns: tuple[Conn, ...]
+    peer: tuple[Host, ...] = ()
 
 
 WIDTHS: dict[str, int] = {
@@ -154,7 +175,12 @@ WIDTHS: dict[str, int] = {
     "remote_addr": 8,
     "remote_port": 16,
     "backup": BOOL,
+    "remote_backup": BOOL,
+    "twin": 8,
+    "prio_tx": BOOL,
     "echo_pending": BOOL,
+    "sent_id": 8,
+    "delivered": BOOL,
     # Conn
     "server": BOOL,
     "v4": BOOL,
@@ -178,19 +204,24 @@ WIDTHS: dict[str, int] = {
     "pm_remote_addr": 8,
     "pm_remote_id": 8,
     "pm_remote_port": 16,
-    "rm_rx_id": 8,
+    "rm_rx": 256,
+    "rm_tx": 256,
     "warned": BOOL,
     "overflow": BOOL,
 }
 
+# The 256-bit id sets (indexed by address id): a checker scope may narrow them.
+ID_SET_FIELDS = ("id_bitmap", "id_avail", "rm_rx", "rm_tx")
+
 SUBFLOW_KIND_MPC, SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_PASSIVE = 0, 1, 2
+NO_TWIN = 255  # Subflow.twin of a join whose SYN has not been answered
 ANNO_SLOTS = 8  # the in-kernel PM announces at most endp_signal_max <= 8
 DEFAULT_SUBFLOW_SLOTS = 8
 DEFAULT_CONNS = 1
 
 EMPTY_ENDPOINT = Endpoint(False, 0, 0, 0, 0, 0, 0)
-EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False)
-EMPTY_ANNO = Anno(False, 0, 0, 0, False)
+EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False, False, 0, False)
+EMPTY_ANNO = Anno(False, 0, 0, 0, False, 0, False)
 
 
 def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANNO_SLOTS) -> Conn:
@@ -221,7 +252,8 @@ def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANN
         pm_remote_addr=0,
         pm_remote_id=0,
         pm_remote_port=0,
-        rm_rx_id=0,
+        rm_rx=0,
+        rm_tx=0,
         warned=False,
         overflow=False,
         anno=(EMPTY_ANNO,) * anno_slots,
@@ -234,11 +266,24 @@ def initial_state(
     subflow_slots: int = DEFAULT_SUBFLOW_SLOTS,
     endpoint_slots: int = MPTCP_PM_ADDR_MAX,
     anno_slots: int = ANNO_SLOTS,
+    peer_kernel: bool = False,
+    peer_endpoint_slots: int | None = None,
 ) -> State:
     """A fresh namespace: `pm_nl_init_net` (limits 0 / 2, next_id 1), and
-    `conns` connection slots, none open yet. Fewer than 8 endpoint slots (or
-    announcement slots) is a checker scope: runs must then stay that small."""
+    `conns` connection slots, none open yet; with `peer_kernel`, the peer is
+    a fresh namespace too. Fewer than 8 endpoint slots (or announcement
+    slots) is a checker scope: runs must then stay that small."""
+    host = _fresh_host(conns, subflow_slots, endpoint_slots, anno_slots)
+    if not peer_kernel:
+        return State(host.netns, host.conns)
+    peer_slots = endpoint_slots if peer_endpoint_slots is None else peer_endpoint_slots
     return State(
+        host.netns, host.conns, (_fresh_host(conns, subflow_slots, peer_slots, anno_slots),)
+    )
+
+
+def _fresh_host(conns: int, subflow_slots: int, endpoint_slots: int, anno_slots: int) -> Host:
+    return Host(
         conns=(empty_conn(subflow_slots, anno_slots),) * conns,
         netns=Netns(
             endp=(EMPTY_ENDPOINT,) * endpoint_slots,
@@ -348,3 +393,11 @@ def bind(
             leaves(variables, widths=widths), leaves(consts, widths=widths), strict=True
         )
     ]
+
+
+def mirror(st: State) -> State:
+    """The world as the in-kernel peer sees it: the peer in the host's place
+    (so every rule reads it unchanged) and the host as its peer. Its own
+    inverse."""
+    (peer,) = st.peer
+    return State(peer.netns, peer.conns, (Host(st.netns, st.conns),))

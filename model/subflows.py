@@ -1,8 +1,9 @@
-"""A connection's subflow table and the accounting around it (pm.c, protocol.c).
+"""A connection's subflow table and the accounting around it (pm.c,
+protocol.c, protocol.h, subflow.c).
 
-Helpers here take and return one `Conn` (or the whole `State` when a step
-also touches the endpoint table, e.g. an implicit endpoint). Loops over
-subflow slots unroll in slot order on both backends.
+Helpers here take and return one `Conn`. Loops over subflow slots unroll in
+slot order on both backends. Each function carries the name of the kernel
+function it models.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from typing import Any
 
 from pmcheck.model.backend import Ops, first_true
 from pmcheck.model.rules import Ctx
-from pmcheck.model.state import SUBFLOW_KIND_MPC, Conn, Netns, Subflow
+from pmcheck.model.state import (
+    NO_TWIN,
+    SUBFLOW_KIND_ACTIVE,
+    SUBFLOW_KIND_MPC,
+    Conn,
+    Netns,
+    Subflow,
+)
 from pmcheck.model.topology import host_has, is_v4
 
 
@@ -27,7 +35,11 @@ def dec(ops: Ops, x: Any) -> Any:
     return ops.sub(x, u8(ops, 1), 8)
 
 
-def families_match(ops: Ops, conn: Conn, loc: Any, rem: Any) -> Any:
+def kind(ops: Ops, k: int) -> Any:
+    return ops.const(k, 2)
+
+
+def mptcp_pm_addr_families_match(ops: Ops, conn: Conn, loc: Any, rem: Any) -> Any:
     """`mptcp_pm_addr_families_match`: an AF_INET msk takes only v4 pairs; an
     AF_INET6 one (not v6only) any pair whose v4-ness agrees."""
     lv, rv = is_v4(ops, loc), is_v4(ops, rem)
@@ -35,12 +47,12 @@ def families_match(ops: Ops, conn: Conn, loc: Any, rem: Any) -> Any:
     return ops.ite(conn.v4, ops.and_(lv, rv), same)
 
 
-def endp_get_local_id(ops: Ops, conn: Conn, ident: Any) -> Any:
+def mptcp_endp_get_local_id(ops: Ops, conn: Conn, ident: Any) -> Any:
     """`mptcp_endp_get_local_id`: the MPC endpoint is id 0 on this msk."""
     return ops.ite(ops.eq(conn.mpc_endpoint_id, ident), u8(ops, 0), ident)
 
 
-def c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
+def mptcp_pm_add_addr_c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
     """`mptcp_pm_add_addr_c_flag_case` (protocol.h)."""
     return ops.and_(
         conn.deny_join_id0,
@@ -50,17 +62,18 @@ def c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
     )
 
 
-def check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Any]:
+def mptcp_pm_nl_check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Any]:
     """`mptcp_pm_nl_check_work_pending`: clear work_pending when the subflow
-    limit is hit *exactly* (`==`) or no endpoint id is still available."""
+    limit is hit *exactly* (`==`) or no endpoint id is still available.
+    Returns the connection and whether work is still pending."""
     none_left = ops.eq(ops.band(ns.id_bitmap, conn.id_avail), ops.const(0, 256))
     stop = ops.or_(ops.eq(conn.extra_subflows, ns.limit_extra_subflows), none_left)
     return conn._replace(work_pending=ops.and_(conn.work_pending, ops.not_(stop))), ops.not_(stop)
 
 
-def pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
-    """`__mptcp_pm_close_subflow`: extra_subflows--, accept joins again below
-    the limit."""
+def __mptcp_pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
+    """`__mptcp_pm_close_subflow` (protocol.h): extra_subflows--, accept joins
+    again below the limit. `mptcp_pm_close_subflow` is this under the lock."""
     extra = dec(ops, conn.extra_subflows)
     return conn._replace(
         extra_subflows=extra,
@@ -68,20 +81,21 @@ def pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
     )
 
 
-def subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Any) -> Conn:
+def mptcp_pm_subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Any) -> Conn:
     """`mptcp_pm_subflow_check_next` (pm.c), run when a subflow closes: joins
-    give back their extra_subflows slot; then, if work is still pending,
-    schedule SUBFLOW_ESTABLISHED so the PM tries the next endpoint."""
+    (request_join or mp_join) give back their extra_subflows slot; then, if
+    work is still pending, schedule SUBFLOW_ESTABLISHED so the PM tries the
+    next endpoint."""
     act = ops.or_(conn.work_pending, is_join)
-    closed = ops.ite(is_join, pm_close_subflow(ops, conn, ns), conn)
-    checked, pending = check_work_pending(ops, closed, ns)
+    closed = ops.ite(is_join, __mptcp_pm_close_subflow(ops, conn, ns), conn)
+    checked, pending = mptcp_pm_nl_check_work_pending(ops, closed, ns)
     checked = checked._replace(
         w_subflow_established=ops.or_(checked.w_subflow_established, pending)
     )
     return ops.ite(act, checked, conn)
 
 
-def pm_subflow_established(ops: Ops, conn: Conn) -> Conn:
+def mptcp_pm_subflow_established(ops: Ops, conn: Conn) -> Conn:
     """`mptcp_pm_subflow_established`: schedule SUBFLOW_ESTABLISHED if work
     is pending."""
     return conn._replace(
@@ -89,36 +103,46 @@ def pm_subflow_established(ops: Ops, conn: Conn) -> Conn:
     )
 
 
-def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Any) -> Conn:
-    """Put `sf` in the first free slot (when `when` holds). No free slot is
-    a scope overflow, flagged so a run can refuse to report on it."""
+def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Any) -> tuple[Conn, list[Any]]:
+    """Put `sf` in the first free slot (when `when` holds); returns the
+    connection and the one-hot slot it went to. No free slot is a scope
+    overflow, flagged so a run can refuse to report on it."""
     free = first_true(ops, [ops.not_(s.used) for s in conn.sf])
-    slots = tuple(ops.ite(ops.and_(when, f), sf, s) for f, s in zip(free, conn.sf, strict=True))
+    placed = [ops.and_(when, f) for f in free]
+    slots = tuple(ops.ite(p, sf, s) for p, s in zip(placed, conn.sf, strict=True))
     full = ops.and_(when, ops.not_(ops.or_(*free)))
-    return conn._replace(sf=slots, overflow=ops.or_(conn.overflow, full))
+    return conn._replace(sf=slots, overflow=ops.or_(conn.overflow, full)), placed
 
 
-def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Any]) -> tuple[Conn, Any]:
+def slot_index(ops: Ops, onehot: list[Any]) -> Any:
+    """The index (u8) of a one-hot slot vector; NO_TWIN when none is set."""
+    out = u8(ops, NO_TWIN)
+    for i, hit in reversed(list(enumerate(onehot))):
+        out = ops.ite(hit, u8(ops, i), out)
+    return out
+
+
+def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Any]) -> tuple[Conn, list[Any]]:
     """`mptcp_close_ssk` on every matching live subflow, in slot order, each
-    followed by `mptcp_pm_subflow_check_next`. Returns the connection and
-    whether an active join (`request_join`) was among them."""
-    removed_join = ops.false()
+    followed by `mptcp_pm_subflow_check_next`. Returns the connection and,
+    per slot, whether an active join (`request_join`) was closed there."""
+    closed_join = []
     for i, m in enumerate(match):
         s = conn.sf[i]
         hit = ops.and_(m, s.used)
-        is_join = ops.ne(s.kind, ops.const(SUBFLOW_KIND_MPC, 2))
-        after = conn._replace(sf=_replace_slot(conn.sf, i, s._replace(used=ops.false())))
-        after = subflow_check_next(ops, after, ns, is_join)
+        is_join = ops.ne(s.kind, kind(ops, SUBFLOW_KIND_MPC))
+        after = conn._replace(sf=replace_slot(conn.sf, i, s._replace(used=ops.false())))
+        after = mptcp_pm_subflow_check_next(ops, after, ns, is_join)
         conn = ops.ite(hit, after, conn)
-        removed_join = ops.or_(removed_join, ops.and_(hit, ops.eq(s.kind, ops.const(1, 2))))
-    return conn, removed_join
+        closed_join.append(ops.and_(hit, ops.eq(s.kind, kind(ops, SUBFLOW_KIND_ACTIVE))))
+    return conn, closed_join
 
 
-def _replace_slot(slots: tuple, i: int, new: Any) -> tuple:
+def replace_slot(slots: tuple, i: int, new: Any) -> tuple:
     return (*slots[:i], new, *slots[i + 1 :])
 
 
-def subflow_connect(
+def __mptcp_subflow_connect(
     k: Ctx,
     conn: Conn,
     ns: Netns,
@@ -131,7 +155,8 @@ def subflow_connect(
     backup: Any,
     any_local: Any = False,
 ) -> tuple[Conn, Any]:
-    """`__mptcp_subflow_connect` for one (local, remote) pair, when `when`.
+    """`__mptcp_subflow_connect` (subflow.c) for one (local, remote) pair,
+    when `when`.
 
     The subflow was already counted in extra_subflows. Binding the local
     address fails when the host does not have it: `mptcp_pm_close_subflow`
@@ -145,15 +170,18 @@ def subflow_connect(
     sf = Subflow(
         used=ops.true(),
         established=ops.false(),
-        kind=ops.const(1, 2),
+        kind=kind(ops, SUBFLOW_KIND_ACTIVE),
         local_id=local_id,
         remote_id=remote_id,
         local_addr=local_addr,
         remote_addr=remote_addr,
         remote_port=remote_port,
         backup=backup,
+        remote_backup=ops.false(),
+        twin=u8(ops, NO_TWIN),
+        prio_tx=ops.false(),
     )
     ok = ops.and_(when, bound)
-    conn = add_subflow(ops, conn, sf, ok)
-    conn = ops.ite(ops.and_(when, ops.not_(bound)), pm_close_subflow(ops, conn, ns), conn)
+    conn, _ = add_subflow(ops, conn, sf, ok)
+    conn = ops.ite(ops.and_(when, ops.not_(bound)), __mptcp_pm_close_subflow(ops, conn, ns), conn)
     return conn, ok

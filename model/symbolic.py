@@ -101,12 +101,18 @@ def symbolic_step(
     """The rule's one-step encoding for a topology and numbers of slots
     (cached: built once per combination)."""
     ops = Z3Ops()
+    topo = topo or Topology()
     pre = fresh(
-        initial_state(conns=conns, subflow_slots=subflow_slots, endpoint_slots=endpoint_slots),
+        initial_state(
+            conns=conns,
+            subflow_slots=subflow_slots,
+            endpoint_slots=endpoint_slots,
+            peer_kernel=topo.peer_kernel,
+        ),
         f"{prefix}s.",
     )
     inputs = fresh(INPUTS_TEMPLATE, f"{prefix}i.", widths=INPUT_WIDTHS)
-    post, outcome = RULES[rule](Ctx(ops, version, topo or Topology()), pre, inputs)
+    post, outcome = RULES[rule](Ctx(ops, version, topo), pre, inputs)
     outcome = Outcome(*(_as_term(ops, v, 8) for v in outcome))
     return SymbolicStep(rule, pre, inputs, post, outcome)
 

@@ -12,7 +12,7 @@ the link of its destination's subnet, else through link 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pmcheck.model.backend import Ops
@@ -27,8 +27,30 @@ class Topology:
     route_src: tuple[tuple[int, int], ...] = ()  # (remote key, host source key)
     default_src_v4: int = 0
     default_src_v6: int = 0
-    peer_accepts_joins: bool = True
+    peer_accepts_joins: bool = True  # the scripted peer (userspace PM) accepts MP_JOINs
     notes: tuple[str, ...] = field(default=(), compare=False)
+    # The peer runs the in-kernel PM too (`peer pm kernel`): the state then
+    # holds its Host, the messages between the two are environment events,
+    # and `mirror()` is the world as the peer sees it.
+    peer_kernel: bool = False
+    peer_route_src: tuple[tuple[int, int], ...] = ()  # (host key, peer source key)
+    peer_default_src_v4: int = 0
+    peer_default_src_v6: int = 0
+
+    def mirror(self) -> Topology:
+        """The peer's view: its addresses are the local ones, its routes
+        choose the source."""
+        return replace(
+            self,
+            host_addrs=self.peer_addrs,
+            peer_addrs=self.host_addrs,
+            route_src=self.peer_route_src,
+            default_src_v4=self.peer_default_src_v4,
+            default_src_v6=self.peer_default_src_v6,
+            peer_route_src=self.route_src,
+            peer_default_src_v4=self.default_src_v4,
+            peer_default_src_v6=self.default_src_v6,
+        )
 
 
 def is_v4(ops: Ops, key: Any) -> Any:

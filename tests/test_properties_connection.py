@@ -23,7 +23,7 @@ from pmcheck.checker.system import System
 from pmcheck.checker.trace import step_text
 from pmcheck.checker.verdict import Verdict
 from pmcheck.interp import run_model
-from pmcheck.model import pm_worker
+from pmcheck.model import fillers, pm_worker
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import (
     FLAG_BACKUP,
@@ -144,7 +144,10 @@ def test_no_duplicate_subflow_holds_to_depth() -> None:
 
 
 def test_same_family_is_violated_when_families_always_match(monkeypatch: Any) -> None:
-    monkeypatch.setattr(pm_worker, "families_match", lambda ops, conn, loc, rem: ops.true())
+    for mod in (pm_worker, fillers):
+        monkeypatch.setattr(
+            mod, "mptcp_pm_addr_families_match", lambda ops, conn, loc, rem: ops.true()
+        )
     scope = narrow((CONNECT,), (FLAG_SUBFLOW,), (2,))
     system = System(scope)
     result = bmc(system, L1, 4, LIMITS)

@@ -110,7 +110,7 @@ def _shaped(st: State, shape: Shape) -> State:
     conns = tuple(
         c._replace(sf=c.sf[: shape.subflows], anno=c.anno[: shape.annos]) for c in st.conns
     )
-    return State(ns, conns)
+    return st._replace(netns=ns, conns=conns)
 
 
 def trim(st: State, shape: Shape) -> State:

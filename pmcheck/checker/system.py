@@ -24,7 +24,7 @@ from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import INPUT_WIDTHS
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import WIDTHS, State, evaluate, fresh, leaves, lift
+from pmcheck.model.state import ID_SET_FIELDS, WIDTHS, State, evaluate, fresh, leaves, lift
 from pmcheck.model.symbolic import INPUTS_TEMPLATE
 from pmcheck.model.topology import Topology
 from pmcheck.model.z3_ops import Z3Ops
@@ -49,7 +49,7 @@ class System:
         topo: Topology = scope.topology()
         # Narrow id bitmaps where the scope keeps every id small (Z3Ops doc).
         self.ops = OPS if scope.bitmap_width == 256 else Z3Ops(bitmap_width=scope.bitmap_width)
-        self.widths = {**WIDTHS, "id_bitmap": scope.bitmap_width, "id_avail": scope.bitmap_width}
+        self.widths = {**WIDTHS, **dict.fromkeys(ID_SET_FIELDS, scope.bitmap_width)}
         self.ctx = Ctx(self.ops, scope.version, topo)
         self.concrete_ctx = Ctx(CONCRETE, scope.version, topo)
 

@@ -106,26 +106,35 @@ class Universe:
             return canonical_address(f"::ffff:{base}")
         return base
 
-    def topology(self) -> Topology:
-        """Where the testbed's addresses live, and routing's source choice:
-        a peer address on link N is reached from the host's address on link
-        N, anything else through link 1."""
+    def topology(self, peer_kernel: bool = False) -> Topology:
+        """Where the testbed's addresses live, and routing's source choice on
+        each side: a remote address on link N is reached from the local
+        address on link N, anything else through link 1."""
         host = frozenset(self.addr_key(a) for a in self.host)
         peer = frozenset(self.addr_key(a) for a in self.peer)
-        routes = []
-        for h in self.host:
-            for p in self.peer:
-                if _same_subnet(h, p):
-                    routes.append((self.addr_key(p), self.addr_key(h)))
-        v4 = next((a for a in self.host if ":" not in a), None)
-        v6 = next((a for a in self.host if ":" in a), None)
         return Topology(
             host_addrs=host,
             peer_addrs=peer,
-            route_src=tuple(routes),
-            default_src_v4=self.addr_key(v4) if v4 else 0,
-            default_src_v6=self.addr_key(v6) if v6 else 0,
+            route_src=self._routes(self.host, self.peer),
+            default_src_v4=self._first(self.host, v6=False),
+            default_src_v6=self._first(self.host, v6=True),
+            peer_kernel=peer_kernel,
+            peer_route_src=self._routes(self.peer, self.host),
+            peer_default_src_v4=self._first(self.peer, v6=False),
+            peer_default_src_v6=self._first(self.peer, v6=True),
         )
+
+    def _routes(self, local: list[str], remote: list[str]) -> tuple[tuple[int, int], ...]:
+        return tuple(
+            (self.addr_key(r), self.addr_key(a))
+            for a in local
+            for r in remote
+            if _same_subnet(a, r)
+        )
+
+    def _first(self, addrs: list[str], v6: bool) -> int:
+        first = next((a for a in addrs if (":" in a) == v6), None)
+        return self.addr_key(first) if first else 0
 
     def dev_name(self, key: int) -> str | None:
         if key == 0:
