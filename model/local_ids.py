@@ -74,16 +74,19 @@ def mptcp_mpc_endpoint_setup(k: Ctx, conn: Conn, ns: Netns) -> Conn:
 
 
 def mptcp_pm_get_local_id(
-    k: Ctx, st: State, ci: int, addr: Any, when: Any
+    k: Ctx, st: State, ci: int, addr: Any, when: Any, port: Any = None
 ) -> tuple[State, Any, Any]:
-    """`mptcp_pm_get_local_id` (pm.c) -> `mptcp_pm_nl_get_local_id`: 0 for the
-    msk's own local address (port ignored), else the id of the endpoint with
-    that address, else a new IMPLICIT endpoint (which fails with -ERANGE on
-    a full table). Returns (state, id, ok)."""
+    """`mptcp_pm_get_local_id` (pm.c) -> `mptcp_pm_nl_get_local_id` for the
+    local address and port of a subflow: 0 for the msk's own local address
+    (port ignored), else the id of the endpoint with that address (and port,
+    if the endpoint has one; `port` None: an ephemeral one, never an
+    endpoint's), else a new IMPLICIT endpoint without a port (which fails
+    with -ERANGE on a full table). Returns (state, id, ok)."""
     ops, ns = k.ops, st.netns
     conn = st.conns[ci]
+    port = ops.const(0, 16) if port is None else port
     own = ops.eq(addr, conn.local_addr)
-    found, e = first_endpoint(ops, ns, lookup_addr_hits(ops, ns, addr, ops.const(0, 16)))
+    found, e = first_endpoint(ops, ns, lookup_addr_hits(ops, ns, addr, port))
     create = ops.and_(when, ops.not_(own), ops.not_(found))
     fam = ops.ite(is_v4(ops, addr), ops.const(AF_INET, 4), ops.const(AF_INET6, 4))
     entry = Endpoint(
@@ -96,9 +99,11 @@ def mptcp_pm_get_local_id(
     return st, ident, ops.not_(ops.and_(create, add_failed))
 
 
-def mptcp_pm_nl_is_backup(ops: Ops, ns: Netns, addr: Any) -> Any:
-    """`mptcp_pm_nl_is_backup`: the endpoint with this address has BACKUP."""
-    found, e = first_endpoint(ops, ns, lookup_addr_hits(ops, ns, addr, ops.const(0, 16)))
+def mptcp_pm_nl_is_backup(ops: Ops, ns: Netns, addr: Any, port: Any = None) -> Any:
+    """`mptcp_pm_nl_is_backup`: the endpoint with this address (and port, as
+    in `mptcp_pm_get_local_id`) has BACKUP."""
+    port = ops.const(0, 16) if port is None else port
+    found, e = first_endpoint(ops, ns, lookup_addr_hits(ops, ns, addr, port))
     return ops.and_(found, ops.has(e.flags, FLAG_BACKUP))
 
 

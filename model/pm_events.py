@@ -317,13 +317,22 @@ def mptcp_pm_allow_new_subflow(ops: Ops, conn: Conn, limit: Any) -> tuple[Conn, 
 
 
 def subflow_check_req(
-    k: Ctx, st: State, ci: int, laddr: Any, raddr: Any, rid: Any, rbackup: Any, listening: Any
+    k: Ctx,
+    st: State,
+    ci: int,
+    laddr: Any,
+    lport: Any,
+    raddr: Any,
+    rid: Any,
+    rbackup: Any,
+    listening: Any,
 ) -> tuple[State, Any, Any, Any]:
     """A passive join, from SYN to third ACK: `subflow_check_req` ->
     `subflow_token_join_request` resolves the local id with
     `mptcp_pm_get_local_id` (may create an IMPLICIT endpoint even if the
-    join is refused later, F11; a full table refuses it); `listening`: a
-    listener took the SYN and the port check passed. Then
+    join is refused later, F11; a full table refuses it) of the address and
+    port the SYN went to; `listening`: a listener took the SYN and the port
+    check passed. Then
     `subflow_syn_recv_sock` -> `mptcp_finish_join`: the subflow joins if
     `mptcp_pm_allow_new_subflow` lets it; our B bit from the endpoint
     (`mptcp_pm_is_backup`), the peer's from its SYN; once established,
@@ -331,7 +340,7 @@ def subflow_check_req(
     the one-hot slot it took)."""
     ops = k.ops
     st, local_id, id_ok = mptcp_pm_get_local_id(
-        k, st, ci, laddr, ops.and_(st.conns[ci].used, listening)
+        k, st, ci, laddr, ops.and_(st.conns[ci].used, listening), lport
     )
     ns = st.netns
     c, allowed = mptcp_pm_allow_new_subflow(ops, st.conns[ci], ns.limit_extra_subflows)
@@ -339,7 +348,7 @@ def subflow_check_req(
     sf = empty_subflow(ops)._replace(
         used=ops.true(), established=ops.true(), kind=kind(ops, SUBFLOW_KIND_PASSIVE),
         local_id=local_id, remote_id=rid, local_addr=laddr, remote_addr=raddr,
-        backup=mptcp_pm_nl_is_backup(ops, ns, laddr), remote_backup=rbackup,
+        backup=mptcp_pm_nl_is_backup(ops, ns, laddr, lport), remote_backup=rbackup,
         twin=u8(ops, NO_TWIN),
     )  # fmt: skip
     joined, placed = add_subflow(ops, c, sf, ops.true())
@@ -361,8 +370,9 @@ def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     ops, ev = k.ops, inp.event
 
     def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+        lport = st.conns[ci].lport  # the testbed's listener: the msk's own port
         st, allowed, _, _ = subflow_check_req(
-            k, st, ci, ev.laddr, ev.raddr, ev.rid, ops.false(), ops.true()
+            k, st, ci, ev.laddr, lport, ev.raddr, ev.rid, ops.false(), ops.true()
         )
         return st, allowed
 

@@ -189,7 +189,7 @@ def deliver_join(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     tc = theirs.conns[ci]
     listens = listening(ops, tc, theirs.netns, s.remote_addr, s.remote_port)
     theirs, accepted, local_id, placed = subflow_check_req(
-        km, theirs, ci, s.remote_addr, s.local_addr, s.local_id, s.backup, listens
+        km, theirs, ci, s.remote_addr, s.remote_port, s.local_addr, s.local_id, s.backup, listens
     )
     tc = theirs.conns[ci]
     mine = slot_index(ops, hits)

@@ -52,12 +52,14 @@ def _version(args: argparse.Namespace, scn: Scenario, default: KernelVersion) ->
 
 
 Observed = tuple[tuple[EndpointRow, ...], Limits, tuple[ConnView, ...]]
+NOTHING: Observed = ((), DEFAULT_LIMITS, ())
 
 
-def _changes(before: Observed, after: StepOutcome) -> str:
-    """One cell: what a step changed in the observable state."""
+def _changes(before: Observed, after: Observed, who: str = "") -> list[str]:
+    """What a step changed in one host's observable state, one line each
+    (`who` prefixes the peer's)."""
     old = {r.id: r for r in before[0]}
-    new = {r.id: r for r in after.endpoints}
+    new = {r.id: r for r in after[0]}
     out = [f"+ {new[i].describe()}" for i in sorted(new.keys() - old.keys())]
     out += [f"- {old[i].describe()}" for i in sorted(old.keys() - new.keys())]
     for i in sorted(old.keys() & new.keys()):
@@ -70,16 +72,19 @@ def _changes(before: Observed, after: StepOutcome) -> str:
                 else f"~ {old[i].describe()} -> {new[i].describe()}"
             )
     old_conns = {c.conn: c for c in before[2]}
-    for c in after.conns:
-        if old_conns.get(c.conn) != c:
-            out.append(c.describe())
-    la, lb = before[1], after.limits
+    out += [c.describe() for c in after[2] if old_conns.get(c.conn) != c]
+    la, lb = before[1], after[1]
     if la != lb:
         out.append(
             f"limits add_addr_accepted {la.add_addr_accepted}->{lb.add_addr_accepted}"
             f" subflows {la.subflows}->{lb.subflows}"
         )
-    return "\n".join(out)
+    return [who + line for line in out]
+
+
+def _observed(o: StepOutcome) -> tuple[Observed, Observed | None]:
+    peer = (o.peer.endpoints, o.peer.limits, o.peer.conns) if o.peer else None
+    return (o.endpoints, o.limits, o.conns), peer
 
 
 def _reply_text(reply: object) -> str:
@@ -92,15 +97,19 @@ def _reply_text(reply: object) -> str:
 
 def render_run(run: Run) -> str:
     rows = []
-    prev: Observed = ((), DEFAULT_LIMITS, ())
+    prev, prev_peer = NOTHING, NOTHING
     for o in run.outcomes:
         result = o.status
         if o.new_id is not None:
             result += f" id {o.new_id}"
         if o.errno and o.extack:
             result += f"\n{o.extack}"
-        rows.append([o.line, o.text, result, _reply_text(o.reply) or _changes(prev, o)])
-        prev = (o.endpoints, o.limits, o.conns)
+        now, now_peer = _observed(o)
+        changes = _changes(prev, now)
+        if now_peer is not None:
+            changes += _changes(prev_peer, now_peer, "peer: ")
+        rows.append([o.line, o.text, result, _reply_text(o.reply) or "\n".join(changes)])
+        prev, prev_peer = now, now_peer or NOTHING
     head = f"{run.interpreter} {run.kernel}: {len(run.outcomes)} steps"
     table = tabulate(
         rows,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pmcheck.results import Run, errno_text
+from pmcheck.results import PeerView, Run, errno_text
 
 # What must agree after every step. Extack texts are compared only when both
 # sides report one (pyroute2 does not always surface the kernel's).
-FIELDS = ("errno", "new_id", "reply", "endpoints", "limits", "conns")
+# With an in-kernel peer, its endpoints, limits and connections too ("peer").
+FIELDS = ("errno", "new_id", "reply", "endpoints", "limits", "conns", "peer")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ def first_mismatch(left: Run, right: Run) -> Mismatch | None:
 
 
 def describe_value(field: str, value: object) -> str:
+    if isinstance(value, PeerView):
+        return value.describe()
     if field in ("endpoints", "reply", "conns") and isinstance(value, tuple):
         return "; ".join(r.describe() for r in value) or "(none)"
     if field == "errno" and isinstance(value, int):

@@ -20,16 +20,17 @@ from pmcheck.model.constants import EXTACK
 from pmcheck.model.environment import next_action
 from pmcheck.model.inputs import Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
-from pmcheck.model.state import State, initial_state
+from pmcheck.model.state import Conn, State, initial_state
 from pmcheck.model.topology import Topology
 from pmcheck.model.versions import KernelVersion
-from pmcheck.results import ConnView, Run, StepOutcome, SubflowRow
+from pmcheck.results import ConnView, PeerView, Run, StepOutcome, SubflowRow
 from pmcheck.scenario.ast import (
     Connect,
     EndpointAdd,
     EndpointShow,
     LimitsShow,
     Loc,
+    OnPeer,
     Scenario,
     Step,
 )
@@ -98,7 +99,7 @@ def run_model(
             observer(name, state, after, out)
             return after, out
 
-    state = initial_state(conns=conn_slots or max(1, opened))
+    state = initial_state(conns=conn_slots or max(1, opened), peer_kernel=scn.peer_kernel)
     outcomes = []
     for index, step in enumerate(scn.steps):
         name, inputs = lower(step.command, universe)
@@ -114,9 +115,9 @@ def run_model(
     return Run(interpreter, version.value, tuple(outcomes))
 
 
-def conn_views(state: State, u: Universe, opened: int) -> tuple[ConnView, ...]:
+def conn_views(conns: tuple[Conn, ...], u: Universe, opened: int) -> tuple[ConnView, ...]:
     views_ = []
-    for n, c in enumerate(state.conns[:opened], start=1):
+    for n, c in enumerate(conns[:opened], start=1):
         table = tuple(
             sorted(
                 SubflowRow(
@@ -140,22 +141,35 @@ def conn_views(state: State, u: Universe, opened: int) -> tuple[ConnView, ...]:
 
 
 def _observe(index: int, step: Step, state: State, out: Outcome, u: Universe) -> StepOutcome:
-    ns = state.netns
     cmd = step.command
+    on_peer = isinstance(cmd, OnPeer)
+    shown = cmd.command if isinstance(cmd, OnPeer) else cmd
+    ns = state.peer[0].netns if on_peer else state.netns
     reply = None
-    if isinstance(cmd, EndpointShow):
-        reply = views.dump_addr(ns, u.row) if cmd.id is None else views.get_addr(ns, cmd.id, u.row)
-    elif isinstance(cmd, LimitsShow):
+    if isinstance(shown, EndpointShow):
+        reply = (
+            views.dump_addr(ns, u.row) if shown.id is None else views.get_addr(ns, shown.id, u.row)
+        )
+    elif isinstance(shown, LimitsShow):
         reply = views.limits(ns)
+    peer = None
+    if state.peer:
+        (host,) = state.peer
+        peer = PeerView(
+            endpoints=views.dump_addr(host.netns, u.row),
+            limits=views.limits(host.netns),
+            conns=conn_views(host.conns, u, u.conns_opened),
+        )
     return StepOutcome(
         index=index,
         line=step.loc.line,
         text=step.text,
         errno=out.errno,
         extack=EXTACK[out.msg],
-        new_id=out.value if isinstance(cmd, EndpointAdd) and out.errno == 0 else None,
+        new_id=out.value if isinstance(shown, EndpointAdd) and out.errno == 0 else None,
         reply=reply,
-        endpoints=views.dump_addr(ns, u.row),
-        limits=views.limits(ns),
-        conns=conn_views(state, u, u.conns_opened),
+        endpoints=views.dump_addr(state.netns, u.row),
+        limits=views.limits(state.netns),
+        conns=conn_views(state.conns, u, u.conns_opened),
+        peer=peer,
     )

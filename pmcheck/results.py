@@ -83,6 +83,25 @@ class ConnView:
 
 
 @dataclass(frozen=True)
+class PeerView:
+    """The in-kernel peer after a step (`peer pm kernel`): its endpoint dump,
+    its limits and its side of every connection (same numbering)."""
+
+    endpoints: tuple[EndpointRow, ...]
+    limits: Limits
+    conns: tuple[ConnView, ...]
+
+    def describe(self) -> str:
+        rows = "; ".join(r.describe() for r in self.endpoints) or "(none)"
+        conns = " / ".join(c.describe() for c in self.conns)
+        return (
+            f"peer endpoints {rows}; limits add_addr_accepted "
+            f"{self.limits.add_addr_accepted} subflows {self.limits.subflows}"
+            + (f"; {conns}" if conns else "")
+        )
+
+
+@dataclass(frozen=True)
 class StepOutcome:
     """The result of one step and the observable state after it.
 
@@ -92,6 +111,7 @@ class StepOutcome:
     endpoints/limits: the endpoint dump and the limits after the step.
     conns: every opened connection after the step (and after the kernel or
     the model has settled: no PM work pending, join results and echoes in).
+    peer: with an in-kernel peer, the same observations of the peer.
     """
 
     index: int
@@ -104,6 +124,7 @@ class StepOutcome:
     endpoints: tuple[EndpointRow, ...]
     limits: Limits
     conns: tuple[ConnView, ...] = ()
+    peer: PeerView | None = None
 
     @property
     def status(self) -> str:

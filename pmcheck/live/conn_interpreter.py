@@ -1,10 +1,12 @@
 """Run a scenario with connections on the live kernel, through LiveTestbed.
 
-The host namespace runs the in-kernel PM; the scenario's peer verbs drive
-the userspace-PM peer. Every step is followed by the testbed's settle (the
-kernel's PM work done, join outcomes in), then the same observations as
-the model makes: endpoint dump, limits, and per connection the MPTCP_INFO
-counters and the established subflow table (from sock_diag).
+The host namespace runs the in-kernel PM. The peer runs the userspace PM
+driven by the scenario's peer verbs, or, with `peer pm kernel`, the
+in-kernel PM configured by its `peer ip mptcp ...` lines. Every step is
+followed by the testbed's settle (both PMs' work done, join outcomes in),
+then the same observations as the model makes: endpoint dump, limits, and
+per connection the MPTCP_INFO counters and the established subflow table
+(from sock_diag); with an in-kernel peer, the same of the peer.
 """
 
 from __future__ import annotations
@@ -26,12 +28,22 @@ from pmcheck.live.interpreter import (
     scenario_devices,
 )
 from pmcheck.live.results import ConnId, LiveTimeout, OpResult
-from pmcheck.results import ConnView, EndpointRow, Limits, StepOutcome, SubflowRow, errno_text
+from pmcheck.live.topology import HOST, PEER
+from pmcheck.results import (
+    ConnView,
+    EndpointRow,
+    Limits,
+    PeerView,
+    StepOutcome,
+    SubflowRow,
+    errno_text,
+)
 from pmcheck.scenario.ast import (
     EVENT_COMMANDS,
     Command,
     Connect,
     EndpointAdd,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -103,6 +115,10 @@ def _run_event(tb: LiveTestbed, conns: list[ConnId], cmd: Command) -> int:
             return _signal(tb, conn, lambda: tb.peer_remove(conn, cmd.id))
         case PeerJoin():
             return tb.peer_join(_pick(conns, cmd.conn), cmd.addr, cmd.to, cmd.id).reply.errno
+        case SubflowClose() if tb.peer_kernel_pm:
+            # The in-kernel peer closes its end (SOCK_DESTROY: an RST).
+            tb.destroy_subflow(_pick(conns, cmd.conn), PEER, cmd.remote, cmd.local)
+            return 0
         case SubflowClose():
             conn = _pick(conns, cmd.conn)
             live = {(r[0], r[2]) for r in tb.snapshot(conn).subflows}
@@ -129,17 +145,32 @@ def _pick(conns: list[ConnId], ref: int | None) -> ConnId:
     return conns[(ref or len(conns)) - 1]
 
 
-def conn_view(tb: LiveTestbed, n: int, conn: ConnId) -> ConnView:
-    snap = tb.snapshot(conn)
+def conn_view(tb: LiveTestbed, n: int, conn: ConnId, side: str = HOST) -> ConnView:
+    snap = tb.snapshot(conn) if side == HOST else tb.peer_snapshot(conn)
     table = tuple(sorted(SubflowRow(la, li, ra, ri) for la, li, ra, ri, _ in snap.subflows))
     i = snap.info
     return ConnView(n, i.subflows, i.add_addr_signal, i.add_addr_accepted, i.local_addr_used, table)
 
 
+def peer_devices(scn: Scenario) -> list[str]:
+    """Interface names the peer's endpoints mention."""
+    names = [
+        s.command.command.dev
+        for s in scn.steps
+        if isinstance(s.command, OnPeer) and isinstance(s.command.command, EndpointAdd)
+    ]
+    return list(dict.fromkeys(n for n in names if n and n != "lo"))
+
+
 def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
     outcomes = []
-    with LiveTestbed(extra_host_addrs=scn.host_addrs, extra_peer_addrs=scn.peer_addrs) as tb:
+    with LiveTestbed(
+        extra_host_addrs=scn.host_addrs,
+        extra_peer_addrs=scn.peer_addrs,
+        peer_kernel_pm=scn.peer_kernel,
+    ) as tb:
         ifnames = tb.host.call(prepare_devices, scenario_devices(scn))
+        peer_ifnames = tb.peer.call(prepare_devices, peer_devices(scn)) if scn.peer_kernel else {}
         conns: list[ConnId] = []
         for index, step in enumerate(scn.steps):
             cmd = step.command
@@ -155,13 +186,27 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
                     # The kernel never reacted as the verb expects (e.g. no
                     # subflow left to carry a signal): a result, not a crash.
                     errno, extack = ETIMEDOUT, str(e)
+            elif isinstance(cmd, OnPeer):
+                errno, extack, shown = tb.peer.call(send_netlink, peer_ifnames, cmd.command)
+                if conns:
+                    tb.settle()
             else:
                 errno, extack, shown = tb.host.call(send_netlink, ifnames, cmd)
                 if conns:
                     tb.settle()
             endpoints, limits = tb.host.call(read_table, ifnames)
+            added = cmd.command if isinstance(cmd, OnPeer) else cmd
+            peer = None
+            if scn.peer_kernel:
+                p_endpoints, p_limits = tb.peer.call(read_table, peer_ifnames)
+                peer = PeerView(
+                    p_endpoints,
+                    p_limits,
+                    tuple(conn_view(tb, n, c, PEER) for n, c in enumerate(conns, start=1)),
+                )
+            table = p_endpoints if isinstance(cmd, OnPeer) else endpoints
             new_id = (
-                _find_id(endpoints, cmd) if isinstance(cmd, EndpointAdd) and errno == 0 else None
+                _find_id(table, added) if isinstance(added, EndpointAdd) and errno == 0 else None
             )
             outcomes.append(
                 StepOutcome(
@@ -175,6 +220,7 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
                     endpoints=endpoints,
                     limits=limits,
                     conns=tuple(conn_view(tb, n, c) for n, c in enumerate(conns, start=1)),
+                    peer=peer,
                 )
             )
     return tuple(outcomes)

@@ -95,6 +95,7 @@ class LiveTestbed:
         extra_peer_addrs: Sequence[str] = (),
         peer_deny_join_id0: bool = False,
         accept_joins: bool = True,
+        peer_kernel_pm: bool = False,
         host_sysctls: Mapping[str, int | str] | None = None,
         peer_sysctls: Mapping[str, int | str] | None = None,
         quiet_ms: int = DEFAULT_QUIET_MS,
@@ -107,6 +108,7 @@ class LiveTestbed:
         self.extra_host_addrs = tuple(extra_host_addrs)
         self.extra_peer_addrs = tuple(extra_peer_addrs)
         self.peer_deny_join_id0 = peer_deny_join_id0
+        self.peer_kernel_pm = peer_kernel_pm
         self._accept_joins_at_start = accept_joins
         self.host_sysctls = dict(host_sysctls or {})
         self.peer_sysctls = dict(peer_sysctls or {})
@@ -155,7 +157,7 @@ class LiveTestbed:
         self.peer.call(
             topology.apply_sysctls,
             {
-                **topology.base_sysctls(pm_type=1),
+                **topology.base_sysctls(pm_type=0 if self.peer_kernel_pm else 1),
                 "net.mptcp.allow_join_initial_addr_port": allow_id0,
                 **self.peer_sysctls,
             },
@@ -291,6 +293,13 @@ class LiveTestbed:
         connections created later (allow_join_initial_addr_port: to later SYNs)."""
         agent = self.host if side == HOST else self.peer
         agent.call(topology.apply_sysctls, dict(values))
+
+    def peer_pm(self, method: str, *args: Any, settle: bool = True, **kwargs: Any) -> Any:
+        """`host_pm` on the in-kernel peer."""
+        reply = self.peer.call(sockops.pm_call, method, *args, **kwargs)
+        if settle and isinstance(reply, Reply) and reply.errno == 0 and self._conns:
+            self.settle()
+        return reply
 
     # --- connections ------------------------------------------------------------------------
 
@@ -553,3 +562,27 @@ class LiveTestbed:
         """The host's view of `conn` (call after an operation: they all settle)."""
         raw = self.host.call(sockops.snapshot, conn.key, conn.host_token)
         return build_snapshot(conn, raw, events_valid=conn.epoch == self._epoch)
+
+    def peer_snapshot(self, conn: ConnId) -> ConnSnapshot:
+        """The peer's view of `conn` (its subflow table from sock_diag)."""
+        raw = self.peer.call(sockops.snapshot, conn.key, conn.peer_token)
+        return build_snapshot(conn, raw, events_valid=False)
+
+    def destroy_subflow(self, conn: ConnId, side: str, local: str, remote: str) -> bool:
+        """Abort `side`'s established subflow local -> remote of `conn` with
+        SOCK_DESTROY (what `ss -K` does): that side resets it and closes it,
+        the other side gets the RST. False if there is no such subflow."""
+        agent, token = (
+            (self.host, conn.host_token) if side == HOST else (self.peer, conn.peer_token)
+        )
+        rows = [
+            r
+            for r in agent.call(sockops.diag_subflows, token)
+            if r.state == TCP_ESTABLISHED and r.saddr == plain_addr(local)
+            and r.daddr == plain_addr(remote)
+        ]  # fmt: skip
+        if not rows:
+            return False
+        agent.call(sockops.destroy_subflow, rows[0])
+        self.settle()
+        return True

@@ -145,3 +145,33 @@ def mptcp_subflows(token: int | None = None) -> tuple[DiagSubflow, ...]:
     if token is not None:
         rows = [r for r in rows if r.token_loc == token]
     return tuple(sorted(rows, key=lambda r: (r.saddr, r.sport, r.daddr, r.dport)))
+
+
+SOCK_DESTROY = 21
+INET_DIAG_NOCOOKIE = 0xFFFFFFFF
+_SOCKID = struct.Struct("!HH16s16s")  # sport, dport, src, dst (then if, cookie, host order)
+
+
+def destroy(row: DiagSubflow) -> None:
+    """SOCK_DESTROY one TCP subflow socket by its 4-tuple (CONFIG_INET_DIAG_
+    DESTROY, what `ss -K` sends): the kernel aborts it with an RST."""
+    v6 = ":" in row.saddr
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    size = 16 if v6 else 4
+
+    def raw(addr: str) -> bytes:
+        return ipaddress.ip_address(addr).packed[:size].ljust(16, b"\0")
+
+    sockid = _SOCKID.pack(row.sport, row.dport, raw(row.saddr), raw(row.daddr))
+    sockid += struct.pack("=III", 0, INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE)
+    body = struct.pack("=BBBxI", family, socket.IPPROTO_TCP, 0, 0xFFFFFFFF) + sockid
+    header = _NLMSG.pack(_NLMSG.size + len(body), SOCK_DESTROY, NLM_F_REQUEST | 0x4, 1, 0)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as sock:
+        sock.bind((0, 0))
+        sock.send(header + body)
+        buf = sock.recv(1 << 16)
+    msg_type = _NLMSG.unpack_from(buf)[1]
+    if msg_type == NLMSG_ERROR:
+        code = -struct.unpack_from("=i", buf, _NLMSG.size)[0]
+        if code:
+            raise OSError(code, f"SOCK_DESTROY {row.saddr}:{row.sport} -> {row.daddr}:{row.dport}")

@@ -20,6 +20,7 @@ from pmcheck.live.diag import (
     TCP_ESTABLISHED,
     TCP_SYN_SENT,
     DiagSubflow,
+    destroy,
     mptcp_subflows,
 )
 from pmcheck.live.events import EventListener, EventMatch, PmEvent
@@ -262,6 +263,11 @@ def wait_host(
             return HostWait(None, (), True, time.monotonic() - start)
         if time.monotonic() >= deadline:
             return HostWait(None, (), False, time.monotonic() - start)
+
+
+def destroy_subflow(state: AgentState, row: DiagSubflow) -> None:
+    """Abort one subflow of this namespace (sock_diag SOCK_DESTROY)."""
+    destroy(row)
 
 
 def diag_subflows(state: AgentState, token: int | None = None) -> tuple[DiagSubflow, ...]:

@@ -176,8 +176,24 @@ class SubflowClose:
     conn: int | None = None
 
 
+@dataclass(frozen=True)
+class OnPeer:
+    """`peer ip mptcp ...`: a netlink command on the peer's namespace (only
+    with `peer pm kernel`: the in-kernel peer has endpoints and limits)."""
+
+    command: (
+        EndpointAdd
+        | EndpointDelete
+        | EndpointFlush
+        | EndpointChange
+        | EndpointShow
+        | (LimitsSet | LimitsShow)
+    )
+
+
 Command = (
-    EndpointAdd
+    OnPeer
+    | EndpointAdd
     | EndpointDelete
     | EndpointFlush
     | EndpointChange
@@ -191,6 +207,18 @@ Command = (
     | SubflowClose
 )
 EVENT_COMMANDS = (Connect, PeerAnnounce, PeerRemove, PeerJoin, SubflowClose)
+NETLINK_COMMANDS = (
+    EndpointAdd,
+    EndpointDelete,
+    EndpointFlush,
+    EndpointChange,
+    EndpointShow,
+    LimitsSet,
+    LimitsShow,
+)
+# The scripted peer's own verbs: an in-kernel peer decides these itself.
+SCRIPTED_PEER_COMMANDS = (PeerAnnounce, PeerRemove, PeerJoin)
+PEER_PMS = ("scripted", "kernel")
 
 
 @dataclass(frozen=True)
@@ -205,14 +233,22 @@ class Step:
 @dataclass(frozen=True)
 class Scenario:
     """A parsed scenario: an optional `kernel V` line, extra addresses of the
-    testbed (`host addr X`, `peer addr X`), and the steps in order."""
+    testbed (`host addr X`, `peer addr X`), which PM the peer runs (`peer pm
+    kernel`; the scripted peer by default), and the steps in order."""
 
     source: str
     kernel: str | None
     steps: tuple[Step, ...]
     host_addrs: tuple[str, ...] = ()
     peer_addrs: tuple[str, ...] = ()
+    peer_pm: str = "scripted"
+
+    @property
+    def peer_kernel(self) -> bool:
+        return self.peer_pm == "kernel"
 
     @property
     def has_connections(self) -> bool:
-        return any(isinstance(s.command, EVENT_COMMANDS) for s in self.steps)
+        """Does the scenario need the two-host testbed (connections, or an
+        in-kernel peer to configure)?"""
+        return self.peer_kernel or any(isinstance(s.command, EVENT_COMMANDS) for s in self.steps)

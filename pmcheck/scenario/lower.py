@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pmcheck.model.constants import AF_INET6
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, AddrInput, LimitsInput
+from pmcheck.model.peer import PEER_PREFIX
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import Endpoint
 from pmcheck.model.topology import V6_KEY_BASE, Topology
@@ -27,6 +28,7 @@ from pmcheck.scenario.ast import (
     EndpointShow,
     LimitsSet,
     LimitsShow,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -75,6 +77,7 @@ class Universe:
     host: list[str] = field(default_factory=list)  # testbed addresses (base texts)
     peer: list[str] = field(default_factory=list)
     conns_opened: int = 0
+    peer_kernel: bool = False  # `peer pm kernel`
 
     def addr_key(self, addr: str) -> int:
         """IPv4 bases get keys below V6_KEY_BASE, IPv6 ones from it, so the
@@ -106,7 +109,7 @@ class Universe:
             return canonical_address(f"::ffff:{base}")
         return base
 
-    def topology(self, peer_kernel: bool = False) -> Topology:
+    def topology(self) -> Topology:
         """Where the testbed's addresses live, and routing's source choice on
         each side: a remote address on link N is reached from the local
         address on link N, anything else through link 1."""
@@ -118,7 +121,7 @@ class Universe:
             route_src=self._routes(self.host, self.peer),
             default_src_v4=self._first(self.host, v6=False),
             default_src_v6=self._first(self.host, v6=True),
-            peer_kernel=peer_kernel,
+            peer_kernel=self.peer_kernel,
             peer_route_src=self._routes(self.peer, self.host),
             peer_default_src_v4=self._first(self.peer, v6=False),
             peer_default_src_v6=self._first(self.peer, v6=True),
@@ -154,6 +157,7 @@ class Universe:
     def of(cls, scn: Scenario) -> Universe:
         host, peer = testbed_addresses()
         u = cls(
+            peer_kernel=scn.peer_kernel,
             host=[_base(a) for a in [*host, *scn.host_addrs]],
             peer=[_base(a) for a in [*peer, *scn.peer_addrs]],
         )
@@ -189,6 +193,9 @@ def _conn(u: Universe, ref: int | None) -> int:
 def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
     """The rule name and concrete inputs for one command."""
     match cmd:
+        case OnPeer():
+            name, inputs = lower(cmd.command, u)
+            return PEER_PREFIX + name, inputs
         case EndpointAdd():
             a = AddrInput(
                 family=cmd.family,
@@ -263,8 +270,9 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
             )
             return "peer join", Inputs(NO_ADDR, NO_LIMITS, ev)
         case SubflowClose():
-            ev = NO_EVENT._replace(
-                conn=_conn(u, cmd.conn), laddr=u.addr_key(cmd.local), raddr=u.addr_key(cmd.remote)
-            )
+            local, remote = u.addr_key(cmd.local), u.addr_key(cmd.remote)
+            ev = NO_EVENT._replace(conn=_conn(u, cmd.conn), laddr=local, raddr=remote)
+            if u.peer_kernel:  # the in-kernel peer closes its end; the host sees the FIN
+                ev = ev._replace(laddr=remote, raddr=local, side=True)
             return "subflow close", Inputs(NO_ADDR, NO_LIMITS, ev)
     raise TypeError(f"not a command: {cmd!r}")

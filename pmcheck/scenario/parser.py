@@ -28,6 +28,7 @@ from pmcheck.model.constants import (
 )
 from pmcheck.model.versions import parse_version
 from pmcheck.scenario.ast import (
+    PEER_PMS,
     Command,
     Connect,
     EndpointAdd,
@@ -38,6 +39,7 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -308,7 +310,16 @@ def _connect(t: _Tokens, server: bool) -> Command:
     return Connect(local=first, remote=second, port=port, deny_join_id0=deny)
 
 
-def _event(t: _Tokens, opened: int) -> Command:
+def _event(t: _Tokens, opened: int, peer_pm: str) -> Command:
+    if t.peek() == "peer" and len(t.words) > 1 and t.words[1][0] == "ip":
+        t.next("peer")
+        if peer_pm != "kernel":
+            raise t.error(
+                "'peer ip mptcp ...' configures an in-kernel peer: put 'peer pm kernel' "
+                "before the first command",
+                back=1,
+            )
+        return OnPeer(_ip_command(t))
     head = t.next("a statement")
     if head == "connect":
         return _connect(t, server=False)
@@ -319,9 +330,15 @@ def _event(t: _Tokens, opened: int) -> Command:
         conn = _conn_ref(t, opened)
         _end(t)
         return SubflowClose(local=local, remote=remote, conn=conn)
-    verb = t.expect("connect", "announce", "remove", "join")
+    verb = t.expect("connect", "announce", "remove", "join", "ip")
     if verb == "connect":
         return _connect(t, server=True)
+    if peer_pm == "kernel":
+        raise t.error(
+            f"'peer {verb}' drives the scripted peer; with 'peer pm kernel' the peer's own "
+            "PM decides (configure it with 'peer ip mptcp ...')",
+            back=1,
+        )
     if verb == "announce":
         addr, _ = _address(t, 0)
         t.expect("id")
@@ -355,6 +372,7 @@ EVENT_HEADS = ("connect", "peer", "subflow")
 def parse_text(text: str, file: str = "<scenario>") -> Scenario:
     """Parse a scenario's text; raises ScenarioError on the first problem."""
     kernel: str | None = None
+    peer_pm: str | None = None
     steps: list[Step] = []
     extra: dict[str, list[str]] = {"host": [], "peer": []}
     opened = 0
@@ -377,6 +395,19 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             if not t.done():
                 raise t.error(f"unexpected {t.peek()!r}")
             continue
+        if t.peek() == "peer" and len(t.words) > 1 and t.words[1][0] == "pm":
+            t.next("peer")
+            t.next("pm")
+            if peer_pm is not None:
+                raise t.error("'peer pm' given twice", back=2)
+            if steps:
+                raise t.error("'peer pm' must come before the first command", back=2)
+            word = t.next("a path manager (kernel or scripted)")
+            if word not in PEER_PMS:
+                raise t.error(f"unknown peer pm {word!r} (kernel or scripted)", back=1)
+            peer_pm = word
+            _end(t)
+            continue
         if t.peek() in ("host", "peer") and len(t.words) > 1 and t.words[1][0] == "addr":
             side = t.next("host or peer")
             t.next("addr")
@@ -387,7 +418,7 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             extra[side].append(addr)
             continue
         if t.peek() in EVENT_HEADS:
-            command = _event(t, opened)
+            command = _event(t, opened, peer_pm or "scripted")
             if isinstance(command, Connect):
                 opened += 1
         elif t.peek() == "ip":
@@ -396,7 +427,7 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             raise t.error(
                 f"unknown statement {t.peek()!r} (expected 'ip mptcp ...', "
                 "'connect', 'peer ...', 'subflow close', 'host addr', "
-                "'peer addr' or 'kernel V')"
+                "'peer addr', 'peer pm' or 'kernel V')"
             )
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
@@ -407,6 +438,7 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         steps=tuple(steps),
         host_addrs=tuple(extra["host"]),
         peer_addrs=tuple(extra["peer"]),
+        peer_pm=peer_pm or "scripted",
     )
 
 

@@ -17,6 +17,7 @@ from pmcheck.scenario.ast import (
     EndpointShow,
     LimitsSet,
     LimitsShow,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -28,6 +29,8 @@ from pmcheck.scenario.ast import (
 
 def render_command(cmd: Command) -> str:
     match cmd:
+        case OnPeer():
+            return "peer " + render_command(cmd.command)
         case EndpointAdd():
             parts = ["ip mptcp endpoint add", cmd.addr]
             if cmd.port:
@@ -95,5 +98,7 @@ def render_scenario(scn: Scenario) -> str:
         lines.append(f"kernel {scn.kernel}")
     lines.extend(f"host addr {a}" for a in scn.host_addrs)
     lines.extend(f"peer addr {a}" for a in scn.peer_addrs)
+    if scn.peer_kernel:
+        lines.append("peer pm kernel")
     lines.extend(render_command(s.command) for s in scn.steps)
     return "\n".join(lines) + "\n"
