@@ -15,9 +15,9 @@ port it listens on and resets the others; a join to an address nobody has
 stays in SYN_SENT), then its echoes of our ADD_ADDRs.
 
 With an in-kernel peer (model/wire.py) every pending action may go next:
-the `environment` rule takes the index of the one to run (`event.slot`),
-and an index that names no pending action means the default order, the
-one measured on the live kernel: both workers first, then the deliveries,
+the `environment` rule's input names the one to run (`choice_of`), and a
+choice that names no pending action means the default order, the one
+measured on the live kernel: both workers first, then the deliveries,
 ADD_ADDRs before echoes, joins, RM_ADDRs, MP_PRIOs, closes and the
 server's first packet. That is how a server's ADD_ADDR reaches the client
 in the same worker run as its ESTABLISHED (the worker handles
@@ -26,20 +26,20 @@ ADD_ADDR_RECEIVED first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pmcheck.model import wire
 from pmcheck.model.backend import Ops, first_true, select
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, EventInput, Outcome
-from pmcheck.model.pm_events import echo_due, syn_sent
+from pmcheck.model.pm_events import echo_due, syn_sent, worker_due
 from pmcheck.model.rules import RULES, Ctx, Inputs, rule
 from pmcheck.model.state import Conn, State, Subflow, mirror
 from pmcheck.model.subflows import u8
 from pmcheck.model.topology import Topology, peer_has
 
 SCRIPTED_RULES = ("worker", "join result", "add_addr echo")
-DEFAULT_ORDER = 255  # an environment choice that names no action: the default order
 
 
 class Action(NamedTuple):
@@ -60,13 +60,6 @@ def peer_accepts_join(ops: Ops, conn: Conn, sf: Subflow, topo: Topology) -> Any:
     return ops.and_(ops.not_(conn.server), ops.eq(sf.remote_port, conn.port))
 
 
-def worker_due(ops: Ops, c: Conn) -> Any:
-    """Some PM work is scheduled on this msk (`mptcp_pm_worker` has a bit)."""
-    return ops.and_(
-        c.used, ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
-    )
-
-
 def scripted_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
     out = []
     for ci, c in enumerate(st.conns):
@@ -81,48 +74,64 @@ def scripted_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
     return out
 
 
-def wire_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
-    """With an in-kernel peer: per connection, both workers, then each kind
-    of delivery, the host's message before the peer's. A join SYN to an
-    address the other host does not have gets no answer (SYN_SENT)."""
-    views = ((False, st, topo), (True, mirror(st), topo.mirror()))
-    out = []
-    for ci in range(len(st.conns)):
-        ev = NO_EVENT._replace(conn=u8(ops, ci))
+Due = Callable[[Ops, State, Topology | None, int, int], Any]  # (ops, view, topo, ci, slot)
 
-        def each(name: str, due: Any, slots: int | None = None, ev: EventInput = ev) -> None:
+
+def _join_due(ops: Ops, v: State, t: Topology | None, ci: int, i: int) -> Any:
+    s = v.conns[ci].sf[i]
+    owned = peer_has(ops, t, s.remote_addr) if t is not None else ops.true()
+    return ops.and_(syn_sent(ops, v.conns[ci], i), owned)
+
+
+# The wire's action kinds in default order: (rule, what is pending, slots per
+# connection: None = one, "sf"/"anno" = one per subflow/announcement slot).
+WIRE_KINDS: tuple[tuple[str, Due, str | None], ...] = (
+    ("worker", lambda ops, v, t, ci, i: worker_due(ops, v.conns[ci]), None),
+    ("wire add_addr", lambda ops, v, t, ci, i: wire.add_addr_in_flight(ops, v, ci, i), "anno"),
+    ("wire echo", lambda ops, v, t, ci, i: wire.echo_in_flight(ops, v, ci, i), "anno"),
+    ("wire join", _join_due, "sf"),
+    ("wire rm_addr", lambda ops, v, t, ci, i: wire.rm_in_flight(ops, v, ci), None),
+    ("wire mp_prio", lambda ops, v, t, ci, i: wire.prio_in_flight(ops, v, ci, i), "sf"),
+    ("wire close", lambda ops, v, t, ci, i: wire.orphaned(ops, v, ci, i), "sf"),
+    ("wire established", lambda ops, v, t, ci, i: wire.establishment_due(ops, v, ci), None),
+)
+
+
+def wire_actions(ops: Ops, st: State, topo: Topology | None) -> list[Action]:
+    """With an in-kernel peer: per connection, both workers, then each kind
+    of delivery (WIRE_KINDS), the host's before the peer's. A join SYN to an
+    address the other host does not have gets no answer (SYN_SENT); with no
+    topology (a property's view) every SYN counts as on its way."""
+    views = ((False, st, topo), (True, mirror(st), topo and topo.mirror()))
+    out = []
+    for ci, conn in enumerate(st.conns):
+        ev = NO_EVENT._replace(conn=u8(ops, ci))
+        # Concrete shortcut: an unused slot has nothing pending (the list
+        # keeps its length, so environment choices keep their meaning).
+        idle = not ops.symbolic and not conn.used
+        for name, due, per in WIRE_KINDS:
+            slots = {None: 1, "sf": len(conn.sf), "anno": len(conn.anno)}[per]
             for side, view, seen in views:
                 sev = ev._replace(side=ops.true() if side else ops.false())
-                if slots is None:
-                    out.append(Action(due(view, seen), name, sev))
-                    continue
                 for i in range(slots):
-                    out.append(Action(due(view, seen, i), name, sev._replace(slot=u8(ops, i))))
-
-        n_sf, n_anno = len(st.conns[ci].sf), len(st.conns[ci].anno)
-
-        def join_due(v: State, t: Topology, i: int, ci: int = ci) -> Any:
-            s = v.conns[ci].sf[i]
-            return ops.and_(syn_sent(ops, v.conns[ci], i), peer_has(ops, t, s.remote_addr))
-
-        each("worker", lambda v, t, ci=ci: worker_due(ops, v.conns[ci]))
-        each("wire add_addr", lambda v, t, i, ci=ci: wire.add_addr_in_flight(ops, v, ci, i), n_anno)
-        each("wire echo", lambda v, t, i, ci=ci: wire.echo_in_flight(ops, v, ci, i), n_anno)
-        each("wire join", join_due, n_sf)
-        each("wire rm_addr", lambda v, t, ci=ci: wire.rm_in_flight(ops, v, ci))
-        each("wire mp_prio", lambda v, t, i, ci=ci: wire.prio_in_flight(ops, v, ci, i), n_sf)
-        each("wire close", lambda v, t, i, ci=ci: wire.orphaned(ops, v, ci, i), n_sf)
-        each("wire established", lambda v, t, ci=ci: wire.establishment_due(ops, v, ci))
+                    when = False if idle else due(ops, view, seen, ci, i)
+                    out.append(
+                        Action(when, name, sev if per is None else sev._replace(slot=u8(ops, i)))
+                    )
     return out
 
 
-def pending_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
+def pending_actions(ops: Ops, st: State, topo: Topology | None) -> list[Action]:
     """Every environment action, pending or not (`when`), in default order."""
-    return wire_actions(ops, st, topo) if st.peer else scripted_actions(ops, st, topo)
+    if st.peer:
+        return wire_actions(ops, st, topo)
+    assert topo is not None, "the scripted peer's answers depend on the topology"
+    return scripted_actions(ops, st, topo)
 
 
-def quiescent(ops: Ops, st: State, topo: Topology) -> Any:
-    """Nothing is left for the environment to do."""
+def quiescent(ops: Ops, st: State, topo: Topology | None) -> Any:
+    """Nothing is left for the environment to do (with two in-kernel PMs and
+    no topology: no work scheduled and nothing on the wire)."""
     return ops.not_(ops.or_(*(a.when for a in pending_actions(ops, st, topo))))
 
 
@@ -135,16 +144,38 @@ def next_action(st: State, topo: Topology) -> tuple[str, Inputs] | None:
     return None
 
 
-def choose(ops: Ops, actions: list[Action], choice: Any, free: bool) -> list[Any]:
-    """One-hot: the action `choice` names if it is pending (`free` only),
-    else the first pending one."""
+KIND_INDEX = {name: i for i, (name, _, _) in enumerate(WIRE_KINDS)}
+
+
+def choice_of(a: Action) -> EventInput:
+    """The `environment` input that names action `a`: its connection, side
+    and slot, and its kind (the index in WIRE_KINDS) in `rid`."""
+    return NO_EVENT._replace(
+        conn=a.event.conn, side=a.event.side, slot=a.event.slot, rid=KIND_INDEX[a.rule]
+    )
+
+
+def names(ops: Ops, choice: EventInput, a: Action) -> Any:
+    """Does the environment input `choice` name action `a`? (Its `flag`
+    only marks a decoded trace step and is not read.)"""
+    c = choice_of(a)
+    return ops.and_(
+        ops.eq(choice.rid, u8(ops, c.rid)),
+        ops.eq(choice.conn, c.conn),
+        ops.eq(choice.slot, c.slot),
+        ops.eq(choice.side, c.side) if ops.symbolic else bool(choice.side) == bool(c.side),
+    )
+
+
+def choose(ops: Ops, actions: list[Action], choice: EventInput, free: bool) -> list[Any]:
+    """One-hot: the action `choice` names (`choice_of`) if it is pending
+    (`free` only), else the first pending one: the default order. (The
+    default input, NO_EVENT, names the first connection's host worker, the
+    first action of the default order, so it means the default too.)"""
     default = first_true(ops, [a.when for a in actions])
     if not free:
         return default
-    named = [
-        ops.and_(ops.eq(choice, u8(ops, i)), a.when) if i < DEFAULT_ORDER else ops.false()
-        for i, a in enumerate(actions)
-    ]
+    named = [ops.and_(names(ops, choice, a), a.when) for a in actions]
     some = ops.or_(*named)
     return [ops.ite(some, n, d) for n, d in zip(named, default, strict=True)]
 
@@ -160,7 +191,7 @@ def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     through small input multiplexers."""
     ops = k.ops
     actions = pending_actions(ops, st, k.topo)
-    pick = choose(ops, actions, inp.event.slot, bool(st.peer))
+    pick = choose(ops, actions, inp.event, bool(st.peer))
     result, ran = st, ops.false()
     for name in reversed(dict.fromkeys(a.rule for a in actions)):
         mine = [(p, a) for p, a in zip(pick, actions, strict=True) if a.rule == name]

@@ -81,8 +81,12 @@ def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
 
 
 def has_path(ops: Ops, conn: Conn) -> Any:
-    """A signal from the peer needs an established subflow to arrive on."""
-    return ops.and_(conn.used, ops.or_(*(ops.and_(s.used, s.established) for s in conn.sf)))
+    """A signal from the peer needs an established subflow to arrive on
+    (one whose other end has not closed)."""
+    return ops.and_(
+        conn.used,
+        ops.or_(*(ops.and_(s.used, s.established, ops.not_(s.fin_rx)) for s in conn.sf)),
+    )
 
 
 def outcome(ops: Ops, applied: Any) -> Outcome:
@@ -93,7 +97,7 @@ def empty_subflow(ops: Ops) -> Subflow:
     zero = u8(ops, 0)
     return Subflow(
         ops.false(), ops.false(), kind(ops, 0), zero, zero, zero, zero, ops.const(0, 16),
-        ops.false(), ops.false(), zero, ops.false(),
+        ops.false(), ops.false(), zero, ops.false(), ops.false(),
     )  # fmt: skip
 
 
@@ -206,18 +210,33 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
 @rule("worker", writes=("netns", "conns", "peer"), reads_inputs=("event",))
 def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The msk worker runs (`mptcp_worker`, protocol.c): its PM part,
-    `mptcp_pm_worker` (pm.c)."""
+    `mptcp_pm_worker` (pm.c), then `__mptcp_close_subflow`, which reaps the
+    subflows whose other end closed (so an RM_ADDR handled in the same run
+    still finds them)."""
     ops = k.ops
 
     def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
-        c = st.conns[ci]
-        due = ops.and_(
-            c.used, ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
-        )
-        return mptcp_pm_worker(k, st, ci), due
+        due = worker_due(ops, st.conns[ci])
+        return __mptcp_close_subflow(k, mptcp_pm_worker(k, st, ci), ci), due
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(ops, applied)
+
+
+def worker_due(ops: Ops, c: Conn) -> Any:
+    """The msk worker has something to do: a PM status bit, or a subflow
+    whose other end closed to reap."""
+    pm_work = ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
+    reap = ops.or_(*(ops.and_(s.used, s.fin_rx) for s in c.sf))
+    return ops.and_(c.used, ops.or_(pm_work, reap))
+
+
+def __mptcp_close_subflow(k: Ctx, st: State, ci: int) -> State:
+    """`__mptcp_close_subflow` (protocol.c): `mptcp_close_ssk` on every
+    subflow in CLOSE_WAIT (the other end's FIN/RST came in)."""
+    c = st.conns[ci]
+    closed, _ = close_subflows(k.ops, c, st.netns, [s.fin_rx for s in c.sf])
+    return set_conn(st, ci, closed)
 
 
 # --- ADD_ADDR and RM_ADDR received --------------------------------------------------

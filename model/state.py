@@ -77,6 +77,9 @@ class Subflow(NamedTuple):
     # (NO_TWIN while the join SYN is out), and an MP_PRIO on its way there.
     twin: Any
     prio_tx: Any  # Bool
+    # In-kernel peer only: the other end closed (FIN/RST in, CLOSE_WAIT); the
+    # msk worker reaps it (`__mptcp_close_subflow`) after its PM work.
+    fin_rx: Any  # Bool
 
 
 class Anno(NamedTuple):
@@ -178,6 +181,7 @@ WIDTHS: dict[str, int] = {
     "remote_backup": BOOL,
     "twin": 8,
     "prio_tx": BOOL,
+    "fin_rx": BOOL,
     "echo_pending": BOOL,
     "sent_id": 8,
     "delivered": BOOL,
@@ -220,7 +224,7 @@ DEFAULT_SUBFLOW_SLOTS = 8
 DEFAULT_CONNS = 1
 
 EMPTY_ENDPOINT = Endpoint(False, 0, 0, 0, 0, 0, 0)
-EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False, False, 0, False)
+EMPTY_SUBFLOW = Subflow(False, False, 0, 0, 0, 0, 0, 0, False, False, 0, False, False)
 EMPTY_ANNO = Anno(False, 0, 0, 0, False, 0, False)
 
 

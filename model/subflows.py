@@ -180,6 +180,7 @@ def __mptcp_subflow_connect(
         remote_backup=ops.false(),
         twin=u8(ops, NO_TWIN),
         prio_tx=ops.false(),
+        fin_rx=ops.false(),
     )
     ok = ops.and_(when, bound)
     conn, _ = add_subflow(ops, conn, sf, ok)

@@ -45,7 +45,7 @@ from pmcheck.model.pm_events import (
 )
 from pmcheck.model.rules import Ctx, Inputs, rule
 from pmcheck.model.state import NO_TWIN, Conn, Netns, State, mirror
-from pmcheck.model.subflows import close_subflows, slot_index, u8
+from pmcheck.model.subflows import slot_index, u8
 
 WIRE = ("conns", "peer", "netns")
 
@@ -66,6 +66,8 @@ def add_addr_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
     has a subflow it can arrive on, and no ADD_ADDR waiting in its worker
     (the kernel drops one then, and the sender's timer retransmits it)."""
     c, theirs, a = st.conns[ci], other_conn(st, ci), st.conns[ci].anno[i]
+    if not ops.symbolic and not (c.used and a.used and a.echo_pending):
+        return False  # the common case, without building the rest
     return ops.and_(
         c.used, a.used, a.echo_pending, ops.not_(a.delivered), has_path(ops, theirs),
         ops.not_(theirs.w_add_addr),
@@ -75,6 +77,8 @@ def add_addr_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
 def echo_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
     """The peer's echo of the host's announcement i is on its way back."""
     c, theirs, a = st.conns[ci], other_conn(st, ci), st.conns[ci].anno[i]
+    if not ops.symbolic and not (c.used and a.used and a.echo_pending and a.delivered):
+        return False
     holding = ops.and_(
         theirs.w_add_addr, ops.eq(theirs.pm_remote_addr, a.addr),
         ops.eq(theirs.pm_remote_port, a.port), ops.eq(theirs.pm_remote_id, a.sent_id),
@@ -94,10 +98,18 @@ def twin_alive(ops: Ops, st: State, ci: int, i: int) -> Any:
 
 
 def orphaned(ops: Ops, st: State, ci: int, i: int) -> Any:
-    """The host's subflow i lost its other end: the FIN/RST is on its way."""
+    """The host's subflow i lost its other end and has not heard yet: the
+    FIN/RST is on its way."""
     c, s = st.conns[ci], st.conns[ci].sf[i]
+    if not ops.symbolic and not (
+        c.used and s.used and s.established and not s.fin_rx and s.twin != NO_TWIN
+    ):
+        return False
     paired = ops.ne(s.twin, u8(ops, NO_TWIN))
-    return ops.and_(c.used, s.used, s.established, paired, ops.not_(twin_alive(ops, st, ci, i)))
+    return ops.and_(
+        c.used, s.used, s.established, ops.not_(s.fin_rx), paired,
+        ops.not_(twin_alive(ops, st, ci, i)),
+    )  # fmt: skip
 
 
 def prio_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
@@ -247,14 +259,18 @@ def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
 
 def deliver_close(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     """The FIN/RST for the host's subflow `slot` arrives (its other end is
-    gone): `mptcp_close_ssk` -> `mptcp_pm_subflow_check_next`."""
+    gone): the subflow goes to CLOSE_WAIT (`subflow_sched_work_if_closed`)
+    and the msk worker will reap it (`__mptcp_close_subflow`), after its PM
+    work: an RM_ADDR already waiting still closes it as a join."""
     ops = k.ops
     c = st.conns[ci]
     hits = [
         ops.and_(h, orphaned(ops, st, ci, i)) for i, h in enumerate(onehot(ops, slot, len(c.sf)))
     ]
-    closed, _ = close_subflows(ops, c, st.netns, hits)
-    return set_conn(st, ci, closed), ops.or_(*hits)
+    sf = tuple(
+        ops.ite(h, s._replace(fin_rx=ops.true()), s) for h, s in zip(hits, c.sf, strict=True)
+    )
+    return set_conn(st, ci, c._replace(sf=sf)), ops.or_(*hits)
 
 
 def deliver_established(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
@@ -275,7 +291,7 @@ DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Any], tuple[State, A
     "wire join": ("subflow_check_req", deliver_join),
     "wire rm_addr": ("mptcp_pm_rm_addr_received", deliver_rm_addr),
     "wire mp_prio": ("mptcp_pm_mp_prio_received", deliver_mp_prio),
-    "wire close": ("mptcp_close_ssk", deliver_close),
+    "wire close": ("subflow_sched_work_if_closed", deliver_close),
 }
 
 

@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_check(args: argparse.Namespace) -> int:
     from pmcheck.checker.engines import Limits
     from pmcheck.checker.run import Options
-    from pmcheck.checker.scope import Scope, connection_scope
+    from pmcheck.checker.scope import Scope, connection_scope, two_pm_scope
     from pmcheck.properties import catalog
 
     props = catalog.all_properties()
@@ -339,6 +339,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         for s in (
             Scope(v, endpoint_slots=args.slots),
             connection_scope(v, endpoint_slots=args.conn_slots, bitmap_width=args.bitmap_width),
+            two_pm_scope(v, bitmap_width=args.bitmap_width),
         )
     ]
     run = run_check(args, chosen, scopes, opts)
@@ -354,7 +355,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         records = {rec.prop.name: rec for rec in run.records if rec.job == jr.job.id}
         print(
             f"pmcheck {__version__} check: {scope.describe()}; engine {args.engine}, "
-            f"BMC depth {args.depth}" + (" (from the verdict cache)" if jr.cached else "")
+            f"BMC depth {max(args.depth, scope.min_depth)}"
+            + (" (from the verdict cache)" if jr.cached else "")
         )
         rows = []
         for r in results:

@@ -124,7 +124,7 @@ def conn_views(conns: tuple[Conn, ...], u: Universe, opened: int) -> tuple[ConnV
                     u.addr_text(s.local_addr), s.local_id, u.addr_text(s.remote_addr), s.remote_id
                 )
                 for s in c.sf
-                if s.used and s.established
+                if s.used and s.established and not s.fin_rx
             )
         )
         views_.append(

@@ -38,7 +38,18 @@ class Property:
     expected: dict[KernelVersion, str] = field(default_factory=dict)
     group: str = "netns"
     needs_connections: bool = False
+    # Which scope checks it (checker.scope.Scope.kind): "netns", "connection"
+    # or "two-pm"; by default connection properties go to the connection scope.
+    scope_kind: str = ""
     versions: frozenset[KernelVersion] = frozenset(KernelVersion)  # where it is checked
+
+    def __post_init__(self) -> None:
+        if not self.scope_kind:
+            object.__setattr__(
+                self, "scope_kind", "connection" if self.needs_connections else "netns"
+            )
+        if self.scope_kind == "two-pm":
+            object.__setattr__(self, "needs_connections", True)
 
     def expect(self, version: KernelVersion) -> str:
         return self.expected.get(version, PROVED)

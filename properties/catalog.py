@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pmcheck.properties import connection, netns  # noqa: F401  (registers)
+from pmcheck.properties import connection, netns, pair  # noqa: F401  (registers)
 from pmcheck.properties.base import REGISTRY, Property
 
 

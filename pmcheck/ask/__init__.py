@@ -11,7 +11,7 @@ from typing import Any
 
 from pmcheck.model.versions import DEFAULT_VERSION
 
-ENGINES = ("symbolic", "explicit", "both")
+ENGINES = ("auto", "symbolic", "explicit", "both")
 
 
 def add_parsers(sub: Any, versions: list[str]) -> None:
@@ -47,9 +47,11 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
         choices=ENGINES,
-        default="symbolic",
-        help="symbolic: Z3 enumeration with blocking (default); explicit: run "
-        "every sequence concretely; both: run both, exit 4 if they differ",
+        default="auto",
+        help="symbolic: Z3 enumeration with blocking; explicit: run every "
+        "sequence concretely; both: run both, exit 4 if they differ; auto "
+        "(default): symbolic, or explicit with an in-kernel peer (every "
+        "delivery order makes the symbolic queries long)",
     )
     p.add_argument(
         "--max-outcomes",

@@ -40,6 +40,15 @@ class EnginesDisagree(RuntimeError):
     pass
 
 
+def engine_for(problem: Problem, engine: str) -> str:
+    """`auto`: the symbolic enumeration, except with an in-kernel peer,
+    where every delivery order is a free choice and the explicit search is
+    the faster one."""
+    if engine != "auto":
+        return engine
+    return "explicit" if problem.all_orders else "symbolic"
+
+
 def answer(problem: Problem, args: argparse.Namespace) -> Answer:
     if args.engine == "explicit":
         return explicit_answer(problem)
@@ -60,6 +69,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     spec = parse_ask_file(args.file)
     version = _version(args.kernel or spec.prefix.kernel, spec.loc)
     problem = build_problem(spec, version)
+    args.engine = engine_for(problem, args.engine)
     try:
         ans = answer(problem, args)
     except EnginesDisagree as e:
@@ -174,6 +184,7 @@ def step_differences(runs: dict[KernelVersion, Run]) -> list[list[Any]]:
 def _ask_versions(args: argparse.Namespace) -> int:
     spec = parse_ask_file(args.file)
     problems = {v: build_problem(spec, v) for v in KernelVersion}
+    args.engine = engine_for(problems[DEFAULT_VERSION], args.engine)
     try:
         answers = {v: answer(p, args) for v, p in problems.items()}
     except EnginesDisagree as e:

@@ -8,6 +8,7 @@ from tabulate import tabulate
 
 from pmcheck.ask.explicit import Answer
 from pmcheck.ask.problem import Problem, Status
+from pmcheck.checker.trace import describe_choice
 
 CUT_TEXT = {
     Status.BUSY: "the environment was still busy after {settle} steps",
@@ -37,10 +38,24 @@ def header(problem: Problem, engine: str) -> str:
 def table(problem: Problem, ans: Answer) -> str:
     rows = []
     for n, (out, seq) in enumerate(ans.outcomes.items(), start=1):
-        events = "\n".join(problem.alts[i].text for i in seq) or "(no open event)"
-        rows.append([n, *problem.projector.cells(out), len(seq), events])
+        lines = []
+        orders = ans.orders.get(out) if problem.all_orders else None
+        for k, i in enumerate(seq):
+            lines.append(problem.alts[i].text)
+            if orders is not None and not _default_order(problem, seq, orders, out):
+                lines += [f"  then {describe_choice(c)}" for c in orders[k]]
+        rows.append(
+            [n, *problem.projector.cells(out), len(seq), "\n".join(lines) or "(no open event)"]
+        )
     heads = ["#", *problem.projector.headers(), "events", "shortest sequence"]
     return tabulate(rows, headers=heads, tablefmt="simple", disable_numparse=True)
+
+
+def _default_order(problem: Problem, seq: tuple[int, ...], orders: tuple, out: object) -> bool:
+    """Does the default order (what `simulate` and the live testbed do)
+    reach this outcome too? Then the witness needs no order spelled out."""
+    st, status = problem.replay(seq)
+    return status is Status.OK and problem.outcome(st) == out
 
 
 def verdict(problem: Problem, ans: Answer) -> str:

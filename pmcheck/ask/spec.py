@@ -15,8 +15,10 @@ followed by the open part, four kinds of lines:
 
 EVENT is any scenario statement except `connect`/`peer connect` (the
 connections are configuration): `peer announce|remove|join`, `subflow
-close`, or an `ip mptcp ...` command. The open part comes after every fixed
-line. Problems are input errors with file:line:col, like any scenario's.
+close`, or an `ip mptcp ...` command. With `peer pm kernel`, `peer ip mptcp
+...` commands, and `connect` too: the environment after each open event
+then may deliver in any order. The open part comes after every fixed line.
+Problems are input errors with file:line:col, like any scenario's.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def parse_ask_text(text: str, file: str = "<ask>") -> AskSpec:
         t = _Tokens(file, n, line)
         head = t.next("a statement")
         if head == "any":
-            alts.extend(_alternatives(t, opened))
+            alts.extend(_alternatives(t, opened, prefix.peer_pm))
         elif head == "events":
             if events is not None:
                 raise t.error("'events' given twice", back=1)
@@ -191,7 +193,7 @@ def _end(t: _Tokens) -> None:
         raise t.error(f"unexpected {t.peek()!r}")
 
 
-def _alternatives(t: _Tokens, opened: int) -> list[Step]:
+def _alternatives(t: _Tokens, opened: int, peer_pm: str) -> list[Step]:
     """`any A | B | C`: each alternative is parsed by the scenario parser on
     its own slice of the line's words, so columns stay the file's."""
     words = t.words[t.pos :]
@@ -215,17 +217,18 @@ def _alternatives(t: _Tokens, opened: int) -> list[Step]:
         sub.words = group
         head = group[0][0]
         if head in EVENT_HEADS:
-            command = _event(sub, opened)
+            command = _event(sub, opened, peer_pm)
         elif head == "ip":
             command = _ip_command(sub)
         else:
             raise sub.error(
                 f"unknown event {head!r} (expected 'peer ...', 'subflow close' or 'ip mptcp ...')"
             )
-        if isinstance(command, Connect):
+        if isinstance(command, Connect) and peer_pm != "kernel":
             raise ScenarioError(
                 Loc(t.file, t.line_no, group[0][1]),
-                "a connection cannot be left open: `connect` belongs to the fixed part",
+                "a connection cannot be left open: `connect` belongs to the fixed part "
+                "(with `peer pm kernel` it may be open, to ask about the orders after it)",
             )
         text = " ".join(w for w, _ in group)
         out.append(Step(Loc(t.file, t.line_no, group[0][1]), text, command))

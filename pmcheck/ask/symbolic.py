@@ -34,17 +34,18 @@ from typing import Any
 
 import z3
 
-from pmcheck.ask.explicit import Answer
-from pmcheck.ask.problem import Peak, Problem, Sequence, Status
+from pmcheck.ask.explicit import Answer, explicit_answer
+from pmcheck.ask.problem import Order, Peak, Problem, Sequence, Status
 from pmcheck.model.constants import MPTCP_PM_ADDR_MAX
 from pmcheck.model.environment import quiescent
-from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
+from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, EventInput, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import (
     ANNO_SLOTS,
     BOOL,
     DEFAULT_SUBFLOW_SLOTS,
     State,
+    evaluate,
     fresh,
     initial_state,
     leaves,
@@ -105,24 +106,30 @@ def first_guess(problem: Problem) -> tuple[Shape, int]:
     return shape, min(problem.settle, max(FIRST_SETTLE, peak.settle + 1))
 
 
-def _shaped(st: State, shape: Shape) -> State:
-    ns = st.netns._replace(endp=st.netns.endp[: shape.endpoints])
+def _shaped_host(host: Any, shape: Shape) -> Any:
+    ns = host.netns._replace(endp=host.netns.endp[: shape.endpoints])
     conns = tuple(
-        c._replace(sf=c.sf[: shape.subflows], anno=c.anno[: shape.annos]) for c in st.conns
+        c._replace(sf=c.sf[: shape.subflows], anno=c.anno[: shape.annos]) for c in host.conns
     )
-    return st._replace(netns=ns, conns=conns)
+    return host._replace(netns=ns, conns=conns)
+
+
+def _shaped(st: State, shape: Shape) -> State:
+    """Both hosts' slots cut to `shape` (an in-kernel peer's too)."""
+    return _shaped_host(st, shape)._replace(peer=tuple(_shaped_host(h, shape) for h in st.peer))
 
 
 def trim(st: State, shape: Shape) -> State:
     """The concrete state in fewer slots (the dropped slots are unused: the
     endpoint list is compact, and we only drop free subflow/anno slots)."""
     small = _shaped(st, shape)
-    if sum(e.used for e in small.netns.endp) != st.netns.endpoints or any(
-        sum(s.used for s in a.sf) != sum(s.used for s in b.sf)
-        or sum(x.used for x in a.anno) != sum(x.used for x in b.anno)
-        for a, b in zip(small.conns, st.conns, strict=True)
-    ):
-        raise ValueError("shape smaller than the fixed part's state")
+    for big_h, small_h in zip((st, *st.peer), (small, *small.peer), strict=True):
+        if sum(e.used for e in small_h.netns.endp) != big_h.netns.endpoints or any(
+            sum(s.used for s in a.sf) != sum(s.used for s in b.sf)
+            or sum(x.used for x in a.anno) != sum(x.used for x in b.anno)
+            for a, b in zip(small_h.conns, big_h.conns, strict=True)
+        ):
+            raise ValueError("shape smaller than the fixed part's state")
     return small
 
 
@@ -136,7 +143,7 @@ def encode(
     as pmcheck.model.symbolic.symbolic_step builds it."""
     key = (rule, version, topo, shape, conns)
     if key not in _ENCODINGS:
-        template = _shaped(initial_state(conns=conns), shape)
+        template = _shaped(initial_state(conns=conns, peer_kernel=topo.peer_kernel), shape)
         pre = fresh(template, "s.")
         inputs = fresh(INPUTS_TEMPLATE, "i.", widths=INPUT_WIDTHS)
         post, out = RULES[rule](Ctx(OPS, version, topo), pre, inputs)
@@ -158,6 +165,9 @@ class Unrolling:
         self.final: State = lift(trim(problem.start, shape))
         self.facts: list[z3.BoolRef] = []
         self.choices: list[z3.BitVecRef] = []
+        # With an in-kernel peer: the environment's input (which action) at
+        # each of its steps, free; per open event, a tuple of E.
+        self.env_choices: list[tuple[EventInput, ...]] = []
         self.overflow: list[z3.BoolRef] = []  # per slot: the small shape overflowed
         self.busy: list[z3.BoolRef] = []  # per slot: not quiescent after E steps
 
@@ -177,11 +187,19 @@ class Unrolling:
         for i in range(len(posts) - 2, -1, -1):
             post = OPS.ite(c == i, posts[i], post)
         st = self._link(post, f"k{k}e0.")
+        chosen = []
         for j in range(1, self.settle + 1):
-            st = self._link(_apply(self.env, st, ENV_INPUTS), f"k{k}e{j}.")
+            inputs: Any = ENV_INPUTS
+            if self.p.all_orders:
+                event = fresh(NO_EVENT, f"k{k}e{j}c.", widths=INPUT_WIDTHS)
+                chosen.append(event)
+                inputs = lift(ENV_INPUTS, widths=INPUT_WIDTHS)._replace(event=event)
+            st = self._link(_apply(self.env, st, inputs), f"k{k}e{j}.")
+        self.env_choices.append(tuple(chosen))
         self.overflow.append(
             z3.Or(
-                *[cn.overflow for cn in st.conns], z3.UGT(st.netns.endpoints, self.shape.endpoints)
+                *[cn.overflow for h in (st, *st.peer) for cn in h.conns],
+                *[z3.UGT(h.netns.endpoints, self.shape.endpoints) for h in (st, *st.peer)],
             )
         )
         self.busy.append(z3.Not(OPS.and_(quiescent(OPS, st, self.p.topo))))
@@ -202,16 +220,26 @@ class Unrolling:
     def decode(self, model: z3.ModelRef) -> Sequence:
         return tuple(model.eval(c, model_completion=True).as_long() for c in self.choices)
 
+    def decode_orders(self, model: z3.ModelRef) -> tuple[Order, ...] | None:
+        """The environment's choices after each event (None: default order)."""
+        if not self.p.all_orders:
+            return None
+        return tuple(
+            tuple(evaluate(e, model, widths=INPUT_WIDTHS) for e in per) for per in self.env_choices
+        )
+
 
 def _apply(step: SymbolicStep, state: State, inputs: Inputs) -> State:
-    """The step's post-state at `state` (terms) and concrete `inputs`: one
-    substitution of the packed encoding, then one slice per field."""
+    """The step's post-state at `state` (terms) and `inputs` (concrete, or
+    already terms): one substitution of the packed encoding, then one slice
+    per field."""
     pairs = [(v, t) for (_, _, v), (_, _, t) in zip(leaves(step.pre), leaves(state), strict=True)]
+    terms = inputs if _is_terms(inputs) else lift(inputs, widths=INPUT_WIDTHS)
     pairs += [
         (v, c)
         for (_, _, v), (_, _, c) in zip(
             leaves(step.inputs, widths=INPUT_WIDTHS),
-            leaves(lift(inputs, widths=INPUT_WIDTHS), widths=INPUT_WIDTHS),
+            leaves(terms, widths=INPUT_WIDTHS),
             strict=True,
         )
     ]
@@ -225,6 +253,10 @@ def _apply(step: SymbolicStep, state: State, inputs: Inputs) -> State:
         hi -= size
     it = iter(fields)
     return rebuild(step.post, lambda _p, _w, _t: next(it))
+
+
+def _is_terms(inputs: Inputs) -> bool:
+    return isinstance(inputs.event.conn, z3.ExprRef)
 
 
 class _Queries:
@@ -275,6 +307,9 @@ def canonical_witnesses(problem: Problem, ans: Answer) -> None:
     sequences changes, each checked on the concrete model; lengths and the
     outcome set are the solver's. Skipped for lengths with too many
     sequences to run."""
+    if problem.all_orders:
+        _explicit_witnesses(problem, ans)
+        return
     n, lengths = len(problem.alts), {len(seq) for seq in ans.outcomes.values()}
     for length in sorted(lengths - {0}):
         seqs = (
@@ -293,6 +328,27 @@ def canonical_witnesses(problem: Problem, ans: Answer) -> None:
         for out, seq in ans.outcomes.items():
             if len(seq) == length and out in first:
                 ans.outcomes[out] = first[out]
+    ordered = sorted(ans.outcomes.items(), key=lambda item: (len(item[1]), item[1]))
+    ans.outcomes = dict(ordered)
+
+
+def _explicit_witnesses(problem: Problem, ans: Answer) -> None:
+    """With an in-kernel peer the orders make the sequences too many to run
+    one by one; the explicit search's witnesses (and orders) are taken
+    where it is small enough, else the solver's are kept."""
+    n = len(problem.alts)
+    count = sum(
+        n**k if problem.spec.repeat else math.perm(n, k) for k in range(problem.max_length + 1)
+    )
+    if count <= CANONICAL_LIMIT // 100:
+        exp = explicit_answer(problem)
+        for out in ans.outcomes:
+            if out in exp.outcomes:
+                ans.outcomes[out] = exp.outcomes[out]
+                if out in exp.orders:
+                    ans.orders[out] = exp.orders[out]
+                else:
+                    ans.orders.pop(out, None)
     ordered = sorted(ans.outcomes.items(), key=lambda item: (len(item[1]), item[1]))
     ans.outcomes = dict(ordered)
 
@@ -324,8 +380,8 @@ def _enumerate(
                 return ans
             if r == z3.unsat:
                 break
-            seq = path.decode(model)
-            after, status = problem.replay(seq)
+            seq, orders = path.decode(model), path.decode_orders(model)
+            after, status = problem.replay(seq, orders=orders)
             out = problem.outcome(after)
             if (
                 status is not Status.OK
@@ -337,6 +393,8 @@ def _enumerate(
                     f"concrete model to {status.value} / an outcome it had blocked"
                 )
             ans.outcomes[out] = seq
+            if orders is not None:
+                ans.orders[out] = orders
             new = True
             blocks.append(z3.Not(proj.holds(path.final, out)))
         ans.new_at_bound = new and length == problem.max_length
@@ -368,7 +426,7 @@ def _cuts(
             continue
         seq = path.decode(model)
         peak = Peak()
-        _, status = problem.replay(seq, peak)
+        _, status = problem.replay(seq, peak, path.decode_orders(model))
         # Too small for this sequence: grow to what its concrete replay used
         # (at least double), so one restart usually suffices.
         if kind == "overflow" and not path.shape.full:

@@ -9,14 +9,18 @@ wrong for both (the live-kernel tests cover that).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.environment import choice_of, pending_actions
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.properties.base import Property
+
+ENVIRONMENT = "environment"
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,11 @@ class OracleResult:
 
 
 def explore(
-    scope: Scope, props: list[Property], max_states: int = 200_000, max_depth: int | None = None
+    scope: Scope,
+    props: list[Property],
+    max_states: int = 200_000,
+    max_depth: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, OracleResult]:
     topo = scope.topology()
     ctx = Ctx(CONCRETE, scope.version, topo)
@@ -48,9 +56,16 @@ def explore(
         if max_depth is not None and depth[state] >= max_depth:
             complete = False
             continue
+        pending = pending_actions(CONCRETE, state, topo) if scope.connections else []
+        calm = not any(a.when for a in pending)
         for rule, choices in inputs.items():
-            if not scope.enabled(CONCRETE, state, rule):  # the guard System.trans uses
+            if not scope.enabled(CONCRETE, state, rule, calm):  # the guard System.trans uses
                 continue
+            if rule == ENVIRONMENT and len(choices) > 1:
+                # Every order: only the pending actions (any other choice
+                # runs the default order, i.e. one of these again).
+                due = {choice_of(a) for a in pending if a.when}
+                choices = [c for c in choices if c.event in due]
             for inp in choices:
                 nxt, _ = RULES[rule](ctx, state, inp)
                 if nxt in parent or not scope.keeps(CONCRETE, nxt):
@@ -58,6 +73,8 @@ def explore(
                 parent[nxt] = (state, Step(rule, inp))
                 depth[nxt] = depth[state] + 1
                 queue.append(nxt)
+                if len(parent) % 100_000 == 0 and progress:
+                    progress(len(parent), depth[nxt])
                 if len(parent) > max_states:
                     complete = False
                     queue.clear()

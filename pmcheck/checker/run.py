@@ -30,6 +30,9 @@ class Options:
 
 
 def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
+    # A scope whose shortest interesting paths are longer (every delivery
+    # between two in-kernel PMs is a step) asks for a deeper BMC bound.
+    opts = replace(opts, depth=max(opts.depth, scope.min_depth))
     system = System(scope)
     props = [p for p in props if scope.version in p.versions]
     results: dict[str, Result] = {}

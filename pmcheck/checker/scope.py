@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmcheck.model.backend import Ops
+from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
@@ -31,7 +32,7 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
-from pmcheck.model.environment import quiescent
+from pmcheck.model.environment import choice_of, pending_actions, quiescent
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
 from pmcheck.model.rules import Inputs
 from pmcheck.model.state import State, initial_state
@@ -121,6 +122,29 @@ class Scope:
     # whose ids stay below bitmap_width / 2 may narrow them; paths whose
     # next_id reaches that are cut (System.trans).
     bitmap_width: int = 256
+    # Two in-kernel PMs (`peer pm kernel`): the peer's own table and the
+    # commands a reviewer gives it; the environment then may take any
+    # pending action next (all orderings the model allows), not the default.
+    peer_kernel: bool = False
+    peer_endpoint_slots: int = 1
+    peer_flag_sets: tuple[int, ...] = ()
+    peer_addrs: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    # With an in-kernel peer: may the environment deliver in any order
+    # (True), or only in the kernel's default order (False)?
+    all_orders: bool = True
+    # `limits set` as joint (add_addr_accepted, subflows) choices instead of
+    # the product of limit_values (host, peer); None: the product.
+    limit_pairs: tuple[tuple[int, int], ...] | None = None
+    peer_limit_pairs: tuple[tuple[int, int], ...] | None = None
+    # The least BMC depth this scope is checked to (pmcheck.checker.run).
+    min_depth: int = 0
+
+    @property
+    def kind(self) -> str:
+        """Which properties this scope checks: "netns", "connection" or "two-pm"."""
+        if self.peer_kernel:
+            return "two-pm"
+        return "connection" if self.connections else "netns"
 
     def __post_init__(self) -> None:
         if self.bitmap_width < 256 and max(self.ids) >= self.bitmap_width // 2:
@@ -137,6 +161,12 @@ class Scope:
                 f"{self.bitmap_width // 2}"
             )
         )
+        if self.peer_kernel:
+            conns += (
+                f"; in-kernel peer: {self.peer_endpoint_slots} endpoint slots, "
+                f"{len(self.peer_flag_sets)} flag sets, {len(self.peer_addrs)} addresses, "
+                + ("every delivery order" if self.all_orders else "the default delivery order")
+            )
         return (
             f"kernel {self.version.value}, {self.endpoint_slots} endpoint slots, "
             f"{len(self.addrs)} addresses, ids {{auto, 0, {', '.join(map(str, self.ids))}}}, "
@@ -151,6 +181,8 @@ class Scope:
             subflow_slots=self.subflow_slots,
             endpoint_slots=self.endpoint_slots,
             anno_slots=self.anno_slots,
+            peer_kernel=self.peer_kernel,
+            peer_endpoint_slots=self.peer_endpoint_slots,
         )
 
     def keeps(self, ops: Ops, state: State) -> Any:
@@ -159,37 +191,41 @@ class Scope:
         subflows or announcements than the slots, or (narrow bitmaps) a
         next_id at half the width, past which an allocation could need an
         id the encoding cannot hold."""
-        inside = [
-            ops.ule(state.netns.endpoints, ops.const(self.endpoint_slots, 8)),
-            *(ops.not_(c.overflow) for c in state.conns),
+        hosts = [(state.netns, state.conns, self.endpoint_slots)] + [
+            (h.netns, h.conns, self.peer_endpoint_slots) for h in state.peer
         ]
-        if self.bitmap_width < 256:
-            inside.append(ops.ult(state.netns.next_id, ops.const(self.bitmap_width // 2, 8)))
+        inside = []
+        for ns, conns, slots in hosts:
+            inside.append(ops.ule(ns.endpoints, ops.const(slots, 8)))
+            inside.extend(ops.not_(c.overflow) for c in conns)
+            if self.bitmap_width < 256:
+                inside.append(ops.ult(ns.next_id, ops.const(self.bitmap_width // 2, 8)))
         return ops.and_(*inside)
 
-    def enabled(self, ops: Ops, state: State, rule: str) -> Any:
+    def enabled(self, ops: Ops, state: State, rule: str, calm: Any = None) -> Any:
         """May `rule` run in `state`? Written over Ops: the symbolic system
         and the explicit oracle read the same guard. With connections, only
         the environment moves while it has work (a stutter when it has none),
         and limits are set only while no connection is open unless
-        `limits_while_connected`."""
+        `limits_while_connected`. `calm`: quiescence, if already known."""
         if not self.connections:
             return ops.true()
-        calm = quiescent(ops, state, self.topology())
+        if calm is None:
+            calm = quiescent(ops, state, self.topology())
         if rule == "environment":
             return ops.true()
-        if rule == "limits set" and not self.limits_while_connected:
+        if rule in ("limits set", "peer limits set") and not self.limits_while_connected:
             return ops.and_(calm, *(ops.not_(c.used) for c in state.conns))
         return calm
 
     def topology(self) -> Topology:
-        return _event_universe()[1] if self.connections else Topology()
+        return _event_universe(self.peer_kernel)[1] if self.connections else Topology()
 
     def event_inputs(self) -> dict[str, list[tuple[str, Inputs]]]:
         """Per event rule, its (scenario line, inputs) alternatives."""
         out: dict[str, list[tuple[str, Inputs]]] = {}
         for line in self.events:
-            name, inputs = _lower_event(line)
+            name, inputs = _lower_event(line, self.peer_kernel)
             for ci in range(self.connections):
                 ev = inputs.event._replace(conn=ci)
                 text = line if self.connections == 1 else f"{line} conn {ci + 1}"
@@ -220,7 +256,7 @@ class Scope:
             "endpoint delete": [plain_ids, by_id_or_addr],
             "endpoint change": [by_id_or_addr, plain_ids, ports, change_flags],
             "endpoint flush": [],
-            "limits set": [aa, sf],
+            "limits set": self._limits(aa, sf, self.limit_pairs),
         }
         if self.connections:
             for name, alts in self.event_inputs().items():
@@ -228,7 +264,48 @@ class Scope:
                     [{f"event.{k}": v for k, v in inp.event._asdict().items()} for _, inp in alts]
                 ]
             dims["environment"] = []
+        if self.peer_kernel:
+            # The pair's scope: configuration with auto ids, deletes; no
+            # set-flags or flush (the connection scope covers those).
+            dims["endpoint add"] = [addrs, ids[:1], ports, flags]
+            dims["endpoint delete"] = [plain_ids[1:], by_id_or_addr[:1]]
+            del dims["endpoint change"], dims["endpoint flush"]
+            peer_addrs = [dict(a) for a in self.peer_addrs]
+            dims["peer endpoint add"] = [
+                peer_addrs,
+                ids[:1],
+                [{"addr.port": 0}],
+                [{"addr.flags": f} for f in self.peer_flag_sets],
+            ]
+            dims["peer endpoint delete"] = [plain_ids[1:], by_id_or_addr[:1]]
+            if self.peer_limit_pairs != ():  # () : the peer keeps its defaults
+                dims["peer limits set"] = self._limits(aa, sf, self.peer_limit_pairs)
+            # Any pending action may go next: the choice is its index
+            # (model/environment.py; one naming none runs the default).
+            if self.all_orders:
+                actions = pending_actions(CONCRETE, self.initial_state(), self.topology())
+                dims["environment"] = [
+                    [{f"event.{k}": v for k, v in choice_of(a)._asdict().items()} for a in actions]
+                ]
         return dims
+
+    @staticmethod
+    def _limits(
+        aa: Dimension, sf: Dimension, pairs: tuple[tuple[int, int], ...] | None
+    ) -> list[Dimension]:
+        if pairs is None:
+            return [aa, sf]
+        return [
+            [
+                {
+                    "limits.has_add_addr_accepted": True,
+                    "limits.add_addr_accepted": a,
+                    "limits.has_subflows": True,
+                    "limits.subflows": f,
+                }
+                for a, f in pairs
+            ]
+        ]
 
     def rules(self) -> list[str]:
         return list(self.dimensions())
@@ -250,8 +327,11 @@ def build_inputs(choice: Choice) -> Inputs:
 
 
 def default_scope(prop: Any, version: KernelVersion, endpoint_slots: int = 2) -> Scope:
-    """Where `pmcheck check` checks a property by default: the connection
-    scope for the per-connection properties, the namespace scope otherwise."""
+    """Where `pmcheck check` checks a property by default: the two-PM scope
+    for properties of the pair, the connection scope for the per-connection
+    properties, the namespace scope otherwise."""
+    if prop.scope_kind == "two-pm":
+        return two_pm_scope(version)
     if prop.needs_connections:
         return connection_scope(version, endpoint_slots=endpoint_slots)
     return Scope(version, endpoint_slots=endpoint_slots)
@@ -277,25 +357,94 @@ def connection_scope(
     )
 
 
+# The two-PM scope's events: the connection (also with the peer's C flag),
+# and the in-kernel peer closing a join (a SOCK_DESTROY on the live
+# testbed). Everything else comes from the two PMs themselves.
+TWO_PM_EVENTS = (
+    "connect 10.0.1.2 10.0.1.1",
+    "connect 10.0.1.2 10.0.1.1 peer-deny-join-id0",
+    "subflow close 10.0.2.2 10.0.2.1",
+)
+# One endpoint a side, of the kinds that decide what serves an ADD_ADDR:
+# the host's on its second address, the peer's on its second address.
+TWO_PM_FLAG_SETS = (FLAG_SUBFLOW, FLAG_LAMINAR, FLAG_SUBFLOW | FLAG_LAMINAR)
+PEER_FLAG_SETS = (FLAG_SIGNAL, FLAG_SIGNAL | FLAG_SUBFLOW)
+HOST_ADDRESSES = ("10.0.2.2",)
+PEER_ADDRESSES = ("10.0.2.1",)
+
+
+def two_pm_scope(
+    version: KernelVersion,
+    endpoint_slots: int = 1,
+    bitmap_width: int = 32,
+    all_orders: bool = True,
+) -> Scope:
+    """The default scope of the pair properties: one connection between two
+    in-kernel PMs, one endpoint on each side (the host's of TWO_PM_FLAG_SETS
+    on HOST_ADDRESSES, the peer's of PEER_FLAG_SETS on PEER_ADDRESSES),
+    host limits (add_addr_accepted, subflows) (0, 2) by default or (1, 1) /
+    (2, 2), the peer's (0, 2), set before connecting; endpoint deletes on
+    both; the TWO_PM_EVENTS; and the environment free to deliver in any
+    order. Small on purpose: every delivery is a step, and BMC must reach
+    the depth of a connect, a close and a delete with their deliveries."""
+    universe, _ = _event_universe(True)
+
+    def v4(addrs: tuple[str, ...]) -> tuple[tuple[tuple[str, Any], ...], ...]:
+        return tuple((("addr.family", AF_INET), ("addr.addr", universe.addr_key(a))) for a in addrs)
+
+    return Scope(
+        version,
+        endpoint_slots=endpoint_slots,
+        ids=(1,),
+        ports=(0,),
+        flag_sets=TWO_PM_FLAG_SETS,
+        limit_values=(0, 1, 2),
+        addrs=v4(HOST_ADDRESSES),
+        connections=1,
+        subflow_slots=3,
+        anno_slots=1,
+        events=TWO_PM_EVENTS,
+        bitmap_width=bitmap_width,
+        limit_pairs=((1, 1), (2, 2)),
+        peer_limit_pairs=(),
+        peer_kernel=True,
+        peer_endpoint_slots=1,
+        peer_flag_sets=PEER_FLAG_SETS,
+        peer_addrs=v4(PEER_ADDRESSES),
+        all_orders=all_orders,
+        # A connect, a close and a delete with their deliveries: 13 steps.
+        min_depth=14,
+    )
+
+
+def _header(peer_kernel: bool) -> str:
+    return "peer pm kernel\n" if peer_kernel else ""
+
+
 @functools.cache
-def _event_universe() -> tuple[Any, Topology]:
+def _event_universe(peer_kernel: bool = False) -> tuple[Any, Topology]:
     from pmcheck.scenario.lower import Universe
     from pmcheck.scenario.parser import parse_text
 
-    universe = Universe.of(parse_text("", "<scope>"))
+    universe = Universe.of(parse_text(_header(peer_kernel), "<scope>"))
     return universe, universe.topology()
 
 
 @functools.cache
-def _lower_event(line: str) -> tuple[str, Inputs]:
+def _lower_event(line: str, peer_kernel: bool = False) -> tuple[str, Inputs]:
     from pmcheck.scenario.lower import lower
     from pmcheck.scenario.parser import parse_text
 
-    universe, _ = _event_universe()
+    universe, _ = _event_universe(peer_kernel)
     # Lowering numbers connections as they open; every event names slot 0
     # here and event_inputs() places it on each connection slot.
     (step,) = parse_text(
-        ("connect 10.0.1.2 10.0.1.1\n" if not line.startswith(("connect", "peer connect")) else "")
+        _header(peer_kernel)
+        + (
+            "connect 10.0.1.2 10.0.1.1\n"
+            if not line.startswith(("connect", "peer connect"))
+            else ""
+        )
         + line,
         "<scope>",
     ).steps[-1:]

@@ -70,14 +70,12 @@ class Job:
 
 def plan(props: list[Property], scopes: list[Scope]) -> list[Job]:
     """The sorted job list: per scope, the properties checked at its version
-    that belong to its kind (per-connection properties in a connection scope,
-    the others in a namespace scope)."""
+    that belong to its kind (Property.scope_kind == Scope.kind: namespace,
+    connection, or two in-kernel PMs)."""
     jobs = []
     for scope in scopes:
         names = tuple(
-            p.name
-            for p in props
-            if scope.version in p.versions and p.needs_connections == bool(scope.connections)
+            p.name for p in props if scope.version in p.versions and p.scope_kind == scope.kind
         )
         if names:
             jobs.append(Job(scope, names))

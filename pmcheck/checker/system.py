@@ -22,6 +22,7 @@ import z3
 from pmcheck.checker.scope import Scope
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.environment import choice_of, pending_actions
 from pmcheck.model.inputs import INPUT_WIDTHS
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import ID_SET_FIELDS, WIDTHS, State, evaluate, fresh, leaves, lift
@@ -109,6 +110,27 @@ class System:
             rule = self.rules[model.eval(self.choice(k), model_completion=True).as_long()]
             inputs = evaluate(self.inputs(k), model, widths=INPUT_WIDTHS)
             out.append(Step(rule, inputs))
+        return self.name_environment_steps(out)
+
+    def name_environment_steps(self, steps: list[Step]) -> list[Step]:
+        """With an in-kernel peer, make each environment step name the action
+        that ran (a choice of an action not pending runs the default one),
+        so a trace says what was delivered when."""
+        if not self.scope.peer_kernel:
+            return steps
+        out, state = [], self.template
+        for step in steps:
+            if step.rule == "environment":
+                pending = [a for a in pending_actions(CONCRETE, state, self.ctx.topo) if a.when]
+                chosen = [
+                    a for a in pending if choice_of(a) == step.inputs.event._replace(flag=False)
+                ]
+                taken = (chosen or pending)[:1]
+                if taken:  # `flag` marks a choice decode named (checker.trace)
+                    named = choice_of(taken[0])._replace(flag=True)
+                    step = Step(step.rule, step.inputs._replace(event=named))
+            state, _ = RULES[step.rule](self.concrete_ctx, state, step.inputs)
+            out.append(step)
         return out
 
     def replay(self, steps: list[Step]) -> list[State]:

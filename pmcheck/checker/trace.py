@@ -15,7 +15,6 @@ from typing import Any
 
 from pmcheck.checker.system import Step
 from pmcheck.model.constants import AF_INET6
-from pmcheck.scenario.ast import flag_names
 
 ENVIRONMENT_LINE = "# (the environment settles: worker, join outcomes, echoes)"
 
@@ -35,58 +34,51 @@ def addr_text(key: int, family: int = 0) -> str:
     return base
 
 
-def event_text(step: Step) -> str | None:
-    """The scenario line of a connection or peer event, None for others."""
-    ev = step.inputs.event
-    local, remote = addr_text(ev.laddr), addr_text(ev.raddr)
-    port = f" port {ev.port}" if ev.port and step.rule != "connect" else ""
-    if step.rule == "connect":
-        line = f"peer connect {remote} {local}" if ev.server else f"connect {local} {remote}"
-        line += f" port {ev.port}" if ev.port != 10000 else ""
-        return line + (" peer-deny-join-id0" if ev.flag else "")
-    conn = f" conn {ev.conn + 1}" if ev.conn else ""
-    lines = {
-        "peer announce": f"peer announce {remote} id {ev.rid}{port}{conn}",
-        "peer remove": f"peer remove id {ev.rid}{conn}",
-        "peer join": f"peer join {remote} to {local} id {ev.rid}{conn}",
-        "subflow close": f"subflow close {local} {remote}{conn}",
-        "environment": ENVIRONMENT_LINE,
-    }
-    return lines.get(step.rule)
-
-
 def step_text(step: Step) -> str:
-    event = event_text(step)
-    if event is not None:
-        return event
-    a, lim = step.inputs.addr, step.inputs.limits
-    if step.rule == "endpoint add":
-        parts = ["ip mptcp endpoint add", addr_text(a.addr, a.family)]
-        if a.port:
-            parts.append(f"port {a.port}")
-        if a.has_id and a.id:
-            parts.append(f"id {a.id}")
-        parts.extend(flag_names(a.flags))
-        line = " ".join(parts)
-        return line + ("   # raw netlink: ID attribute 0" if a.has_id and a.id == 0 else "")
-    if step.rule == "endpoint delete":
-        tail = f" {addr_text(a.addr, a.family)}" if a.family else ""
-        return f"ip mptcp endpoint delete id {a.id}{tail}"
-    if step.rule == "endpoint flush":
-        return "ip mptcp endpoint flush"
-    if step.rule == "endpoint change":
-        who = f"id {a.id}" if not a.family else addr_text(a.addr, a.family)
-        port = f" port {a.port}" if a.port else ""
-        opts = (
-            "backup" if a.flags & 4 else "nobackup",
-            "fullmesh" if a.flags & 8 else "nofullmesh",
-        )
-        return f"ip mptcp endpoint change {who}{port} {' '.join(opts)}"
-    if step.rule == "limits set":
-        parts = ["ip mptcp limits set"]
-        if lim.has_subflows:
-            parts.append(f"subflows {lim.subflows}")
-        if lim.has_add_addr_accepted:
-            parts.append(f"add_addr_accepted {lim.add_addr_accepted}")
-        return " ".join(parts)
+    """The scenario line of a checker step (scenario.lower.raise_step, then
+    the one renderer); an environment step or an input no line can say as
+    a comment."""
+    from pmcheck.scenario.lower import raise_step
+    from pmcheck.scenario.render import render_command
+
+    if step.rule == "environment":
+        return environment_text(step)
+    cmd = raise_step(step.rule, step.inputs, _universe())
+    if cmd is not None:
+        return render_command(cmd)
+    a = step.inputs.addr
+    if step.rule.endswith("endpoint add") and a.has_id and a.id == 0:
+        line = step_text(Step(step.rule, step.inputs._replace(addr=a._replace(has_id=False))))
+        return line + " id 0   # raw netlink: ID attribute 0"
     return f"# {step.rule}"
+
+
+# What each wire action is, said from the host's side (model/environment.py
+# WIRE_KINDS order); {who} is "host" or "peer", {other} the other one.
+WIRE_WORDS = (
+    "{who}'s PM worker runs",
+    "{who}'s ADD_ADDR (announcement {slot}) reaches {other}",
+    "{other}'s echo of {who}'s ADD_ADDR (announcement {slot}) arrives",
+    "{who}'s MP_JOIN (subflow {slot}) is answered by {other}",
+    "{who}'s RM_ADDR reaches {other}",
+    "{who}'s MP_PRIO (subflow {slot}) reaches {other}",
+    "{who} gets the FIN/RST of its subflow {slot}",
+    "{who} gets {other}'s first packet: fully established",
+)
+
+
+def environment_text(step: Step) -> str:
+    """An environment step. With an in-kernel peer it names the action it
+    ran (System.decode records the one taken, model.environment.choice_of);
+    with the scripted peer the order is fixed and one comment says it."""
+    ev = step.inputs.event
+    if not ev.flag:
+        return ENVIRONMENT_LINE
+    return "# " + describe_choice(ev)
+
+
+def describe_choice(ev: Any) -> str:
+    """What the environment action an input names does, in words."""
+    who, other = ("peer", "host") if ev.side else ("host", "peer")
+    conn = f" (conn {ev.conn + 1})" if ev.conn else ""
+    return WIRE_WORDS[ev.rid].format(who=who, other=other, slot=ev.slot) + conn

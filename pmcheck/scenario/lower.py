@@ -19,6 +19,7 @@ from pmcheck.model.state import Endpoint
 from pmcheck.model.topology import V6_KEY_BASE, Topology
 from pmcheck.results import EndpointRow
 from pmcheck.scenario.ast import (
+    EVENT_COMMANDS,
     Command,
     Connect,
     EndpointAdd,
@@ -276,3 +277,57 @@ def lower(cmd: Command, u: Universe) -> tuple[str, Inputs]:
                 ev = ev._replace(laddr=remote, raddr=local, side=True)
             return "subflow close", Inputs(NO_ADDR, NO_LIMITS, ev)
     raise TypeError(f"not a command: {cmd!r}")
+
+
+def raise_step(rule: str, inputs: Inputs, u: Universe) -> Command | None:
+    """The command a rule application means: the inverse of `lower`, so a
+    checker path prints as the scenario lines it came from. None for the
+    environment's own steps (they are no scenario line) and for inputs no
+    line can say (an explicit id 0 on add, which only raw netlink sends)."""
+    if rule.startswith(PEER_PREFIX):
+        inner = raise_step(rule[len(PEER_PREFIX) :], inputs, u)
+        if inner is not None and not isinstance(inner, EVENT_COMMANDS):
+            return OnPeer(inner)
+    a, lim, ev = inputs
+    conn = ev.conn + 1 if ev.conn else None
+    match rule:
+        case "endpoint add" if not (a.has_id and a.id == 0):
+            return EndpointAdd(
+                addr=u.addr_text(a.addr, a.family), family=a.family, port=a.port,
+                dev=u.dev_name(a.ifindex), id=a.id if a.has_id else None, flags=a.flags,
+            )  # fmt: skip
+        case "endpoint delete":
+            addr = u.addr_text(a.addr, a.family) if a.family else None
+            return EndpointDelete(id=a.id, addr=addr, family=a.family)
+        case "endpoint flush":
+            return EndpointFlush()
+        case "endpoint change":
+            addr = u.addr_text(a.addr, a.family) if a.family else None
+            return EndpointChange(
+                id=None if a.family else a.id, addr=addr, family=a.family, port=a.port,
+                flags=a.flags,
+            )  # fmt: skip
+        case "endpoint dump":
+            return EndpointShow()
+        case "endpoint get":
+            return EndpointShow(id=a.id)
+        case "limits set":
+            return LimitsSet(
+                subflows=lim.subflows if lim.has_subflows else None,
+                add_addr_accepted=lim.add_addr_accepted if lim.has_add_addr_accepted else None,
+            )
+        case "limits show":
+            return LimitsShow()
+        case "connect":
+            local, remote = u.addr_text(ev.laddr), u.addr_text(ev.raddr)
+            return Connect(local, remote, ev.port, bool(ev.flag), bool(ev.server))
+        case "peer announce":
+            return PeerAnnounce(u.addr_text(ev.raddr), ev.rid, ev.port, conn)
+        case "peer remove":
+            return PeerRemove(ev.rid, conn)
+        case "peer join":
+            return PeerJoin(u.addr_text(ev.raddr), u.addr_text(ev.laddr), ev.rid, conn)
+        case "subflow close":
+            local, remote = (ev.raddr, ev.laddr) if ev.side else (ev.laddr, ev.raddr)
+            return SubflowClose(u.addr_text(local), u.addr_text(remote), conn)
+    return None
