@@ -14,7 +14,7 @@ from typing import Any
 from pmcheck import __version__
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step
-from pmcheck.checker.trace import step_text
+from pmcheck.checker.trace import environment_text, step_text
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.counterexamples.explain import explain
 from pmcheck.counterexamples.minimize import figures, minimize
@@ -232,6 +232,8 @@ def result_text(step: Step, out: Outcome) -> str:
 def _line(step: Step, pending: tuple[str, Any] | None) -> str:
     if not is_environment(step):
         return step_text(step)
+    if step.rule == ENVIRONMENT and step.inputs.event.flag:  # a named delivery (two PMs)
+        return environment_text(step)
     what = pending[0] if pending and step.rule == ENVIRONMENT else step.rule
     conn = f" conn {pending[1].event.conn + 1}" if pending else ""
     return f"# environment: {what}{conn}"

@@ -18,6 +18,7 @@ from typing import Any
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step, System
 from pmcheck.model.concrete_ops import CONCRETE
+from pmcheck.model.environment import choice_of, pending_actions
 from pmcheck.model.inputs import (
     NO_ADDR,
     NO_EVENT,
@@ -147,12 +148,21 @@ class Replayer:
                 nxt = self.pending(state)
                 if nxt is None:
                     break
-                env = Step(ENVIRONMENT, NO_INPUTS) if ENVIRONMENT in RULES else Step(nxt[0], nxt[1])
+                env = Step(ENVIRONMENT, self.default_choice(state))
                 out.append(env)
                 state, _ = self.apply(state, env)
             else:
                 raise ValueError(f"the model did not settle within {SETTLE_LIMIT} steps")
         return out
+
+    def default_choice(self, state: State) -> Inputs:
+        """The environment input of the default order's next action: with an
+        in-kernel peer it names that action (so the trace says which
+        delivery it was), else the plain default."""
+        if not state.peer:
+            return NO_INPUTS
+        due = next(a for a in pending_actions(CONCRETE, state, self.ctx.topo) if a.when)
+        return NO_INPUTS._replace(event=choice_of(due)._replace(flag=True))
 
     def in_scope(self, states: Sequence[State], steps: Sequence[Step] = ()) -> bool:
         """The path is one of the scope's: every state fits its endpoint slots

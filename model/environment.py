@@ -18,10 +18,14 @@ With an in-kernel peer (model/wire.py) every pending action may go next:
 the `environment` rule's input names the one to run (`choice_of`), and a
 choice that names no pending action means the default order, the one
 measured on the live kernel: both workers first, then the deliveries,
-ADD_ADDRs before echoes, joins, RM_ADDRs, MP_PRIOs, closes and the
-server's first packet. That is how a server's ADD_ADDR reaches the client
-in the same worker run as its ESTABLISHED (the worker handles
-ADD_ADDR_RECEIVED first).
+ADD_ADDRs before echoes, joins, RM_ADDRs, MP_PRIOs and closes, then the
+server application's accept(), and last the server's first packet that
+fully establishes the client when no ADD_ADDR did (the testbed's data
+exchange, after accept()). That is how a server's ADD_ADDR reaches the
+client in the same worker run as its ESTABLISHED (the worker handles
+ADD_ADDR_RECEIVED first), and why a server cannot yet join an address the
+client announces then (its msk has no socket before accept():
+MPJoinSynTxCreatSkErr on the testbed).
 """
 
 from __future__ import annotations
@@ -86,13 +90,14 @@ def _join_due(ops: Ops, v: State, t: Topology | None, ci: int, i: int) -> Any:
 # The wire's action kinds in default order: (rule, what is pending, slots per
 # connection: None = one, "sf"/"anno" = one per subflow/announcement slot).
 WIRE_KINDS: tuple[tuple[str, Due, str | None], ...] = (
-    ("worker", lambda ops, v, t, ci, i: worker_due(ops, v.conns[ci]), None),
     ("wire add_addr", lambda ops, v, t, ci, i: wire.add_addr_in_flight(ops, v, ci, i), "anno"),
     ("wire echo", lambda ops, v, t, ci, i: wire.echo_in_flight(ops, v, ci, i), "anno"),
     ("wire join", _join_due, "sf"),
     ("wire rm_addr", lambda ops, v, t, ci, i: wire.rm_in_flight(ops, v, ci), None),
     ("wire mp_prio", lambda ops, v, t, ci, i: wire.prio_in_flight(ops, v, ci, i), "sf"),
     ("wire close", lambda ops, v, t, ci, i: wire.orphaned(ops, v, ci, i), "sf"),
+    ("worker", lambda ops, v, t, ci, i: worker_due(ops, v.conns[ci]), None),
+    ("wire accept", lambda ops, v, t, ci, i: wire.accept_due(ops, v, ci), None),
     ("wire established", lambda ops, v, t, ci, i: wire.establishment_due(ops, v, ci), None),
 )
 

@@ -167,6 +167,10 @@ def open_side(k: Ctx, st: State, ci: int, ev: EventInput) -> State:
         remote_addr=ev.raddr,
         port=dport,
         lport=ops.ite(ev.server, ev.port, zero_port),
+        # With an in-kernel peer a server's msk waits for accept() (an
+        # environment event); the scripted testbed accepts before any PM
+        # work of interest, so there it is attached at once.
+        attached=ops.not_(ev.server) if k.topo.peer_kernel else ops.true(),
         deny_join_id0=ev.flag,
         w_established=ops.false(),
         w_subflow_established=ops.false(),

@@ -232,7 +232,10 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     created = ops.false()
     for loc in locals_:
         src = ops.ite(loc.any, route_source(ops, k.topo, raddr), loc.addr)
-        st, any_id, id_ok = mptcp_pm_get_local_id(k, st, ci, src, ops.and_(loc.valid, loc.any))
+        # An ADDR_ANY local's id is resolved once its socket exists
+        # (`subflow_chk_local_id`): not at all if the msk has no socket yet.
+        resolve = ops.and_(loc.valid, loc.any, st.conns[ci].attached)
+        st, any_id, id_ok = mptcp_pm_get_local_id(k, st, ci, src, resolve)
         conn = st.conns[ci]
         local_id = ops.ite(loc.any, any_id, loc.id)
         backup = ops.ite(loc.any, mptcp_pm_nl_is_backup(ops, st.netns, src), loc.backup)

@@ -119,6 +119,10 @@ class Conn(NamedTuple):
     mpc_endpoint_id: Any
     mpc_accounted: Any  # Bool: MPTCP_PM_MPC_ENDPOINT_ACCOUNTED
     already_established: Any  # Bool: MPTCP_PM_ALREADY_ESTABLISHED
+    # Bool: the msk has its socket (`sk_socket`): a client from connect(), a
+    # server once the application accept()s it. Before, creating a subflow
+    # fails (mptcp_subflow_create_socket: MPJoinSynTxCreatSkErr).
+    attached: Any
     # Scheduled worker bits (`pm->status`), and what they carry.
     w_established: Any
     w_subflow_established: Any
@@ -201,6 +205,7 @@ WIDTHS: dict[str, int] = {
     "mpc_endpoint_id": 8,
     "mpc_accounted": BOOL,
     "already_established": BOOL,
+    "attached": BOOL,
     "w_established": BOOL,
     "w_subflow_established": BOOL,
     "w_add_addr": BOOL,
@@ -249,6 +254,7 @@ def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANN
         mpc_endpoint_id=0,
         mpc_accounted=False,
         already_established=False,
+        attached=False,
         w_established=False,
         w_subflow_established=False,
         w_add_addr=False,

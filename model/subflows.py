@@ -158,15 +158,17 @@ def __mptcp_subflow_connect(
     """`__mptcp_subflow_connect` (subflow.c) for one (local, remote) pair,
     when `when`.
 
-    The subflow was already counted in extra_subflows. Binding the local
-    address fails when the host does not have it: `mptcp_pm_close_subflow`
-    undoes the count. Otherwise the join SYN is out: a live subflow whose
-    outcome (established / refused) is an environment event. An ADDR_ANY
-    local (`any_local`) always binds; its address and id were resolved by
+    The subflow was already counted in extra_subflows. Creating its socket
+    fails while the msk has none (a server not yet accept()ed:
+    `mptcp_subflow_create_socket`), and binding the local address fails when
+    the host does not have it: `mptcp_pm_close_subflow` undoes the count.
+    Otherwise the join SYN is out: a live subflow whose outcome (established
+    / refused) is an environment event. An ADDR_ANY local (`any_local`)
+    always binds; its address and id were resolved by
     the caller. Returns the connection and whether the call returned 0.
     """
     ops = k.ops
-    bound = ops.or_(any_local, host_has(ops, k.topo, local_addr))
+    bound = ops.and_(conn.attached, ops.or_(any_local, host_has(ops, k.topo, local_addr)))
     sf = Subflow(
         used=ops.true(),
         established=ops.false(),

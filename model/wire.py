@@ -12,7 +12,9 @@ of any PM state exists:
 - an RM_ADDR: the sender's `rm_tx` id set;
 - an MP_PRIO: a subflow's `prio_tx`;
 - a FIN/RST: a subflow whose twin on the other host has gone;
-- the server's first packet: a client not yet fully established.
+- the server's first packet: a client not yet fully established;
+- and, not a message, the server application's accept(): before it the
+  server's msk has no socket, and no subflow can be created.
 
 Every rule here is written for the *sending* (or, for closes and full
 establishment, the acting) host in the host's place, and `on_side` runs it
@@ -120,6 +122,11 @@ def prio_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
 def rm_in_flight(ops: Ops, st: State, ci: int) -> Any:
     c = st.conns[ci]
     return ops.and_(c.used, ops.ne(c.rm_tx, ops.const(0, 256)))
+
+
+def accept_due(ops: Ops, st: State, ci: int) -> Any:
+    c = st.conns[ci]
+    return ops.and_(c.used, ops.not_(c.attached))
 
 
 def establishment_due(ops: Ops, st: State, ci: int) -> Any:
@@ -282,6 +289,16 @@ def deliver_established(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, 
     return set_conn(st, ci, ops.ite(due, mptcp_pm_fully_established(ops, c), c)), due
 
 
+def deliver_accept(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
+    """The server application accept()s the connection (`mptcp_stream_accept`,
+    `mptcp_graft_subflows`): the msk gets its socket, and from then on its
+    PM can create subflows."""
+    ops = k.ops
+    c = st.conns[ci]
+    due = accept_due(ops, st, ci)
+    return set_conn(st, ci, c._replace(attached=ops.or_(c.attached, due))), due
+
+
 # --- the rules ---------------------------------------------------------------------------
 
 DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Any], tuple[State, Any]]]] = {
@@ -292,6 +309,7 @@ DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Any], tuple[State, A
     "wire rm_addr": ("mptcp_pm_rm_addr_received", deliver_rm_addr),
     "wire mp_prio": ("mptcp_pm_mp_prio_received", deliver_mp_prio),
     "wire close": ("subflow_sched_work_if_closed", deliver_close),
+    "wire accept": ("mptcp_stream_accept", deliver_accept),
 }
 
 

@@ -30,6 +30,7 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -203,3 +204,84 @@ def connection_scenario_st(draw: st.DrawFn, max_events: int = 12) -> Scenario:
     before = draw(st.lists(conn_netlink_st, max_size=5))
     after = draw(st.lists(st.one_of(event_st, event_st, conn_netlink_st), max_size=max_events))
     return scenario_of([*before, draw(connect_st), *realizable(after)])
+
+
+# --- two in-kernel PMs ---------------------------------------------------------
+
+TWO_PM_HOST = ["10.0.1.2", "10.0.2.2", "10.0.3.2"]
+TWO_PM_PEER = ["10.0.2.1", "10.0.3.1", "10.0.4.1"]
+TWO_PM_FLAGS = [FLAG_SIGNAL, FLAG_SUBFLOW, FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR]
+
+
+def _endpoint_st(addrs: list[str], signal_ports: bool) -> st.SearchStrategy[EndpointAdd]:
+    def build(a: str, flags: int, port: int) -> EndpointAdd:
+        # A port only on a signal-only endpoint (else the kernel refuses it:
+        # that path is the netns suite's).
+        port = port if signal_ports and flags & (FLAG_SIGNAL | FLAG_SUBFLOW) == FLAG_SIGNAL else 0
+        return EndpointAdd(addr=a, family=AF_INET, flags=flags, port=port)
+
+    return st.builds(
+        build,
+        st.sampled_from(addrs),
+        st.lists(st.sampled_from(TWO_PM_FLAGS), max_size=3)
+        .map(lambda fs: sum(set(fs)))
+        .filter(lambda f: not (f & FLAG_SIGNAL and f & FLAG_FULLMESH)),
+        st.sampled_from([0, 0, 0, 10100]),
+    )
+
+
+def _limits_st() -> st.SearchStrategy[LimitsSet]:
+    return st.builds(
+        lambda s, a: LimitsSet(subflows=s, add_addr_accepted=a),
+        st.sampled_from([0, 1, 2, 4, 8]),
+        st.sampled_from([0, 1, 2, 8]),
+    )
+
+
+@st.composite
+def two_pm_scenario_st(draw: st.DrawFn, max_events: int = 4) -> Scenario:
+    """`peer pm kernel`: both sides' limits and endpoints, one connection
+    (either way, maybe with the peer's C flag), then a few endpoint
+    commands on either side and the peer closing a subflow."""
+    host_add = _endpoint_st(TWO_PM_HOST, signal_ports=False)
+    peer_add = _endpoint_st(TWO_PM_PEER, signal_ports=True)
+    config: list[Command] = []
+    if draw(st.booleans()):
+        config.append(draw(_limits_st()))
+    config += draw(st.lists(host_add, max_size=3))
+    if draw(st.booleans()):
+        config.append(OnPeer(draw(_limits_st())))
+    config += [OnPeer(c) for c in draw(st.lists(peer_add, max_size=3))]
+    config.append(
+        draw(
+            st.builds(
+                lambda deny, server: Connect(
+                    local="10.0.1.2", remote="10.0.1.1", deny_join_id0=deny, server=server
+                ),
+                st.booleans(),
+                st.sampled_from([False, False, False, True]),
+            )
+        )
+    )
+    later = st.one_of(
+        host_add,
+        st.builds(OnPeer, peer_add),
+        st.builds(lambda i: EndpointDelete(id=i), st.sampled_from([1, 2, 3])),
+        st.builds(lambda i: OnPeer(EndpointDelete(id=i)), st.sampled_from([1, 2, 3])),
+        st.just(OnPeer(EndpointFlush())),
+        st.builds(
+            lambda i, f: EndpointChange(id=i, flags=f),
+            st.sampled_from([1, 2]),
+            st.sampled_from([0, FLAG_BACKUP]),
+        ),
+        st.builds(
+            lambda h, p: SubflowClose(local=h, remote=p),
+            st.sampled_from(TWO_PM_HOST),
+            st.sampled_from(TWO_PM_PEER[:2]),
+        ),
+    )
+    events = draw(st.lists(later, max_size=max_events))
+    steps = tuple(
+        Step(Loc("random.scn", n + 2), render_command(c), c) for n, c in enumerate(config + events)
+    )
+    return Scenario(source="random.scn", kernel=None, steps=steps, peer_pm="kernel")

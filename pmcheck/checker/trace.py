@@ -56,13 +56,14 @@ def step_text(step: Step) -> str:
 # What each wire action is, said from the host's side (model/environment.py
 # WIRE_KINDS order); {who} is "host" or "peer", {other} the other one.
 WIRE_WORDS = (
-    "{who}'s PM worker runs",
     "{who}'s ADD_ADDR (announcement {slot}) reaches {other}",
     "{other}'s echo of {who}'s ADD_ADDR (announcement {slot}) arrives",
     "{who}'s MP_JOIN (subflow {slot}) is answered by {other}",
     "{who}'s RM_ADDR reaches {other}",
     "{who}'s MP_PRIO (subflow {slot}) reaches {other}",
     "{who} gets the FIN/RST of its subflow {slot}",
+    "{who}'s PM worker runs",
+    "{who}'s application accept()s the connection",
     "{who} gets {other}'s first packet: fully established",
 )
 

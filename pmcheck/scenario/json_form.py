@@ -1,8 +1,14 @@
 """The JSON form of a scenario, for tools.
 
     {"format": "pmcheck-scenario", "version": 1, "kernel": "6.18" | null,
+     "peer_pm": "scripted" | "kernel",
      "steps": [{"op": "endpoint add", "addr": "10.0.0.1", "port": 0,
-                "dev": null, "id": null, "flags": ["signal"]}, ...]}
+                "dev": null, "id": null, "flags": ["signal"]},
+               {"op": "endpoint add", "side": "peer", ...}, ...]}
+
+`peer_pm` (optional, default "scripted") is the text form's `peer pm` line;
+`"side": "peer"` on an `endpoint ...`/`limits ...` step is its `peer ip
+mptcp ...` form.
 
 Every op and field mirrors the text form one to one, and the JSON is checked
 as strictly: a problem names the file and the JSON path.
@@ -26,6 +32,7 @@ from pmcheck.scenario.ast import (
     LimitsSet,
     LimitsShow,
     Loc,
+    OnPeer,
     PeerAnnounce,
     PeerJoin,
     PeerRemove,
@@ -60,6 +67,8 @@ _NAMES = {cls: op for op, cls in OPS.items()}
 
 
 def command_to_json(cmd: Command) -> dict[str, Any]:
+    if isinstance(cmd, OnPeer):
+        return {**command_to_json(cmd.command), "side": "peer"}
     d: dict[str, Any] = {"op": _NAMES[type(cmd)]}
     for f in dataclasses.fields(cmd):
         value = getattr(cmd, f.name)
@@ -74,6 +83,7 @@ def to_json(scn: Scenario) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "kernel": scn.kernel,
+        "peer_pm": scn.peer_pm,
         "host_addrs": list(scn.host_addrs),
         "peer_addrs": list(scn.peer_addrs),
         "steps": [command_to_json(s.command) for s in scn.steps],
@@ -105,6 +115,11 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         if not isinstance(kernel, str):
             raise ScenarioError(where, '"kernel" must be a string or null')
         lines.append(f"kernel {kernel}")
+    peer_pm = data.get("peer_pm", "scripted")
+    if peer_pm not in ("scripted", "kernel"):
+        raise ScenarioError(where, '"peer_pm" must be "scripted" or "kernel"')
+    if peer_pm == "kernel":
+        lines.append("peer pm kernel")
     for side in ("host", "peer"):
         addrs = data.get(f"{side}_addrs", [])
         if not isinstance(addrs, list) or not all(
@@ -133,6 +148,7 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         ),
         host_addrs=parsed.host_addrs,
         peer_addrs=parsed.peer_addrs,
+        peer_pm=parsed.peer_pm,
     )
 
 
@@ -144,9 +160,15 @@ def _step_line(step: Any) -> str:
     if cls is None:
         raise ValueError(f"unknown op {op!r} (known: {', '.join(OPS)})")
     names = {f.name for f in dataclasses.fields(cls)} - {"family"}
-    extra = set(step) - names - {"op"}
+    extra = set(step) - names - {"op", "side"}
     if extra:
         raise ValueError(f"unknown field(s) {sorted(extra)} for {op!r}")
+    side = step.get("side", "host")
+    if side not in ("host", "peer"):
+        raise ValueError('"side" must be "host" or "peer"')
+    if side == "peer" and cls in EVENT_OPS:
+        raise ValueError(f'"side": "peer" is for endpoint and limits steps, not {op!r}')
+    prefix = "peer " if side == "peer" else ""
     kwargs: dict[str, Any] = {}
     for name in names:
         if name not in step:
@@ -161,7 +183,7 @@ def _step_line(step: Any) -> str:
         else:
             raise ValueError(f'"{name}" must be a number, a single word, or null')
     # Render through the text syntax (flags by name) and let the parser judge.
-    return _line_for(cls, kwargs)
+    return prefix + _line_for(cls, kwargs)
 
 
 def _is_scalar(value: Any) -> bool:
