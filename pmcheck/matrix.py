@@ -6,7 +6,10 @@
 
 For each endpoint type a user can configure on the receiving side (the
 host under test, running the in-kernel PM) and each event that matters, a
-cell is one scenario file under examples/matrix/; its outcome is what the
+cell is one scenario file under examples/matrix/; a second set of events
+(SERVER_EVENTS, files kernel-server-*) has the peer run the in-kernel PM
+too (`peer pm kernel`) with signal endpoints, so the server's own
+announcements replace the scripted `peer announce`. A cell's outcome is what the
 concrete model (pmcheck.interp.run_model) gives on each kernel version
 after the last step. The scenario files are generated too, so every cell
 links to a reproducer that `pmcheck diff` replays on the live kernel.
@@ -38,6 +41,13 @@ LIVE_VERSION = KernelVersion.V6_18_STABLE  # what this machine's 6.18.44 runs as
 LIMITS = "ip mptcp limits set add_addr_accepted 2 subflows 4"
 CONNECT = "connect 10.0.1.2 10.0.1.1"
 INITIAL = "10.0.1.2#0>10.0.1.1#0"  # the client's initial subflow
+
+# The in-kernel server (SERVER_EVENTS): it accepts every join (subflows 4)
+# and, with add_addr_accepted 0, never joins what the client announces.
+PEER_KERNEL = "peer pm kernel"
+PEER_LIMITS = "peer ip mptcp limits set subflows 4"
+PEER_SIGNAL_1 = "peer ip mptcp endpoint add 10.0.3.1 signal"  # id 1
+PEER_SIGNAL_2 = "peer ip mptcp endpoint add 10.0.4.1 signal"  # id 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,11 @@ class Event:
     key: str
     title: str
     what: str  # the steps after the configuration, in words
+    scripted: str = ""  # an in-kernel-server event: the scripted-peer event it compares with
+
+    @property
+    def kernel_server(self) -> bool:
+        return bool(self.scripted)
 
 
 EVENTS = (
@@ -111,6 +126,58 @@ EVENTS = (
         "endpoint under test; without one, the implicit entry routing created)",
     ),
 )
+
+# The same questions with an in-kernel server (`peer pm kernel`): its signal
+# endpoints are configured before the connection (as a server's are), except
+# in kernel-server-add-addr, where they come after it has settled.
+SERVER_EVENTS = (
+    Event(
+        "kernel-server-established",
+        "In-kernel server: connection established",
+        "the server has signal endpoints 10.0.3.1 (id 1) and 10.0.4.1 (id 2); the host "
+        "connects 10.0.1.2 -> 10.0.1.1 and the server announces both as the connection is "
+        "established",
+        scripted="add-addr",
+    ),
+    Event(
+        "kernel-server-add-addr",
+        "In-kernel server: signal endpoints added after the connection",
+        "the host connects 10.0.1.2 -> 10.0.1.1, then the server adds signal endpoints "
+        "10.0.3.1 (id 1), then 10.0.4.1 (id 2), each announced on the established connection",
+        scripted="add-addr",
+    ),
+    Event(
+        "kernel-server-add-addr-other-family",
+        "In-kernel server: ADD_ADDR of the other family",
+        "the endpoint is dead:beef:2::2 (IPv6); the server's signal endpoint 10.0.3.1 (id 1) "
+        "and the connection are IPv4",
+        scripted="add-addr-other-family",
+    ),
+    Event(
+        "kernel-server-rm-addr",
+        "In-kernel server: server endpoint deleted (RM_ADDR)",
+        "the server has signal endpoint 10.0.3.1 (id 1); after the connection, "
+        "`peer ip mptcp endpoint delete id 1` (the server sends RM_ADDR)",
+        scripted="rm-addr",
+    ),
+    Event(
+        "kernel-server-subflow-closed",
+        "In-kernel server: subflow closed, then a new signal endpoint",
+        "the server has signal endpoint 10.0.3.1 (id 1); after the connection, the subflow "
+        "the endpoint's address carries is closed (else the one to 10.0.3.1), then the server "
+        "adds signal endpoint 10.0.4.1 (id 2)",
+        scripted="subflow-closed",
+    ),
+    Event(
+        "kernel-server-endpoint-deleted",
+        "In-kernel server: host endpoint deleted",
+        "the server has signal endpoint 10.0.3.1 (id 1); after the connection, `ip mptcp "
+        "endpoint delete id 1` on the host (the endpoint under test; without one, the "
+        "implicit entry routing created)",
+        scripted="endpoint-deleted",
+    ),
+)
+ALL_EVENTS = EVENTS + SERVER_EVENTS
 
 
 @dataclass(frozen=True)
@@ -181,6 +248,8 @@ def endpoint_line(t: EndpointType, addr: str) -> list[str]:
 
 def cell(event: Event, t: EndpointType) -> Cell:
     """The scenario of one cell."""
+    if event.kernel_server:
+        return _kernel_server_cell(event, t)
     if t.implicit:
         return _implicit_cell(event, t)
     addr = "dead:beef:2::2" if event.key == "add-addr-other-family" else "10.0.2.2"
@@ -215,6 +284,33 @@ def _implicit_cell(event: Event, t: EndpointType) -> Cell:
     return Cell(event, t, (*base, *steps[event.key]))
 
 
+def _kernel_server_cell(event: Event, t: EndpointType) -> Cell:
+    if t.implicit:
+        return Cell(
+            event,
+            t,
+            None,
+            "the host is the client here; a passive join (and its IMPLICIT entry) needs the "
+            "host to be the server",
+        )
+    addr = "dead:beef:2::2" if event.key == "kernel-server-add-addr-other-family" else "10.0.2.2"
+    base = [PEER_KERNEL, LIMITS, *endpoint_line(t, addr), PEER_LIMITS]
+    one = [*base, PEER_SIGNAL_1, CONNECT]
+    steps = {
+        "kernel-server-established": [*base, PEER_SIGNAL_1, PEER_SIGNAL_2, CONNECT],
+        "kernel-server-add-addr": [*base, CONNECT, PEER_SIGNAL_1, PEER_SIGNAL_2],
+        "kernel-server-add-addr-other-family": one,
+        "kernel-server-rm-addr": [*one, "peer ip mptcp endpoint delete id 1"],
+        "kernel-server-endpoint-deleted": [*one, "ip mptcp endpoint delete id 1"],
+    }
+    if event.key == "kernel-server-subflow-closed":
+        close = _close_target(one)
+        if close is None:
+            return Cell(event, t, None, "no subflow besides the initial one to close")
+        return Cell(event, t, (*one, close, PEER_SIGNAL_2))
+    return Cell(event, t, tuple(steps[event.key]))
+
+
 def _close_target(lines: list[str]) -> str | None:
     """The subflow to close: the one from the endpoint's address, else the
     newest one besides the initial subflow (as 6.18-stable has them)."""
@@ -227,7 +323,7 @@ def _close_target(lines: list[str]) -> str | None:
 
 
 def cells() -> list[Cell]:
-    return [cell(e, t) for e in EVENTS for t in TYPES]
+    return [cell(e, t) for e in ALL_EVENTS for t in TYPES]
 
 
 def result_of(run: Run) -> Result:
@@ -358,7 +454,8 @@ NOTES: dict[tuple[str, str], tuple[str, Check]] = {
         _all(lambda r: not r.subflows and r.endpoints == ("1 10.0.2.2 implicit",)),
     ),
     ("subflow-closed", "none"): (
-        "add_addr_accepted stays 2 with one subflow left: only an RM_ADDR gives it back",
+        "add_addr_accepted stays 2 with one subflow left: the close does not give it back, "
+        "nor would a later RM_ADDR of id 1 (it closes no subflow)",
         _all(lambda r: r.accepted == 2 and len(r.subflows) == 1),
     ),
     ("subflow-closed", "subflow"): (
@@ -396,6 +493,55 @@ NOTES: dict[tuple[str, str], tuple[str, Check]] = {
         "local_addr_used back to 0, the connect-time subflow closed",
         _all(lambda r: r.used == 0 and not r.subflows),
     ),
+    ("kernel-server-established", "none"): (
+        "as with the scripted peer: routing picks each source, each an IMPLICIT entry",
+        _all(lambda r: r.endpoints == ("1 10.0.3.2 implicit", "2 10.0.4.2 implicit")),
+    ),
+    ("kernel-server-established", "subflow-laminar"): (
+        "the server's first ADD_ADDR reaches the client in the same worker run as its "
+        "ESTABLISHED, and the worker handles ADD_ADDR_RECEIVED first: laminar takes the "
+        "endpoint for 10.0.3.1 (used 1, accepted 1) and the connect-time subflow to "
+        "10.0.1.1 never comes (the scripted peer's later ADD_ADDRs get the opposite)",
+        _all(
+            lambda r: r.subflows == ("10.0.2.2#1>10.0.3.1#1",) and r.used == 1 and r.accepted == 1
+        ),
+    ),
+    ("kernel-server-add-addr", "subflow-laminar"): (
+        "endpoints added once the connection has settled: the scripted peer's order, so the "
+        "connect-time subflow keeps the endpoint busy and neither ADD_ADDR gets a subflow",
+        _all(lambda r: r.subflows == ("10.0.2.2#1>10.0.1.1#0",) and r.accepted == 0),
+    ),
+    ("kernel-server-rm-addr", "subflow-laminar"): (
+        "the RM_ADDR closes laminar's subflow and gives back add_addr_accepted, but the "
+        "endpoint stays used (local_addr_used 1): the client is left with the initial "
+        "subflow alone",
+        _all(lambda r: not r.subflows and r.accepted == 0 and r.used == 1),
+    ),
+    ("kernel-server-subflow-closed", "subflow-laminar"): (
+        "the closed subflow is laminar's to 10.0.3.1; laminar takes the endpoint again for "
+        "10.0.4.1: local_addr_used 2 as with the scripted peer, and add_addr_accepted 2 (the "
+        "close gives nothing back)",
+        _all(
+            lambda r: r.subflows == ("10.0.2.2#1>10.0.4.1#2",) and r.used == 2 and r.accepted == 2
+        ),
+    ),
+    ("kernel-server-endpoint-deleted", "subflow-laminar"): (
+        "its subflow to 10.0.3.1 closes, local_addr_used back to 0; add_addr_accepted stays "
+        "1 (no RM_ADDR came)",
+        _all(lambda r: not r.subflows and r.used == 0 and r.accepted == 1),
+    ),
+}
+
+# The endpoint types whose in-kernel-server cell differs (on some kernel
+# version) from the scripted-peer cell it is compared with; generate()
+# checks this, so the summary on the page cannot outlive the outcomes.
+SERVER_DIFFERS: dict[str, frozenset[str]] = {
+    "kernel-server-established": frozenset({"subflow-laminar"}),
+    "kernel-server-add-addr": frozenset(),
+    "kernel-server-add-addr-other-family": frozenset(),
+    "kernel-server-rm-addr": frozenset({"subflow-laminar"}),
+    "kernel-server-subflow-closed": frozenset({"subflow-laminar"}),
+    "kernel-server-endpoint-deleted": frozenset({"subflow-laminar"}),
 }
 
 # Cells where the live kernel (6.18.44) and the 6.18-stable model disagree:
@@ -422,6 +568,13 @@ LIVE_SAMPLE: tuple[tuple[str, str], ...] = (
     ("subflow-closed", "backup"),
     ("endpoint-deleted", "signal-subflow"),
     ("endpoint-deleted", "subflow-laminar"),
+    ("kernel-server-established", "none"),
+    ("kernel-server-established", "subflow-laminar"),
+    ("kernel-server-add-addr", "subflow-laminar"),
+    ("kernel-server-add-addr-other-family", "fullmesh"),
+    ("kernel-server-rm-addr", "subflow-laminar"),
+    ("kernel-server-subflow-closed", "subflow-laminar"),
+    ("kernel-server-endpoint-deleted", "signal-subflow"),
 )
 
 
@@ -441,45 +594,72 @@ def _subflows_text(r: Result) -> str:
 
 def render(table: dict[tuple[str, str], Results], cells_: list[Cell]) -> str:
     by_key = {(c.event.key, c.etype.key): c for c in cells_}
-    sample = set(LIVE_SAMPLE)
     out = [DOC_HEAD]
     for e in EVENTS:
         out.append(f"## {e.title}\n\nAfter the configuration, {e.what}.\n")
+        out.extend(_event_table(e, table, by_key))
+    out.append(SERVER_HEAD)
+    for e in SERVER_EVENTS:
+        scripted = next(x for x in EVENTS if x.key == e.scripted)
         out.append(
-            "| endpoint type | kernel | subflows besides the initial one | extra | "
-            "accepted | used | signal | endpoint table after | scenario |"
+            f"### {e.title}\n\n{e.what[0].upper()}{e.what[1:]}. Compared with "
+            f"[{scripted.title}](#{_anchor(scripted.title)}).\n"
         )
-        out.append("|---|---|---|---|---|---|---|---|---|")
-        notes = []
-        for t in TYPES:
-            c = by_key[(e.key, t.key)]
-            link = f"[{c.path.stem}](../{c.rel})" + (" ✓" if (e.key, t.key) in sample else "")
-            if c.lines is None:
-                out.append(f"| {t.label} | – | n/a: {c.reason} | | | | | | |")
-                continue
-            res = table[(e.key, t.key)]
-            groups: dict[tuple[object, ...], list[KernelVersion]] = {}
-            for v, r in res.items():
-                groups.setdefault(r.key(), []).append(v)
-            for n, vs in enumerate(groups.values()):
-                r = res[vs[0]]
-                marked = (e.key, t.key) in NOTES or (e.key, t.key) in KNOWN_GAPS
-                label = f"**{t.label}**" if marked else t.label
-                ends = "<br>".join(r.endpoints) or "(empty)"
-                out.append(
-                    f"| {label if n == 0 else ''} | {_versions_text(vs)} | "
-                    f"{_subflows_text(r)} | {r.extra} | {r.accepted} | {r.used} | "
-                    f"{r.signal} | {ends} | {link if n == 0 else ''} |"
-                )
-            if (e.key, t.key) in NOTES:
-                notes.append(f"- **{t.label}**: {NOTES[(e.key, t.key)][0]}.")
-            if (e.key, t.key) in KNOWN_GAPS:
-                notes.append(f"- ⚠ **{t.label}**: {KNOWN_GAPS[(e.key, t.key)]}.")
-        out.append("")
-        out.extend(notes)
-        out.append("")
+        out.extend(_event_table(e, table, by_key))
     out.append(DOC_TAIL.format(cells=sum(1 for c in cells_ if c.lines), sample=len(LIVE_SAMPLE)))
     return "\n".join(out)
+
+
+def _anchor(title: str) -> str:
+    """GitHub's anchor for a heading."""
+    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
+
+
+def _event_table(
+    e: Event, table: dict[tuple[str, str], Results], by_key: dict[tuple[str, str], Cell]
+) -> list[str]:
+    """One event's table and the notes under it. An in-kernel-server event
+    has one more column: whether its outcome is the scripted peer's."""
+    sample = set(LIVE_SAMPLE)
+    cmp_head, cmp_rule = (" vs scripted peer |", "---|") if e.kernel_server else ("", "")
+    out = [
+        "| endpoint type | kernel | subflows besides the initial one | extra | "
+        f"accepted | used | signal | endpoint table after |{cmp_head} scenario |",
+        f"|---|---|---|---|---|---|---|---|{cmp_rule}---|",
+    ]
+    notes = []
+    for t in TYPES:
+        c = by_key[(e.key, t.key)]
+        link = f"[{c.path.stem}](../{c.rel})" + (" ✓" if (e.key, t.key) in sample else "")
+        if c.lines is None:
+            blank = " |" if e.kernel_server else ""
+            out.append(f"| {t.label} | – | n/a: {c.reason} | | | | | |{blank} |")
+            continue
+        res = table[(e.key, t.key)]
+        groups: dict[tuple[object, ...], list[KernelVersion]] = {}
+        for v, r in res.items():
+            groups.setdefault(r.key(), []).append(v)
+        same = ""
+        if e.kernel_server:
+            theirs = table.get((e.scripted, t.key))
+            same = "–" if theirs is None else "same" if theirs == res else "**differs**"
+        for n, vs in enumerate(groups.values()):
+            r = res[vs[0]]
+            marked = (e.key, t.key) in NOTES or (e.key, t.key) in KNOWN_GAPS
+            label = f"**{t.label}**" if marked else t.label
+            ends = "<br>".join(r.endpoints) or "(empty)"
+            cmp = f" {same if n == 0 else ''} |" if e.kernel_server else ""
+            out.append(
+                f"| {label if n == 0 else ''} | {_versions_text(vs)} | "
+                f"{_subflows_text(r)} | {r.extra} | {r.accepted} | {r.used} | "
+                f"{r.signal} | {ends} |{cmp} {link if n == 0 else ''} |"
+            )
+        if (e.key, t.key) in NOTES:
+            notes.append(f"- **{t.label}**: {NOTES[(e.key, t.key)][0]}.")
+        if (e.key, t.key) in KNOWN_GAPS:
+            notes.append(f"- ⚠ **{t.label}**: {KNOWN_GAPS[(e.key, t.key)]}.")
+    return [*out, "", *notes, ""]
 
 
 DOC_HEAD = """# Mixed endpoint types: what the in-kernel PM does
@@ -501,7 +681,9 @@ endpoint `10.0.2.2` (id 1) of the row's type, then `connect 10.0.1.2
 10.0.1.1`. The peer is the server (userspace PM), with addresses 10.0.N.1;
 routing reaches 10.0.N.1 from the host's 10.0.N.2. The *implicit* row is
 the one exception: the peer connects (the host is the server) and joins
-10.0.2.1 -> 10.0.2.2, which creates the IMPLICIT entry.
+10.0.2.1 -> 10.0.2.2, which creates the IMPLICIT entry. The same questions
+with a server that runs the in-kernel PM too, announcing its own signal
+endpoints, are in [With an in-kernel server](#with-an-in-kernel-server).
 
 **Columns.** Subflows are `local#local_id → remote#remote_id`; `extra`,
 `accepted`, `used`, `signal` are MPTCP_INFO's `subflows`,
@@ -525,10 +707,40 @@ table is `id address flags`.
   without a subflow/fullmesh/laminar endpoint, routing does, and each
   routed source becomes an IMPLICIT entry.
 - Counters: `add_addr_accepted` only drops on RM_ADDR (a closed subflow or
-  a deleted endpoint keeps it).
+  a deleted endpoint keeps it), and only for an address whose subflow the
+  RM_ADDR closes (after a close it is never given back).
 - The versions differ in two cells: a fullmesh endpoint of the other
   family (6.19 stops there) and deleting a **signal+subflow** endpoint
   (only 6.18-stable brings `local_addr_used` back to 0).
+- With an **in-kernel server** the client ends as with the scripted peer
+  for every endpoint type but **subflow+laminar**: the server announces its
+  signal endpoints as the connection is established, the client's worker
+  handles that ADD_ADDR before its ESTABLISHED, and laminar takes the
+  endpoint before the connect-time subflow can.
+"""
+
+SERVER_HEAD = """## With an in-kernel server
+
+The tables above script the server. Here it runs the in-kernel PM too
+(`peer pm kernel`, [scenarios.md](scenarios.md)): `peer ip mptcp limits
+set subflows 4` (it accepts every join; with `add_addr_accepted` 0 it
+never joins what the client announces) and signal endpoints `peer ip mptcp
+endpoint add 10.0.3.1 signal` (id 1) and, where two are needed, `10.0.4.1`
+(id 2), which it announces by itself: they replace the scripted `peer
+announce 10.0.3.1 id 1` and `peer announce 10.0.4.1 id 2`. The client's
+configuration, columns and notes are as above; *vs scripted peer* says
+whether the row is the same on every kernel version as the row of the
+scripted-peer table named under each heading.
+
+The server's endpoints are configured before the client connects, as a
+server's are, except in the second table, where it adds them once the
+connection has settled. Only **subflow+laminar** changes: when the
+endpoints exist at connect time, the server's first ADD_ADDR reaches the
+client in the same worker run as its ESTABLISHED, and the worker handles
+ADD_ADDR_RECEIVED first. That is the order of the live testbed (and of
+the model's default); `pmcheck ask` with `any connect ...` lists what the
+other delivery orders give ([reviewers.md, section
+4](reviewers.md#4-the-same-mix-against-an-in-kernel-server)).
 """
 
 DOC_TAIL = """## How this page is made
@@ -554,6 +766,14 @@ def generate() -> tuple[dict[Path, str], dict[tuple[str, str], Results]]:
     for key in (*LIVE_SAMPLE, *KNOWN_GAPS):
         if key not in table:
             raise ValueError(f"live sample names a cell that does not exist: {key}")
+    for e in SERVER_EVENTS:
+        differ = {
+            t.key
+            for t in TYPES
+            if (e.key, t.key) in table and table[(e.key, t.key)] != table.get((e.scripted, t.key))
+        }
+        if differ != SERVER_DIFFERS[e.key]:
+            raise ValueError(f"{e.key}: differs from {e.scripted} for {sorted(differ)}")
     files = {c.path: c.text() for c in all_cells if c.lines}
     files[DOC] = render(table, all_cells)
     return files, table

@@ -4,7 +4,9 @@ Regenerating it must give the committed page and scenario files byte for
 byte (so every cell is what its scenario gives on the concrete model), each
 committed scenario must replay to its cell's outcome on every kernel
 version, and every note must still hold (pmcheck.matrix.generate checks the
-notes and raises otherwise).
+notes and raises otherwise). The in-kernel-server cells (`peer pm kernel`,
+examples/matrix/kernel-server-*.scn) are held to the same, and to the
+page's claim of which rows differ from the scripted peer's.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def test_page_and_scenarios_are_current(generated: tuple[dict, dict]) -> None:
 def test_every_cell_scenario_replays_to_its_outcome(generated: tuple[dict, dict]) -> None:
     _, table = generated
     cells = [c for c in matrix.cells() if c.lines]
-    assert len(cells) == len(table) == 83
+    assert len(cells) == len(table) == 83 + 78
     for c in cells:
         scn = parse_file(c.path)
         for v in matrix.VERSIONS:
@@ -49,11 +51,43 @@ def test_every_cell_scenario_replays_to_its_outcome(generated: tuple[dict, dict]
 
 def test_every_event_and_type_is_covered_and_sampled_live() -> None:
     cells = matrix.cells()
-    assert {c.event.key for c in cells} == {e.key for e in matrix.EVENTS}
+    assert {c.event.key for c in cells} == {e.key for e in matrix.ALL_EVENTS}
     sampled = set(matrix.LIVE_SAMPLE)
-    assert {e for e, _ in sampled} == {e.key for e in matrix.EVENTS}
+    assert {e for e, _ in sampled} == {e.key for e in matrix.ALL_EVENTS}
     assert {t for _, t in sampled} == {t.key for t in matrix.TYPES}
     assert all(k in sampled for k in matrix.KNOWN_GAPS)
+
+
+def test_kernel_server_cells_run_an_in_kernel_peer_with_signal_endpoints() -> None:
+    scripted = {e.key for e in matrix.EVENTS}
+    for c in matrix.cells():
+        if not c.event.kernel_server:
+            assert c.event.scripted == ""
+            continue
+        assert c.event.scripted in scripted
+        assert c.path.name.startswith("kernel-server-")
+        if c.lines is None:
+            assert c.etype.implicit
+            continue
+        scn = parse_file(c.path)
+        assert scn.peer_pm == "kernel", c.rel
+        assert c.lines[0] == "peer pm kernel"
+        assert matrix.PEER_SIGNAL_1 in c.lines, c.rel
+        assert not any(x.startswith(("peer announce", "peer remove", "peer join")) for x in c.lines)
+
+
+def test_kernel_server_summary_matches_the_outcomes(generated: tuple[dict, dict]) -> None:
+    _, table = generated
+    for e in matrix.SERVER_EVENTS:
+        differ = {
+            t.key
+            for t in matrix.TYPES
+            if (e.key, t.key) in table and table[(e.key, t.key)] != table[(e.scripted, t.key)]
+        }
+        assert differ == matrix.SERVER_DIFFERS[e.key], e.key
+    page = matrix.DOC.read_text(encoding="utf-8")
+    assert "## With an in-kernel server" in page
+    assert page.count("| **differs** |") == sum(len(v) for v in matrix.SERVER_DIFFERS.values())
 
 
 def test_check_mode_reports_current(capsys: pytest.CaptureFixture[str]) -> None:

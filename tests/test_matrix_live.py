@@ -3,7 +3,9 @@
 Each sampled cell's scenario (examples/matrix/) runs on the two-namespace
 testbed and on the model at the running kernel's version; every step must
 agree (endpoint dump, limits, MPTCP_INFO counters, subflow table). The
-sample covers every event and every endpoint type (pmcheck.matrix.LIVE_SAMPLE).
+sample covers every event and every endpoint type (pmcheck.matrix.LIVE_SAMPLE),
+the in-kernel-server events too: there the peer namespace runs the in-kernel
+PM, and the comparison also covers its endpoints, limits and connections.
 Cells listed in pmcheck.matrix.KNOWN_GAPS are known model gaps: they must
 still differ (strict xfail), so a model fix shows up here.
 """
