@@ -161,7 +161,7 @@ def replay_kernel(trace: Trace) -> Report:
     version or the failing conjuncts read fields the kernel shows (else an
     agreeing run says nothing about a field the kernel may not even have)."""
     from pmcheck.interp import run_model
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     scn = scenario_of(trace)
     version = parse_version(trace.kernel)

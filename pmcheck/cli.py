@@ -22,22 +22,19 @@ from tabulate import tabulate
 from pmcheck import __version__
 from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
+from pmcheck.errors import UsageError
 from pmcheck.interp import BACKENDS, run_model
 from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
 from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
 from pmcheck.scenario.ast import Scenario, flag_names
 from pmcheck.scenario.errors import ScenarioError
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_UNKNOWN, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 # A fresh namespace: no endpoints, limits 0 / 2 (pm_nl_init_net).
 DEFAULT_LIMITS = Limits(add_addr_accepted=0, subflows=2)
-
-
-class UsageError(Exception):
-    pass
 
 
 def _version(args: argparse.Namespace, scn: Scenario, default: KernelVersion) -> KernelVersion:
@@ -144,7 +141,7 @@ def _live() -> KernelVersion:
 def cmd_kernel(args: argparse.Namespace) -> int:
     scn = parse_file(args.file)
     _live()
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     run = run_on_kernel(scn)
     print(json.dumps(run.to_json(), indent=2) if args.json else render_run(run))
@@ -161,7 +158,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             f"{live_version.value} ({os.uname().release})",
             file=sys.stderr,
         )
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     model = run_model(scn, version, args.backend)
     kernel = run_on_kernel(scn)
@@ -291,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     cx_cli.add_parsers(sub)  # show, replay
     add_check_arguments(ck)
     add_merge_parser(sub)
-    from pmcheck import ask
+    from pmcheck.ask.args import add_parsers
 
-    ask.add_parsers(sub, versions)  # ask, versions (issue 8)
+    add_parsers(sub, versions)  # ask, versions
     return p
 
 
@@ -439,9 +436,9 @@ COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample)
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """`ask` and `versions` (pmcheck.ask.command; loads Z3 only when used)."""
-    from pmcheck import ask
+    from pmcheck.ask.command import COMMANDS
 
-    return ask.run(args)
+    return COMMANDS[args.command](args)
 
 
 COMMANDS.update(ask=cmd_ask, versions=cmd_ask)

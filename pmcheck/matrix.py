@@ -782,8 +782,8 @@ def generate() -> tuple[dict[Path, str], dict[tuple[str, str], Results]]:
 def live_diff(paths: list[Path]) -> list[str]:
     """Diff scenarios on the running kernel; one problem line per mismatch."""
     from pmcheck.diff import describe_value, first_mismatch
-    from pmcheck.live.interpreter import run_on_kernel
-    from pmcheck.scenario.parser import parse_file
+    from pmcheck.live.kernel_run import run_on_kernel
+    from pmcheck.scenario.files import parse_file
 
     problems = []
     for path in paths:

@@ -191,7 +191,7 @@ def test_every_gallery_trace_replays_on_the_live_kernel(traces: list[Trace]) -> 
 
     from pmcheck.diff import first_mismatch
     from pmcheck.interp import run_model
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     live = version_of_release(os.uname().release)
     for t in traces:

@@ -19,7 +19,7 @@ from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
 from pmcheck.model.versions import version_of_release
 from pmcheck.scenario.errors import ScenarioError
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 from pmcheck.scenario.render import render_scenario
 from tests.live import require_live_kernel
 from tests.strategies import connection_scenario_st
@@ -35,7 +35,7 @@ def _live() -> None:
 
 
 def assert_agree(scn, random: bool = False) -> None:
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     model = run_model(scn, version_of_release(os.uname().release))
     try:

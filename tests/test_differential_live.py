@@ -35,7 +35,7 @@ def _live() -> None:
 )
 @given(scn=scenario_st)
 def test_model_matches_live_kernel(scn) -> None:
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     version = version_of_release(os.uname().release)
     model = run_model(scn, version)

@@ -15,7 +15,7 @@ import pytest
 from pmcheck.interp import run_model
 from pmcheck.model.versions import KernelVersion
 from pmcheck.results import ConnView, SubflowRow
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 
 KNOWN = Path(__file__).resolve().parents[1] / "examples" / "known"
 VERSIONS = list(KernelVersion)

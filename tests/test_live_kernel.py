@@ -17,7 +17,7 @@ import pytest
 from pyroute2 import IPRoute
 
 from pmcheck.live.genl import PmClient
-from pmcheck.live.interpreter import run_on_kernel
+from pmcheck.live.kernel_run import run_on_kernel
 from pmcheck.live.netns import (
     owned_netns,
     run_in_netns,

@@ -15,7 +15,7 @@ import pytest
 
 from pmcheck import matrix
 from pmcheck.interp import run_model
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pmcheck import matrix
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
 from pmcheck.model.versions import version_of_release
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 from tests.live import require_live_kernel
 
 pytestmark = pytest.mark.live
@@ -41,7 +41,7 @@ def _live() -> None:
 
 @pytest.mark.parametrize("key", [_param(k) for k in matrix.LIVE_SAMPLE])
 def test_matrix_cell_agrees_with_the_kernel(key: tuple[str, str]) -> None:
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     path = CELLS[key].path
     scn = parse_file(path)

@@ -249,7 +249,7 @@ def test_notes_reproducers_violate_what_the_notes_say(name: str) -> None:
     the per-connection properties that hold in it)."""
     from pathlib import Path
 
-    from pmcheck.scenario.parser import parse_file
+    from pmcheck.scenario.files import parse_file
 
     path = Path(__file__).resolve().parents[1] / "examples" / "known" / name
     states: list = []

@@ -49,7 +49,7 @@ def kernel_run(replay: so.Replay) -> Run:
     # A fixture, not a skipif: probing creates a namespace, which should not
     # happen while merely collecting tests. Skips with live_kernel_available()'s reason.
     require_live_kernel()
-    from pmcheck.live.interpreter import run_on_kernel
+    from pmcheck.live.kernel_run import run_on_kernel
 
     return run_on_kernel(replay.scenario)
 

@@ -33,9 +33,10 @@ from pmcheck.model.state import initial_state
 from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.pair import PAIR_PROPERTIES, X2, X3, X4
 from pmcheck.scenario.errors import ScenarioError
+from pmcheck.scenario.files import parse_file
 from pmcheck.scenario.json_form import from_json_text, to_json
 from pmcheck.scenario.lower import Universe, lower
-from pmcheck.scenario.parser import parse_file, parse_text
+from pmcheck.scenario.parser import parse_text
 from pmcheck.scenario.render import render_scenario
 from tests.strategies import two_pm_scenario_st
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 from tests.live import require_live_kernel
 from tests.strategies import two_pm_scenario_st
 from tests.test_differential_connections_live import assert_agree

@@ -14,7 +14,7 @@ from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import initial_state
 from pmcheck.model.versions import KernelVersion, version_of_release
 from pmcheck.scenario.ast import EndpointAdd, EndpointDelete, EndpointFlush
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 from tests.strategies import scenario_of
 
 

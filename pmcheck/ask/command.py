@@ -25,13 +25,14 @@ from pmcheck.ask.render import render, to_json, verdict
 from pmcheck.ask.spec import is_ask_text, parse_ask_file
 from pmcheck.ask.symbolic import symbolic_answer
 from pmcheck.diff import FIELDS, describe_value, first_mismatch
+from pmcheck.errors import UsageError
 from pmcheck.interp import run_model
 from pmcheck.model.state import State
 from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version
 from pmcheck.results import Run
 from pmcheck.scenario.ast import Loc
 from pmcheck.scenario.errors import ScenarioError
-from pmcheck.scenario.parser import parse_file
+from pmcheck.scenario.files import parse_file
 
 EXIT_OK, EXIT_DIFFER, EXIT_INCOMPLETE, EXIT_ENGINES = 0, 1, 3, 4
 
@@ -303,8 +304,6 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _usage(message: str) -> Exception:
-    from pmcheck.cli import UsageError
-
     return UsageError(message)
 
 

@@ -19,14 +19,13 @@ from pmcheck.live.connections import LiveTestbed
 from pmcheck.live.genl import PmClient
 from pmcheck.live.interpreter import (
     IfNames,
-    _add_dummy,
     _find_id,
-    _ifindex,
     _send,
     dump_rows,
     read_limits,
     scenario_devices,
 )
+from pmcheck.live.links import add_dummy, ifindex
 from pmcheck.live.results import ConnId, LiveTimeout, OpResult
 from pmcheck.live.topology import HOST, PEER
 from pmcheck.results import (
@@ -63,8 +62,8 @@ def prepare_devices(state: AgentState, devs: list[str]) -> IfNames:
     with IPRoute() as ipr:
         for dev in devs:
             if not ipr.link_lookup(ifname=dev):
-                _add_dummy(ipr, dev)
-            ipr.link("set", index=_ifindex(ipr, dev), state="up")
+                add_dummy(ipr, dev)
+            ipr.link("set", index=ifindex(ipr, dev), state="up")
         return {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
 
 

@@ -9,17 +9,15 @@ the kernel has the same shape as one from the model.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
 from collections.abc import Iterable
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pmcheck.live.genl import AddrSpec, PmClient, RawEndpoint, Reply
-from pmcheck.live.netns import run_in_netns, temporary_netns
-from pmcheck.results import EndpointRow, Limits, Run, StepOutcome
+from pmcheck.live.links import ADDR_DEV, IFA_F_NODAD, add_dummy, ifindex
+from pmcheck.results import EndpointRow, Limits, StepOutcome
 from pmcheck.scenario.ast import (
     Command,
     EndpointAdd,
@@ -34,28 +32,7 @@ from pmcheck.scenario.ast import (
     canonical_address,
 )
 
-# The dummy interface that carries every address the scenario mentions.
-ADDR_DEV = "pmck0"
-IFA_F_NODAD = 0x02
-# Link kinds for a stand-alone interface that is up with carrier and needs no
-# peer: "dummy" where built (CONFIG_DUMMY), else "ifb", which this machine's
-# kernel has while it lacks CONFIG_DUMMY.
-DUMMY_KINDS = ("dummy", "ifb")
-
 IfNames = dict[int, str]
-
-
-def run_on_kernel(scenario: Scenario) -> Run:
-    """Run every step of `scenario` on this machine's kernel: in a fresh netns,
-    or, when it opens connections, on a fresh two-namespace testbed."""
-    if scenario.has_connections:
-        from pmcheck.live.conn_interpreter import run_connections_on_kernel
-
-        outcomes = run_connections_on_kernel(scenario)
-    else:
-        with temporary_netns() as name:
-            outcomes = run_in_netns(name, execute_in_current_netns, scenario)
-    return Run(interpreter="kernel", kernel=os.uname().release, outcomes=outcomes)
 
 
 def execute_in_current_netns(scenario: Scenario) -> tuple[StepOutcome, ...]:
@@ -97,31 +74,13 @@ def prepare_links(scenario: Scenario) -> IfNames:
     with IPRoute() as ipr:
         for dev in [ADDR_DEV, *scenario_devices(scenario)]:
             if not ipr.link_lookup(ifname=dev):
-                _add_dummy(ipr, dev)
+                add_dummy(ipr, dev)
         for dev in ["lo", ADDR_DEV, *scenario_devices(scenario)]:
-            ipr.link("set", index=_ifindex(ipr, dev), state="up")
-        index = _ifindex(ipr, ADDR_DEV)
+            ipr.link("set", index=ifindex(ipr, dev), state="up")
+        index = ifindex(ipr, ADDR_DEV)
         for addr in scenario_addresses(scenario):
             _add_local_address(ipr, index, addr)
         return {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-
-
-def _add_dummy(ipr: IPRoute, dev: str) -> None:
-    for kind in DUMMY_KINDS:
-        try:
-            ipr.link("add", ifname=dev, kind=kind)
-            return
-        except NetlinkError as err:
-            if err.code != errno.EOPNOTSUPP:
-                raise
-    raise RuntimeError(f"cannot create {dev}: no link kind of {DUMMY_KINDS} is available")
-
-
-def _ifindex(ipr: IPRoute, dev: str) -> int:
-    found = ipr.link_lookup(ifname=dev)
-    if not found:
-        raise RuntimeError(f"interface {dev} was not created")
-    return found[0]
 
 
 def _add_local_address(ipr: IPRoute, index: int, text: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 
 from pmcheck.live.agent import AgentState
-from pmcheck.live.interpreter import ADDR_DEV, IFA_F_NODAD, _add_dummy
+from pmcheck.live.links import ADDR_DEV, IFA_F_NODAD, add_dummy
 
 HOST = "host"
 PEER = "peer"
@@ -122,7 +122,7 @@ def configure_side(
 
 def _add_extra(ipr: IPRoute, addrs: Sequence[str]) -> None:
     if not ipr.link_lookup(ifname=ADDR_DEV):
-        _add_dummy(ipr, ADDR_DEV)  # ifb where the kernel lacks CONFIG_DUMMY
+        add_dummy(ipr, ADDR_DEV)  # ifb where the kernel lacks CONFIG_DUMMY
     index = ipr.link_lookup(ifname=ADDR_DEV)[0]
     ipr.link("set", index=index, state="up")
     for text in addrs:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from pmcheck.model.constants import (
     AF_INET,
@@ -440,17 +439,3 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         peer_addrs=tuple(extra["peer"]),
         peer_pm=peer_pm or "scripted",
     )
-
-
-def parse_file(path: str | Path) -> Scenario:
-    """Parse a scenario file: text, or the JSON form when it ends in .json."""
-    p = Path(path)
-    try:
-        data = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(Loc(str(p), 0, 0), f"cannot read: {e}") from None
-    if p.suffix == ".json":
-        from pmcheck.scenario.json_form import from_json_text
-
-        return from_json_text(data, str(p))
-    return parse_text(data, str(p))
