@@ -241,19 +241,14 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
             ops.ite(h, e._replace(flags=new_flags), e) for h, e in zip(hits, ns.endp, strict=True)
         )
         table = ns._replace(endp=endp)
-        if k.version.has_endp_fullmesh_max:
-            fm = ns.endp_fullmesh_max
+        if k.version.has_endp_fullmesh_max:  # f88191c7f361: the counter follows
+            toggled = ops.has(changed, FLAG_FULLMESH)
+            gained = count_flag(ops, ns.endp_fullmesh_max, new_flags, FLAG_FULLMESH, +1)
+            lost = count_flag(ops, ns.endp_fullmesh_max, cur.flags, FLAG_FULLMESH, -1)
             table = table._replace(
-                endp_fullmesh_max=ops.ite(
-                    ops.has(changed, FLAG_FULLMESH),
-                    ops.ite(
-                        ops.has(new_flags, FLAG_FULLMESH),
-                        ops.add(fm, ops.const(1, 8), 8),
-                        ops.sub(fm, ops.const(1, 8), 8),
-                    ),
-                    fm,
-                )
-            )
+                endp_fullmesh_max=ops.ite(toggled, ops.ite(ops.has(new_flags, FLAG_FULLMESH),
+                                                           gained, lost), ns.endp_fullmesh_max)
+            )  # fmt: skip
         return endpoint_effects.mptcp_pm_nl_set_flags_all(
             k, st._replace(netns=table), cur._replace(flags=new_flags), changed
         )

@@ -120,69 +120,47 @@ def count_flag(ops: Ops, counter: Any, flags: Any, flag: int, delta: int) -> Any
     return ops.ite(ops.has(flags, flag), step(counter, ops.const(1, 8), 8), counter)
 
 
-def mptcp_pm_nl_append_new_local_addr(
-    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Any
-) -> tuple[Netns, list[tuple[Any, int, int]], Any]:
-    """`mptcp_pm_nl_append_new_local_addr(pernet, entry, needs_id, replace=true)`.
-
-    Returns the namespace as the kernel leaves it (on failure only `next_id`
-    may have moved: the 255 -> 1 reset and the allocation retry happen before
-    the function can fail), the ordered error checks, and the new id.
-    """
-    ops = k.ops
-    nid = ops.ite(
-        ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8)), ops.const(1, 8), ns.next_id
-    )
-    full = ops.not_(ops.ult(ns.endpoints, ops.const(MPTCP_PM_ADDR_MAX, 8)))
-    busy = ops.bit_test(ns.id_bitmap, entry.id)
-
-    # Duplicate scan: ports are compared only when either side has one.
-    port = ops.ite(address_use_port(ops, entry.flags), entry.port, ops.const(0, 16))
-    hits = first_true(
+def duplicate_scan(ops: Ops, ns: Netns, entry: Endpoint, port: Any) -> list[Any]:
+    """The append's duplicate scan: the first entry with the same address,
+    ports compared only when either side has one (one-hot)."""
+    zero = ops.const(0, 16)
+    return first_true(
         ops,
         [
             ops.and_(
                 e.used,
                 mptcp_addresses_equal(
-                    ops,
-                    e.addr,
-                    e.port,
-                    entry.addr,
-                    port,
-                    ops.or_(ops.ne(e.port, ops.const(0, 16)), ops.ne(port, ops.const(0, 16))),
+                    ops, e.addr, e.port, entry.addr, port,
+                    ops.or_(ops.ne(e.port, zero), ops.ne(port, zero)),
                 ),
             )
             for e in ns.endp
         ],
-    )
-    dup = ops.or_(*hits)
-    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
-    cur_implicit = ops.has(cur.flags, FLAG_IMPLICIT)
-    exists = ops.and_(dup, ops.not_(cur_implicit))
-    implicit_with_id = ops.and_(dup, cur_implicit, ops.ne(entry.id, ops.const(0, 8)))
-    replacing = ops.and_(dup, cur_implicit, ops.eq(entry.id, ops.const(0, 8)))
+    )  # fmt: skip
 
-    # ID allocation: find_next_zero_bit from next_id, one retry from 1.
-    early = ops.or_(full, busy, exists, implicit_with_id)
-    want = ops.ite(replacing, cur.id, entry.id)
-    alloc = ops.and_(ops.not_(early), ops.eq(want, ops.const(0, 8)), needs_id)
+
+def allocate_id(ops: Ops, ns: Netns, nid: Any, alloc: Any, want: Any) -> tuple[Any, Any]:
+    """The append's id allocation: find_next_zero_bit from next_id, one retry
+    from 1 (which moves next_id); `want` when no allocation is due. Returns
+    (the new id, next_id as it is then)."""
     first = ops.find_next_zero_u8(ns.id_bitmap, nid)
     retry = ops.and_(alloc, ops.eq(first, ops.const(0, 8)), ops.ne(nid, ops.const(1, 8)))
     nid = ops.ite(retry, ops.const(1, 8), nid)
     new_id = ops.ite(alloc, ops.ite(retry, ops.find_next_zero_u8(ns.id_bitmap, nid), first), want)
-    no_id = ops.and_(alloc, ops.eq(new_id, ops.const(0, 8)))
+    return new_id, nid
 
-    checks = [
-        (full, ERANGE, MSG["too many addresses or duplicate one: -34"]),
-        (busy, EBUSY, MSG["too many addresses or duplicate one: -16"]),
-        (exists, EEXIST, MSG["too many addresses or duplicate one: -17"]),
-        (implicit_with_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
-        (no_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
-    ]
 
-    # The effect. A replaced implicit entry leaves the list (its id is kept).
+def append_entry(
+    k: Ctx, ns: Netns, entry: Endpoint, port: Any, new_id: Any, nid: Any, replaced: list[Any]
+) -> Netns:
+    """The append's effect: a replaced implicit entry (`replaced`, one-hot or
+    none) leaves the list, the new one goes to the head (with a port) or the
+    tail, the counters and the id bitmap follow."""
+    ops = k.ops
+    replacing = ops.or_(*replaced)
     endp = tuple(
-        ops.ite(replacing, e, f) for e, f in zip(list_del(ops, ns.endp, hits), ns.endp, strict=True)
+        ops.ite(replacing, e, f)
+        for e, f in zip(list_del(ops, ns.endp, replaced), ns.endp, strict=True)
     )
     count = ops.ite(replacing, ops.sub(ns.endpoints, ops.const(1, 8), 8), ns.endpoints)
     new = Endpoint(ops.true(), entry.family, entry.addr, port, new_id, entry.flags, entry.ifindex)
@@ -199,5 +177,46 @@ def mptcp_pm_nl_append_new_local_addr(
         added = added._replace(
             endp_fullmesh_max=count_flag(ops, ns.endp_fullmesh_max, entry.flags, FLAG_FULLMESH, +1)
         )
+    return added
+
+
+def mptcp_pm_nl_append_new_local_addr(
+    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Any
+) -> tuple[Netns, list[tuple[Any, int, int]], Any]:
+    """`mptcp_pm_nl_append_new_local_addr(pernet, entry, needs_id, replace=true)`.
+
+    Returns the namespace as the kernel leaves it (on failure only `next_id`
+    may have moved: the 255 -> 1 reset and the allocation retry happen before
+    the function can fail), the ordered error checks, and the new id.
+    """
+    ops = k.ops
+    at_max = ops.eq(ns.next_id, ops.const(MPTCP_PM_MAX_ADDR_ID, 8))
+    nid = ops.ite(at_max, ops.const(1, 8), ns.next_id)
+    full = ops.not_(ops.ult(ns.endpoints, ops.const(MPTCP_PM_ADDR_MAX, 8)))
+    busy = ops.bit_test(ns.id_bitmap, entry.id)
+    port = ops.ite(address_use_port(ops, entry.flags), entry.port, ops.const(0, 16))
+    hits = duplicate_scan(ops, ns, entry, port)
+    dup = ops.or_(*hits)
+    cur = select(ops, hits, list(ns.endp), ns.endp[-1])
+    cur_implicit = ops.has(cur.flags, FLAG_IMPLICIT)
+    exists = ops.and_(dup, ops.not_(cur_implicit))
+    implicit_with_id = ops.and_(dup, cur_implicit, ops.ne(entry.id, ops.const(0, 8)))
+    replacing = ops.and_(dup, cur_implicit, ops.eq(entry.id, ops.const(0, 8)))
+
+    early = ops.or_(full, busy, exists, implicit_with_id)
+    want = ops.ite(replacing, cur.id, entry.id)
+    alloc = ops.and_(ops.not_(early), ops.eq(want, ops.const(0, 8)), needs_id)
+    new_id, nid = allocate_id(ops, ns, nid, alloc, want)
+    no_id = ops.and_(alloc, ops.eq(new_id, ops.const(0, 8)))
+
+    checks = [
+        (full, ERANGE, MSG["too many addresses or duplicate one: -34"]),
+        (busy, EBUSY, MSG["too many addresses or duplicate one: -16"]),
+        (exists, EEXIST, MSG["too many addresses or duplicate one: -17"]),
+        (implicit_with_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
+        (no_id, EINVAL, MSG["too many addresses or duplicate one: -22"]),
+    ]
+    replaced = [ops.and_(replacing, h) for h in hits]
+    added = append_entry(k, ns, entry, port, new_id, nid, replaced)
     failed = ops.or_(*(c for c, _, _ in checks))
     return ops.ite(failed, ns._replace(next_id=nid), added), checks, new_id

@@ -62,3 +62,15 @@ def test_model_modules_form_no_cycle() -> None:
 
     for m in sorted(graph):
         visit(m, [])
+
+
+def test_no_model_function_is_longer_than_sixty_lines() -> None:
+    """A rule reads like the kernel function it names; anything longer is
+    split into the kernel's own steps (docs/ARCHITECTURE.md)."""
+    long = [
+        f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in sorted(MODEL.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and (node.end_lineno or 0) - node.lineno >= 60
+    ]
+    assert long == []
