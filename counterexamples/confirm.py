@@ -245,8 +245,3 @@ def _visible_conjunct_fields(trace: Trace) -> list[str]:
 
 
 FIELD_RE = re.compile(r"[a-z_]+\d*(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*")
-
-
-def live_version_matches(trace: Trace) -> bool:
-    """Does this machine's kernel run the trace's model version?"""
-    return version_of_release(os.uname().release) is parse_version(trace.kernel)

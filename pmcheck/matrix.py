@@ -357,10 +357,6 @@ Results = dict[KernelVersion, Result]
 Check = Callable[[Results], bool]
 
 
-def _s(res: Results) -> Result:
-    return res[LIVE_VERSION]
-
-
 def _all(pred: Callable[[Result], bool]) -> Check:
     return lambda res: all(pred(r) for r in res.values())
 

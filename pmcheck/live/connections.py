@@ -41,7 +41,6 @@ from pmcheck.live.agent import NetnsAgent
 from pmcheck.live.diag import TCP_ESTABLISHED, DiagSubflow
 from pmcheck.live.events import (
     EV_ANNOUNCED,
-    EV_CLOSED,
     EV_ESTABLISHED,
     EV_REMOVED,
     EV_SUB_CLOSED,
@@ -200,10 +199,6 @@ class LiveTestbed:
         elif not accept and self._events_on:
             self._stop_events()
 
-    @property
-    def events_on(self) -> bool:
-        return self._events_on
-
     def host_events(self, conn: ConnId | None = None) -> tuple[PmEvent, ...]:
         """Host events of the current epoch (of `conn` only, if given)."""
         return self._events(self.host, conn.host_token if conn else None)
@@ -278,10 +273,6 @@ class LiveTestbed:
             ifindex=self.host_side.ifindex[dev] if dev else None,
         )
         return self.host_pm("add_addr", spec)
-
-    def delete_endpoint(self, id: int, addr: str | None = None) -> Reply:
-        family = None if addr is None else (10 if ":" in addr else 2)
-        return self.host_pm("del_addr", AddrSpec(id=id, family=family, addr=addr))
 
     def set_limits(
         self, add_addr_accepted: int | None = None, subflows: int | None = None
@@ -386,16 +377,6 @@ class LiveTestbed:
         server.call(sockops.recv_exact, key, len(_PING))
         server.call(sockops.send, key, _PONG)
         client.call(sockops.recv_exact, key, len(_PONG))
-
-    def close_conn(self, conn: ConnId) -> None:
-        """Close both sockets; wait for the host's CLOSED event, then settle."""
-        mark = self._mark(self.host)
-        self.host.call(sockops.close_socket, conn.key)
-        self.peer.call(sockops.close_socket, conn.key)
-        del self._conns[conn.key]
-        if mark is not None:
-            self._wait_host(mark, EventMatch((EV_CLOSED,), conn.host_token), "host CLOSED")
-        self.settle()
 
     def _wait_host(self, mark: int | None, match: EventMatch, what: str) -> HostWait:
         return self._wait_host_from(mark, match, None, None, what)
@@ -551,9 +532,6 @@ class LiveTestbed:
 
     def info(self, conn: ConnId) -> MptcpInfo:
         return self.host.call(sockops.mptcp_info, conn.key)
-
-    def host_mib(self) -> dict[str, int]:
-        return self.host.call(sockops.mib)
 
     def peer_mib(self) -> dict[str, int]:
         return self.peer.call(sockops.mib)

@@ -16,7 +16,6 @@ accepts MP_JOINs there only while some socket listens to this group
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
 import struct
@@ -386,9 +385,3 @@ def live_subflows(events: Iterable[PmEvent], token: int) -> dict[_FourTuple, Liv
 
 def subflow_table(events: Iterable[PmEvent], token: int) -> tuple[SubflowRow, ...]:
     return tuple(sorted(sf.row() for sf in live_subflows(events, token).values()))
-
-
-def close_quietly(listener: EventListener | None) -> None:
-    if listener is not None:
-        with contextlib.suppress(Exception):
-            listener.stop()

@@ -78,10 +78,6 @@ def stop_events(state: AgentState) -> list[PmEvent]:
     return listener.since(0)
 
 
-def events_active(state: AgentState) -> bool:
-    return _EVENTS in state.objects
-
-
 def _listener(state: AgentState) -> EventListener:
     listener = state.objects.get(_EVENTS)
     if listener is None:
@@ -161,12 +157,6 @@ def recv_exact(state: AgentState, key: str, size: int) -> bytes:
             raise ConnectionError(f"{key}: closed after {len(chunks)} bytes")
         chunks += chunk
     return chunks
-
-
-def close_socket(state: AgentState, key: str) -> None:
-    sock = _sockets(state).pop(key, None)
-    if sock is not None:
-        sock.close()
 
 
 def mptcp_info(state: AgentState, key: str) -> MptcpInfo:

@@ -62,11 +62,6 @@ def apply_sysctls(state: AgentState, values: Mapping[str, int | str]) -> None:
             f.write(f"{value}\n")
 
 
-def read_sysctl(state: AgentState, key: str) -> str:
-    with open(sysctl_path(key)) as f:
-        return f.read().strip()
-
-
 def base_sysctls(pm_type: int) -> dict[str, int | str]:
     """Set before the links exist: new interfaces copy `default`.
 
