@@ -17,8 +17,9 @@ from typing import Any
 
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import Step, System
+from pmcheck.interp import settle_steps
 from pmcheck.model.concrete_ops import CONCRETE
-from pmcheck.model.environment import choice_of, pending_actions
+from pmcheck.model.environment import Action, choice_of
 from pmcheck.model.inputs import (
     NO_ADDR,
     NO_EVENT,
@@ -141,28 +142,30 @@ class Replayer:
         named action's rule where the model has no composite step)."""
         out: list[Step] = []
         state = self.template
+
+        def taken(rule: str, inputs: Inputs, _after: State) -> None:
+            out.append(Step(ENVIRONMENT, self.composite(state, rule, inputs)))
+
         for step in user_steps:
             out.append(step)
             state, _ = self.apply(state, step)
-            for _ in range(SETTLE_LIMIT):
-                nxt = self.pending(state)
-                if nxt is None:
-                    break
-                env = Step(ENVIRONMENT, self.default_choice(state))
-                out.append(env)
-                state, _ = self.apply(state, env)
-            else:
+            state, calm = settle_steps(self.rule_apply, state, self.ctx.topo, SETTLE_LIMIT, taken)
+            if not calm:
                 raise ValueError(f"the model did not settle within {SETTLE_LIMIT} steps")
         return out
 
-    def default_choice(self, state: State) -> Inputs:
-        """The environment input of the default order's next action: with an
-        in-kernel peer it names that action (so the trace says which
-        delivery it was), else the plain default."""
+    def rule_apply(self, rule: str, state: State, inputs: Inputs) -> tuple[State, Outcome]:
+        return RULES[rule](self.ctx, state, inputs)
+
+    @staticmethod
+    def composite(state: State, rule: str, inputs: Inputs) -> Inputs:
+        """The `environment` input that runs the default order's next action
+        (`rule` with `inputs`): with an in-kernel peer it names that action,
+        so the trace says which delivery it was; else the plain default."""
         if not state.peer:
             return NO_INPUTS
-        due = next(a for a in pending_actions(CONCRETE, state, self.ctx.topo) if a.when)
-        return NO_INPUTS._replace(event=choice_of(due)._replace(flag=True))
+        named = choice_of(Action(True, rule, inputs.event))._replace(flag=True)
+        return NO_INPUTS._replace(event=named)
 
     def in_scope(self, states: Sequence[State], steps: Sequence[Step] = ()) -> bool:
         """The path is one of the scope's: every state fits its endpoint slots

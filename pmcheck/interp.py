@@ -61,13 +61,32 @@ def environment_step(state: State, topo: Topology) -> tuple[str, Inputs] | None:
     return next_action(state, topo)
 
 
-def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
-    for _ in range(SETTLE_LIMIT):
+Taken = Callable[[str, Inputs, State], None]  # (rule, inputs, state after)
+
+
+def settle_steps(
+    apply: Apply, state: State, topo: Topology, limit: int, taken: Taken | None = None
+) -> tuple[State, bool]:
+    """THE settle loop (the scenario interpreter, `ask` and the trace
+    minimizer all use it): at most `limit` environment steps in the default
+    order. `taken` sees each step. Returns the state and whether the world
+    is quiescent."""
+    for _ in range(limit):
         nxt = environment_step(state, topo)
         if nxt is None:
-            return state
+            return state, True
         state, _ = apply(nxt[0], state, nxt[1])
-    raise ScenarioError(where, f"the model did not settle within {SETTLE_LIMIT} steps")
+        if taken is not None:
+            taken(nxt[0], nxt[1], state)
+    return state, environment_step(state, topo) is None
+
+
+def settle(apply: Apply, state: State, topo: Topology, where: Loc) -> State:
+    """Settle to quiescence, as the live kernel does after every step."""
+    state, calm = settle_steps(apply, state, topo, SETTLE_LIMIT)
+    if not calm:
+        raise ScenarioError(where, f"the model did not settle within {SETTLE_LIMIT} steps")
+    return state
 
 
 Observer = Callable[[str, State, State, Outcome], None]

@@ -109,18 +109,19 @@ class Problem:
         given, records the largest slot use and settle length)."""
         a = self.alts[alt]
         st, _ = self._apply(a.rule, st, a.inputs)
-        for n in range(1, self.settle + 1):
-            if order is not None:
-                if n > len(order):
-                    break
-                st, _ = self._apply("environment", st, Inputs(NO_ADDR, NO_LIMITS, order[n - 1]))
-            else:
-                nxt = interp.environment_step(st, self.topo)
-                if nxt is None:
-                    break
-                st, _ = self._apply(nxt[0], st, nxt[1])
+        count = [0]
+
+        def note(_rule: str, _inputs: Inputs, after: State) -> None:
+            count[0] += 1
             if seen is not None:
-                seen.note(st, n)
+                seen.note(after, count[0])
+
+        if order is None:
+            st, _ = interp.settle_steps(self._apply, st, self.topo, self.settle, note)
+        else:
+            for choice in order[: self.settle]:
+                st, _ = self._apply("environment", st, Inputs(NO_ADDR, NO_LIMITS, choice))
+                note("environment", Inputs(NO_ADDR, NO_LIMITS, choice), st)
         if seen is not None:
             seen.note(st, 0)
         return st, self.status(st)
