@@ -291,7 +291,7 @@ def deliver_established(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, 
 
 def deliver_accept(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
     """The server application accept()s the connection (`mptcp_stream_accept`,
-    `mptcp_graft_subflows`): the msk gets its socket, and from then on its
+    `mptcp_sock_graft` on each subflow): the msk gets its socket, and from then on its
     PM can create subflows."""
     ops = k.ops
     c = st.conns[ci]

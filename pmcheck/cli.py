@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tabulate import tabulate
 
@@ -291,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pmcheck.ask.args import add_parsers
 
     add_parsers(sub, versions)  # ask, versions
+    st = sub.add_parser(
+        "stale",
+        help="which rules a kernel tree makes stale: pinned functions it changed, and the "
+        "model functions citing them (exit 1 if any)",
+    )
+    st.add_argument("src_dir", help="a kernel tree (or a copy of net/mptcp/ and its headers)")
     return p
 
 
@@ -442,6 +449,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update(ask=cmd_ask, versions=cmd_ask)
+
+
+def cmd_stale(args: argparse.Namespace) -> int:
+    """`stale SRC_DIR` (pmcheck.stale): 0 nothing pinned changed, 1 some did."""
+    from pmcheck.stale import render, stale
+
+    src = Path(args.src_dir)
+    if not src.is_dir():
+        raise UsageError(f"{src}: not a directory")
+    try:
+        items = stale(src)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    print(render(items, src))
+    return EXIT_MISMATCH if items else EXIT_OK
+
+
+COMMANDS.update(stale=cmd_stale)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
