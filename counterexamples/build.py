@@ -8,6 +8,7 @@ that for a checker `Result`, minimizing first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -168,7 +169,14 @@ OBSERVABLE_CONN = (
 OBSERVABLE_SUBFLOW = ("used", "established", "local_addr", "local_id", "remote_addr", "remote_id")
 
 
+PEER_PREFIX = "peer[0]."
+
+
 def observable(name: str) -> bool:
+    if name.startswith(PEER_PREFIX):  # an in-kernel peer: read as the host is
+        rest = name.removeprefix(PEER_PREFIX).removeprefix("netns.")
+        rest = re.sub(r"^conns\[(\d+)\]\.", lambda m: f"conn{int(m.group(1)) + 1}.", rest)
+        return observable(rest)
     rec = split_record(name)
     if rec is not None:
         entry, field = rec

@@ -269,7 +269,7 @@ def render_md(trace: Trace) -> str:
 
 
 def _scenario_body(trace: Trace) -> list[str]:
-    return [f"kernel {trace.kernel}", *(s.line for s in trace.steps)]
+    return [*trace.scenario_header, *(s.line for s in trace.steps)]
 
 
 def render_scenario(trace: Trace) -> str:

@@ -125,6 +125,14 @@ class Trace:
     def user_steps(self) -> tuple[TraceStep, ...]:
         return tuple(s for s in self.steps if not s.environment)
 
+    @property
+    def scenario_header(self) -> list[str]:
+        """The scenario's configuration lines: its kernel and, for a trace of
+        the two-PM scope, that the peer runs the in-kernel PM."""
+        return [f"kernel {self.kernel}"] + (
+            ["peer pm kernel"] if self.scope.get("peer_kernel") else []
+        )
+
 
 # --- ITF ---------------------------------------------------------------------
 

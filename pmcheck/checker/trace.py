@@ -49,7 +49,7 @@ def step_text(step: Step) -> str:
     a = step.inputs.addr
     if step.rule.endswith("endpoint add") and a.has_id and a.id == 0:
         line = step_text(Step(step.rule, step.inputs._replace(addr=a._replace(has_id=False))))
-        return line + " id 0   # raw netlink: ID attribute 0"
+        return line + "   # raw netlink: ID attribute 0"
     return f"# {step.rule}"
 
 
