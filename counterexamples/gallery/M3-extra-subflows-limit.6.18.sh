@@ -28,17 +28,17 @@ step 'step 1: ip mptcp limits set subflows 1 add_addr_accepted 1' ok
 ip -n "$NS" mptcp limits set subflows 1 add_addr_accepted 1 && echo ok
 step 'step 2: connect 10.0.1.2 10.0.1.1' ok
 echo 'not run: needs the testbed'  # connect 10.0.1.2 10.0.1.1
-step 'step 3: peer join 10.0.3.1 to 10.0.3.2 id 2' ok
-echo 'not run: needs the testbed'  # peer join 10.0.3.1 to 10.0.3.2 id 2
-step 'step 4: peer announce 10.0.2.1 id 1' ok
-echo 'not run: needs the testbed'  # peer announce 10.0.2.1 id 1
+step 'step 3: peer join 10.0.2.1 to 10.0.2.2 id 1' ok
+echo 'not run: needs the testbed'  # peer join 10.0.2.1 to 10.0.2.2 id 1
+step 'step 4: peer announce 10.0.3.1 id 2' ok
+echo 'not run: needs the testbed'  # peer announce 10.0.3.1 id 2
 # step 5: environment: worker conn 1
 
 echo
 echo "after the last step, the model predicts for Linux 6.18:"
-echo '  endpoint dump: 10.0.3.2 id 1 implicit; 10.0.2.2 id 2 implicit'
+echo '  endpoint dump: 10.0.2.2 id 1 implicit; 10.0.3.2 id 2 implicit'
 echo '  limits: add_addr_accepted 1 subflows 1'
-echo '  conn1 MPTCP_INFO: subflows 2 add_addr_signal 0 add_addr_accepted 1 local_addr_used 0; subflows: 10.0.1.2#0>10.0.1.1#0 mpc 10.0.3.2#1>10.0.3.1#2 passive'
+echo '  conn1 MPTCP_INFO: subflows 2 add_addr_signal 0 add_addr_accepted 1 local_addr_used 0; subflows: 10.0.1.2#0>10.0.1.1#0 mpc 10.0.2.2#1>10.0.2.1#1 passive'
 echo "and this kernel ($(uname -r)) shows:"
 ip -n "$NS" mptcp endpoint show
 ip -n "$NS" mptcp limits show

@@ -26,19 +26,19 @@ ip -n "$NS" addr add 10.0.2.2/32 dev pmck0
 
 step() { printf '\n%s\n  model:  %s\n  kernel: ' "$1" "$2"; }
 
-step 'step 1: connect 10.0.1.2 10.0.1.1 peer-deny-join-id0' ok
+step 'step 1: ip mptcp endpoint add 10.0.2.2 laminar' 'ok, id 1'
+ip -n "$NS" mptcp endpoint add 10.0.2.2 laminar && echo ok
+step 'step 2: connect 10.0.1.2 10.0.1.1 peer-deny-join-id0' ok
 echo 'not run: needs the testbed'  # connect 10.0.1.2 10.0.1.1 peer-deny-join-id0
-step 'step 2: ip mptcp endpoint add 10.0.2.2 subflow' 'ok, id 1'
-ip -n "$NS" mptcp endpoint add 10.0.2.2 subflow && echo ok
 step 'step 3: peer announce 10.0.2.1 id 1' ok
 echo 'not run: needs the testbed'  # peer announce 10.0.2.1 id 1
 # step 4: environment: worker conn 1
 
 echo
 echo "after the last step, the model predicts for Linux 6.18-stable:"
-echo '  endpoint dump: 10.0.2.2 id 1 subflow'
+echo '  endpoint dump: 10.0.2.2 id 1 laminar'
 echo '  limits: add_addr_accepted 0 subflows 2'
-echo '  conn1 MPTCP_INFO: subflows 1 add_addr_signal 0 add_addr_accepted 1 local_addr_used 1; subflows: 10.0.1.2#0>10.0.1.1#0 mpc'
+echo '  conn1 MPTCP_INFO: subflows 1 add_addr_signal 0 add_addr_accepted 1 local_addr_used 0; subflows: 10.0.1.2#0>10.0.1.1#0 mpc'
 echo "and this kernel ($(uname -r)) shows:"
 ip -n "$NS" mptcp endpoint show
 ip -n "$NS" mptcp limits show

@@ -7,7 +7,7 @@
 #     the model predicts for Linux 6.18-stable. Needs root, MPTCP, and
 #     an iproute2 that knows every flag used; python3 only for
 #     raw-netlink steps.
-# 2 step(s) are connection or peer events; they need pmcheck's
+# 1 step(s) are connection or peer events; they need pmcheck's
 #     two-namespace testbed (`pmcheck kernel
 #     M5-accept-addr-gate.6.18-stable.scn`) and appear here as comments.
 set -u
@@ -22,6 +22,7 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add pmck0 type dummy 2>/dev/null ||
 	ip -n "$NS" link add pmck0 type ifb || exit 1
 ip -n "$NS" link set pmck0 up
+ip -n "$NS" addr add 10.0.2.2/32 dev pmck0
 
 step() { printf '\n%s\n  model:  %s\n  kernel: ' "$1" "$2"; }
 
@@ -29,14 +30,14 @@ step 'step 1: ip mptcp limits set subflows 1 add_addr_accepted 1' ok
 ip -n "$NS" mptcp limits set subflows 1 add_addr_accepted 1 && echo ok
 step 'step 2: connect 10.0.1.2 10.0.1.1' ok
 echo 'not run: needs the testbed'  # connect 10.0.1.2 10.0.1.1
-step 'step 3: peer join 10.0.2.1 to 10.0.2.2 id 1' ok
-echo 'not run: needs the testbed'  # peer join 10.0.2.1 to 10.0.2.2 id 1
+step 'step 3: ip mptcp endpoint add 10.0.2.2 subflow' 'ok, id 1'
+ip -n "$NS" mptcp endpoint add 10.0.2.2 subflow && echo ok
 
 echo
 echo "after the last step, the model predicts for Linux 6.18-stable:"
-echo '  endpoint dump: 10.0.2.2 id 1 implicit'
+echo '  endpoint dump: 10.0.2.2 id 1 subflow'
 echo '  limits: add_addr_accepted 1 subflows 1'
-echo '  conn1 MPTCP_INFO: subflows 1 add_addr_signal 0 add_addr_accepted 0 local_addr_used 0; subflows: 10.0.1.2#0>10.0.1.1#0 mpc 10.0.2.2#1>10.0.2.1#1 passive'
+echo '  conn1 MPTCP_INFO: subflows 1 add_addr_signal 0 add_addr_accepted 0 local_addr_used 1; subflows: 10.0.1.2#0>10.0.1.1#0 mpc'
 echo "and this kernel ($(uname -r)) shows:"
 ip -n "$NS" mptcp endpoint show
 ip -n "$NS" mptcp limits show

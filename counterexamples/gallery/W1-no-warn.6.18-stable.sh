@@ -22,23 +22,23 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add pmck0 type dummy 2>/dev/null ||
 	ip -n "$NS" link add pmck0 type ifb || exit 1
 ip -n "$NS" link set pmck0 up
-ip -n "$NS" addr add dead:beef:1::2/128 nodad dev pmck0
+ip -n "$NS" addr add 10.0.2.2/32 dev pmck0
 
 step() { printf '\n%s\n  model:  %s\n  kernel: ' "$1" "$2"; }
 
 step 'step 1: connect 10.0.1.2 10.0.1.1 peer-deny-join-id0' ok
 echo 'not run: needs the testbed'  # connect 10.0.1.2 10.0.1.1 peer-deny-join-id0
-step 'step 2: ip mptcp endpoint add dead:beef:1::2 subflow' 'ok, id 1'
-ip -n "$NS" mptcp endpoint add dead:beef:1::2 subflow && echo ok
-step 'step 3: peer announce 10.0.2.1 id 1' ok
-echo 'not run: needs the testbed'  # peer announce 10.0.2.1 id 1
+step 'step 2: ip mptcp endpoint add 10.0.2.2 subflow fullmesh' 'ok, id 1'
+ip -n "$NS" mptcp endpoint add 10.0.2.2 subflow fullmesh && echo ok
+step 'step 3: peer announce dead:beef:2::1 id 3' ok
+echo 'not run: needs the testbed'  # peer announce dead:beef:2::1 id 3
 # step 4: environment: worker conn 1
-step 'step 5: ip mptcp endpoint delete id 1' ok
-ip -n "$NS" mptcp endpoint delete id 1 && echo ok
+step 'step 5: ip mptcp endpoint change id 1 nobackup nofullmesh' ok
+ip -n "$NS" mptcp endpoint change id 1 nobackup nofullmesh && echo ok
 
 echo
 echo "after the last step, the model predicts for Linux 6.18-stable:"
-echo '  endpoint dump: (empty)'
+echo '  endpoint dump: 10.0.2.2 id 1 subflow'
 echo '  limits: add_addr_accepted 0 subflows 2'
 echo '  conn1 MPTCP_INFO: subflows 0 add_addr_signal 0 add_addr_accepted 0 local_addr_used 0; subflows: 10.0.1.2#0>10.0.1.1#0 mpc'
 echo "and this kernel ($(uname -r)) shows:"

@@ -30,17 +30,17 @@ step 'step 1: connect 10.0.1.2 10.0.1.1' ok
 echo 'not run: needs the testbed'  # connect 10.0.1.2 10.0.1.1
 step 'step 2: peer join 10.0.2.1 to 10.0.2.2 id 1' ok
 echo 'not run: needs the testbed'  # peer join 10.0.2.1 to 10.0.2.2 id 1
-step 'step 3: ip mptcp endpoint add 10.0.2.2 subflow backup' 'ok, id 1'
-ip -n "$NS" mptcp endpoint add 10.0.2.2 subflow backup && echo ok
+step 'step 3: ip mptcp endpoint add 10.0.2.2 subflow fullmesh' 'ok, id 1'
+ip -n "$NS" mptcp endpoint add 10.0.2.2 subflow fullmesh && echo ok
 # step 4: environment: join result conn 1
-step 'step 5: ip mptcp endpoint change id 1 nobackup nofullmesh' ok
-ip -n "$NS" mptcp endpoint change id 1 nobackup nofullmesh && echo ok
+step 'step 5: ip mptcp endpoint change id 1 backup fullmesh' ok
+ip -n "$NS" mptcp endpoint change id 1 backup fullmesh && echo ok
 
 echo
 echo "after the last step, the model predicts for Linux 6.19:"
-echo '  endpoint dump: 10.0.2.2 id 1 subflow'
+echo '  endpoint dump: 10.0.2.2 id 1 subflow backup fullmesh'
 echo '  limits: add_addr_accepted 0 subflows 2'
-echo '  conn1 MPTCP_INFO: subflows 2 add_addr_signal 0 add_addr_accepted 0 local_addr_used 1; subflows: 10.0.1.2#0>10.0.1.1#0 mpc 10.0.2.2#1>10.0.2.1#1 passive 10.0.2.2#1>10.0.1.1#0 join backup'
+echo '  conn1 MPTCP_INFO: subflows 2 add_addr_signal 0 add_addr_accepted 0 local_addr_used 1; subflows: 10.0.1.2#0>10.0.1.1#0 mpc 10.0.2.2#1>10.0.2.1#1 passive backup 10.0.2.2#1>10.0.1.1#0 join'
 echo "and this kernel ($(uname -r)) shows:"
 ip -n "$NS" mptcp endpoint show
 ip -n "$NS" mptcp limits show
