@@ -23,7 +23,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pmcheck.checker.engines import Limits, bmc, pdr
+from pmcheck.checker.engines import SolverLimits, bmc, pdr
 from pmcheck.checker.oracle import explore
 from pmcheck.checker.run import Options, check
 from pmcheck.checker.scope import Scope
@@ -42,14 +42,16 @@ def table_verdicts(budget: float) -> None:
     for v in KernelVersion:
         scope = Scope(v, endpoint_slots=2)
         t0 = time.perf_counter()
-        results = check(props(v), scope, Options(witnesses=False, limits=Limits(timeout_s=budget)))
+        results = check(
+            props(v), scope, Options(witnesses=False, limits=SolverLimits(timeout_s=budget))
+        )
         total = time.perf_counter() - t0
         for r in results:
             rows.append([r.prop, "auto", v.value, r.describe(), f"{r.seconds:.1f}"])
         rows.append(["(all)", "auto", v.value, "", f"{total:.1f}"])
         system = System(scope)
         for p in (P1, P6):
-            r = pdr(system, p, Limits(timeout_s=budget))
+            r = pdr(system, p, SolverLimits(timeout_s=budget))
             rows.append([p.name, "pdr", v.value, r.describe(), f"{r.seconds:.1f}"])
     print(
         tabulate(rows, headers=["property", "engine", "kernel", "verdict", "s"], tablefmt="github")
@@ -61,7 +63,7 @@ def bmc_depth(budget: float) -> None:
     t0 = time.perf_counter()
     depth = 0
     while time.perf_counter() - t0 < budget:
-        r = bmc(system, P1, depth, Limits(timeout_s=budget))
+        r = bmc(system, P1, depth, SolverLimits(timeout_s=budget))
         if r.verdict.value != "HOLDS-TO-DEPTH":
             break
         depth += 1
@@ -92,7 +94,9 @@ def scaling(budget: float) -> None:
         scope = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=slots)
         t0 = time.perf_counter()
         results = check(
-            props(scope.version), scope, Options(witnesses=False, limits=Limits(timeout_s=budget))
+            props(scope.version),
+            scope,
+            Options(witnesses=False, limits=SolverLimits(timeout_s=budget)),
         )
         rows.append(
             [
@@ -113,7 +117,7 @@ def connection_scope_depths(budget: float) -> None:
     rows = []
     for width in (256, 32):
         system = System(connection_scope(KernelVersion.V6_18_STABLE, bitmap_width=width))
-        solver = Limits(rlimit=10**10, timeout_s=budget).solver()
+        solver = SolverLimits(rlimit=10**10, timeout_s=budget).solver()
         path = Unroll(system, solver)
         for k in range(6):
             t0 = time.perf_counter()

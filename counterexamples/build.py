@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pmcheck import __version__
+from pmcheck.checker.lines import environment_text, step_text
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
-from pmcheck.checker.trace import environment_text, step_text
+from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.counterexamples.explain import explain
 from pmcheck.counterexamples.minimize import figures, minimize
@@ -216,7 +216,7 @@ def observed(state: State) -> tuple[str, ...]:
 # --- steps ----------------------------------------------------------------------
 
 
-def raw_reason(step: Step) -> str:
+def raw_reason(step: RuleStep) -> str:
     """Why a step is not an `ip mptcp` command (only raw netlink sends it)."""
     a = step.inputs.addr
     if step.rule == "endpoint add" and a.has_id and a.id == 0:
@@ -226,7 +226,7 @@ def raw_reason(step: Step) -> str:
     return ""
 
 
-def result_text(step: Step, out: Outcome) -> str:
+def result_text(step: RuleStep, out: Outcome) -> str:
     if is_environment(step):
         return "ran" if out.value else "quiescent"
     if out.errno:
@@ -237,7 +237,7 @@ def result_text(step: Step, out: Outcome) -> str:
     return "ok"
 
 
-def _line(step: Step, pending: tuple[str, Any] | None) -> str:
+def _line(step: RuleStep, pending: tuple[str, Any] | None) -> str:
     if not is_environment(step):
         return step_text(step)
     if step.rule == ENVIRONMENT and step.inputs.event.flag:  # a named delivery (two PMs)
@@ -248,7 +248,7 @@ def _line(step: Step, pending: tuple[str, Any] | None) -> str:
 
 
 def build_trace(
-    steps: Sequence[Step],
+    steps: Sequence[RuleStep],
     scope: Scope,
     prop: Property,
     *,

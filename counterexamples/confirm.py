@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.counterexamples.build import to_data, value_texts
 from pmcheck.counterexamples.explain import explain
 from pmcheck.counterexamples.replay import (
@@ -57,13 +57,13 @@ def _property(name: str) -> Property:
     return props[name]
 
 
-def steps_of(trace: Trace) -> list[Step]:
+def steps_of(trace: Trace) -> list[RuleStep]:
     out = []
     for s in trace.steps:
         if s.rule not in RULES:
             raise TraceFormatError(f"step {s.index}: unknown rule {s.rule!r}")
         try:
-            out.append(Step(s.rule, inputs_from_data(s.inputs)))
+            out.append(RuleStep(s.rule, inputs_from_data(s.inputs)))
         except (KeyError, TypeError) as e:
             raise TraceFormatError(f"step {s.index}: bad inputs ({e})") from None
     return out

@@ -48,7 +48,7 @@ def known_violations() -> list[tuple[Property, KernelVersion]]:
 
 def generate(depth: int = DEPTH, log: bool = True) -> list[Trace]:
     """Check, minimize and build every known violation's trace."""
-    from pmcheck.checker.engines import Limits
+    from pmcheck.checker.engines import SolverLimits
     from pmcheck.checker.run import Options, check
     from pmcheck.counterexamples.build import from_result
 
@@ -59,7 +59,10 @@ def generate(depth: int = DEPTH, log: bool = True) -> list[Trace]:
         # The CLI's resource limits: connection-scope traces need more than
         # the engines' conservative default.
         opts = Options(
-            engine="bmc", depth=depth, witnesses=False, limits=Limits(rlimit=10**10, timeout_s=600)
+            engine="bmc",
+            depth=depth,
+            witnesses=False,
+            limits=SolverLimits(rlimit=10**10, timeout_s=600),
         )
         (result,) = check([prop], scope, opts)
         if result.verdict.value != VIOLATED:

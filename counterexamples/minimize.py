@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.counterexamples.replay import Replayer, first_violation, is_environment
 from pmcheck.counterexamples.trace import Figures
 from pmcheck.model.inputs import INPUT_WIDTHS
@@ -56,7 +56,7 @@ def input_complexity(inputs: Inputs) -> tuple[int, int]:
     return count, total
 
 
-def _user(steps: Sequence[Step]) -> list[Step]:
+def _user(steps: Sequence[RuleStep]) -> list[RuleStep]:
     return [s for s in steps if not is_environment(s)]
 
 
@@ -64,11 +64,11 @@ def _max_endpoints(states: Sequence[State]) -> int:
     return max(s.netns.endpoints for s in states)
 
 
-def _connections(steps: Sequence[Step]) -> int:
+def _connections(steps: Sequence[RuleStep]) -> int:
     return sum(s.rule == "connect" for s in steps)
 
 
-def figures(replayer: Replayer, steps: Sequence[Step]) -> Figures:
+def figures(replayer: Replayer, steps: Sequence[RuleStep]) -> Figures:
     states = replayer.run(steps).states
     return Figures(
         steps=len(steps),
@@ -81,7 +81,7 @@ def figures(replayer: Replayer, steps: Sequence[Step]) -> Figures:
 
 @dataclass(frozen=True)
 class Candidate:
-    steps: tuple[Step, ...]
+    steps: tuple[RuleStep, ...]
     cost: Cost
 
 
@@ -97,7 +97,7 @@ class Minimizer:
     def out_of_time(self) -> bool:
         return time.monotonic() > self.deadline
 
-    def judge(self, units: Sequence[Step]) -> Candidate | None:
+    def judge(self, units: Sequence[RuleStep]) -> Candidate | None:
         """The trace `units` stand for, cut at its first violation, or None
         if it does not violate (or leaves the scope)."""
         self.tried += 1
@@ -121,7 +121,7 @@ class Minimizer:
         )
         return Candidate(tuple(steps), cost)
 
-    def units(self, c: Candidate) -> list[Step]:
+    def units(self, c: Candidate) -> list[RuleStep]:
         return _user(c.steps) if self.eager else list(c.steps)
 
     # --- passes --------------------------------------------------------------
@@ -168,7 +168,7 @@ class Minimizer:
                     break
         return best
 
-    def _groups(self, units: list[Step]) -> list[set[int]]:
+    def _groups(self, units: list[RuleStep]) -> list[set[int]]:
         """Unit indices per endpoint id and per connection slot."""
         by_id: dict[int, set[int]] = {}
         by_conn: dict[int, set[int]] = {}
@@ -193,7 +193,7 @@ class Minimizer:
                     nxt = self.replayer.pending(state)
                     if nxt is None:
                         break
-                    state, _ = self.replayer.apply(state, Step(nxt[0], nxt[1]))
+                    state, _ = self.replayer.apply(state, RuleStep(nxt[0], nxt[1]))
         return [g for g in [*by_id.values(), *by_conn.values()] if len(g) < len(units)]
 
     def values(self, best: Candidate) -> Candidate:
@@ -212,7 +212,7 @@ class Minimizer:
                 for cand in self._domain(u.rule):
                     if input_complexity(cand) >= mine or self.out_of_time():
                         break
-                    c = self.judge([*units[:i], Step(u.rule, cand), *units[i + 1 :]])
+                    c = self.judge([*units[:i], RuleStep(u.rule, cand), *units[i + 1 :]])
                     if c is not None and c.cost < best.cost:
                         best, changed = c, True
                         break
@@ -237,14 +237,14 @@ class Minimizer:
 
 
 def minimize(
-    steps: Sequence[Step],
+    steps: Sequence[RuleStep],
     prop: Property,
     replayer: Replayer,
     scope: Scope | None = None,
     *,
     budget_s: float = TIME_BUDGET_S,
     passes: Sequence[str] = ("ddmin", "groups", "values"),
-) -> list[Step]:
+) -> list[RuleStep]:
     """A smallest-found trace that still violates `prop` on the concrete model
     (re-checked by `replayer`); `steps` itself if nothing smaller violates.
     Raises ValueError if `steps` does not violate `prop`."""

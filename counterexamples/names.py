@@ -40,12 +40,12 @@ def readable(path: str) -> str:
 
 
 def addr_text(key: int, family: int = 0) -> str:
-    """An address key as the checker's traces spell it (pmcheck.checker.trace),
+    """An address key as the checker's traces spell it (pmcheck.checker.lines),
     or, for a key it has no text for (the peer's addresses), as the live
     testbed's address universe does: the checker's keys are that universe's."""
     if key == 0:
         return "-"
-    from pmcheck.checker.trace import addr_text as checker_addr_text
+    from pmcheck.checker.lines import addr_text as checker_addr_text
 
     text = checker_addr_text(key, family)
     return _testbed().addr_text(key, family) if text.startswith("?") else text

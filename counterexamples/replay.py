@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step, System
+from pmcheck.checker.system import RuleStep, System
 from pmcheck.interp import settle_steps
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.environment import Action, choice_of
@@ -44,7 +44,7 @@ NO_INPUTS = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
 SETTLE_LIMIT = 256  # environment steps per user step (as pmcheck.interp)
 
 
-def is_environment(step: Step) -> bool:
+def is_environment(step: RuleStep) -> bool:
     return step.rule in ENVIRONMENT_RULES
 
 
@@ -98,7 +98,7 @@ def inputs_from_data(data: dict[str, Any]) -> Inputs:
 class Replay:
     """States (states[0] initial) and each step's outcome."""
 
-    steps: tuple[Step, ...]
+    steps: tuple[RuleStep, ...]
     states: tuple[State, ...]
     outcomes: tuple[Outcome, ...]
 
@@ -117,10 +117,10 @@ class Replayer:
     def for_scope(cls, scope: Scope) -> Replayer:
         return cls(System(scope), scope)
 
-    def apply(self, state: State, step: Step) -> tuple[State, Outcome]:
+    def apply(self, state: State, step: RuleStep) -> tuple[State, Outcome]:
         return RULES[step.rule](self.ctx, state, step.inputs)
 
-    def run(self, steps: Sequence[Step]) -> Replay:
+    def run(self, steps: Sequence[RuleStep]) -> Replay:
         states, outs = [self.template], []
         for step in steps:
             after, out = self.apply(states[-1], step)
@@ -136,15 +136,15 @@ class Replayer:
 
         return environment_step(state, self.ctx.topo)
 
-    def settle(self, user_steps: Sequence[Step]) -> list[Step]:
+    def settle(self, user_steps: Sequence[RuleStep]) -> list[RuleStep]:
         """`user_steps` with the environment's steps re-derived after each:
         it runs to quiescence, one `environment` step per action (or the
         named action's rule where the model has no composite step)."""
-        out: list[Step] = []
+        out: list[RuleStep] = []
         state = self.template
 
         def taken(rule: str, inputs: Inputs, _after: State) -> None:
-            out.append(Step(ENVIRONMENT, self.composite(state, rule, inputs)))
+            out.append(RuleStep(ENVIRONMENT, self.composite(state, rule, inputs)))
 
         for step in user_steps:
             out.append(step)
@@ -167,7 +167,7 @@ class Replayer:
         named = choice_of(Action(True, rule, inputs.event))._replace(flag=True)
         return NO_INPUTS._replace(event=named)
 
-    def in_scope(self, states: Sequence[State], steps: Sequence[Step] = ()) -> bool:
+    def in_scope(self, states: Sequence[State], steps: Sequence[RuleStep] = ()) -> bool:
         """The path is one of the scope's: every state fits its endpoint slots
         with no subflow/announcement overflow, and each step was enabled in
         the state before it (Scope.enabled: e.g. user steps only once the

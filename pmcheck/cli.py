@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pmcheck.checker.engines import Limits
+    from pmcheck.checker.engines import SolverLimits
     from pmcheck.checker.run import Options
     from pmcheck.checker.scope import Scope, connection_scope, two_pm_scope
     from pmcheck.properties import catalog
@@ -334,7 +334,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from pmcheck.ci import emit_reports, kernel_versions, run_check, to_json
 
     versions = kernel_versions(args.kernel)
-    limits = Limits(rlimit=args.rlimit, timeout_s=args.timeout)
+    limits = SolverLimits(rlimit=args.rlimit, timeout_s=args.timeout)
     opts = Options(engine=args.engine, depth=args.depth, k_max=args.k_max, limits=limits)
     t0 = time.perf_counter()
     scopes = [
@@ -409,7 +409,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def render_step(step: object) -> str:
-    from pmcheck.checker.trace import step_text
+    from pmcheck.checker.lines import step_text
 
     return step_text(step)
 

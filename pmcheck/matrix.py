@@ -181,7 +181,7 @@ ALL_EVENTS = EVENTS + SERVER_EVENTS
 
 
 @dataclass(frozen=True)
-class Result:
+class CellResult:
     """A cell's outcome on one kernel version: the connection after the last step."""
 
     subflows: tuple[str, ...]  # established subflows besides the initial one
@@ -326,11 +326,11 @@ def cells() -> list[Cell]:
     return [cell(e, t) for e in ALL_EVENTS for t in TYPES]
 
 
-def result_of(run: Run) -> Result:
+def result_of(run: Run) -> CellResult:
     last = run.outcomes[-1]
     conn = last.conns[0]
     rows = [r.describe() for r in conn.table]
-    return Result(
+    return CellResult(
         subflows=tuple(r for r in rows if r != INITIAL),
         initial=INITIAL in rows,
         extra=conn.subflows,
@@ -346,18 +346,18 @@ def _endpoint_text(e: object) -> str:
     return f"{e.id} {e.addr} {flags}"  # type: ignore[attr-defined]
 
 
-def compute(c: Cell) -> dict[KernelVersion, Result]:
+def compute(c: Cell) -> dict[KernelVersion, CellResult]:
     scn = parse_text("\n".join(c.lines or ()) + "\n", c.rel)
     return {v: result_of(run_model(scn, v)) for v in VERSIONS}
 
 
 # --- notes: one line each, every one checked against the outcome --------------------
 
-Results = dict[KernelVersion, Result]
+Results = dict[KernelVersion, CellResult]
 Check = Callable[[Results], bool]
 
 
-def _all(pred: Callable[[Result], bool]) -> Check:
+def _all(pred: Callable[[CellResult], bool]) -> Check:
     return lambda res: all(pred(r) for r in res.values())
 
 
@@ -581,7 +581,7 @@ def _versions_text(vs: list[KernelVersion]) -> str:
     return "all" if len(vs) == len(VERSIONS) else ", ".join(v.value for v in vs)
 
 
-def _subflows_text(r: Result) -> str:
+def _subflows_text(r: CellResult) -> str:
     rows = [x.replace(">", " → ") for x in r.subflows]
     if not r.initial:
         rows.insert(0, "(initial subflow gone)")

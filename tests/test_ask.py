@@ -16,8 +16,8 @@ import pytest
 
 from pmcheck.ask.explicit import Answer, explicit_answer
 from pmcheck.ask.problem import Problem, Status, build_problem
+from pmcheck.ask.solver import symbolic_answer
 from pmcheck.ask.spec import parse_ask_file, parse_ask_text
-from pmcheck.ask.symbolic import symbolic_answer
 from pmcheck.cli import main
 from pmcheck.model.versions import KernelVersion
 from pmcheck.scenario.errors import ScenarioError
@@ -74,20 +74,20 @@ def test_too_small_encodings_grow_instead_of_losing_outcomes(
     """Start the symbolic side with too few subflow slots and one settle
     step: it must notice (the concrete replay finishes what the encoding
     cut), grow, and still give the oracle's answer."""
-    from pmcheck.ask import symbolic
+    from pmcheck.ask import solver
 
     p = build_problem(parse_ask_file(ASK / "seed-laminar.ask"), V)
     starts = []
-    real = symbolic._enumerate
+    real = solver._enumerate
 
-    def spy(problem: Problem, shape: symbolic.Shape, settle: int, *rest: object) -> Answer:
+    def spy(problem: Problem, shape: solver.Shape, settle: int, *rest: object) -> Answer:
         starts.append((shape, settle))
         return real(problem, shape, settle, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(symbolic, "first_guess", lambda _p: (symbolic.Shape(3, 2, 1), 1))
-    monkeypatch.setattr(symbolic, "_enumerate", spy)
-    assert_same_answer(p, symbolic.symbolic_answer(p), explicit_answer(p))
-    assert len(starts) >= 3 and starts[0] == (symbolic.Shape(3, 2, 1), 1)
+    monkeypatch.setattr(solver, "first_guess", lambda _p: (solver.Shape(3, 2, 1), 1))
+    monkeypatch.setattr(solver, "_enumerate", spy)
+    assert_same_answer(p, solver.symbolic_answer(p), explicit_answer(p))
+    assert len(starts) >= 3 and starts[0] == (solver.Shape(3, 2, 1), 1)
     assert starts[-1][0].subflows > 2 and starts[-1][1] > 1
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pmcheck.checker.engines import Limits, bmc, houdini, pdr, premise_path
+from pmcheck.checker.engines import SolverLimits, bmc, houdini, pdr, premise_path
 from pmcheck.checker.oracle import explore
 from pmcheck.checker.run import Options, check, exit_code
 from pmcheck.checker.scope import ADDRS, Scope
@@ -33,7 +33,7 @@ from pmcheck.properties.base import REGISTRY, VIOLATED
 from pmcheck.properties.netns import NETNS_PROPERTIES, P1, P2, P3, P4, P4F, P5, P6, P7
 from pmcheck.scenario.parser import parse_text
 
-LIMITS = Limits(timeout_s=120)
+LIMITS = SolverLimits(timeout_s=120)
 TINY = dict(
     endpoint_slots=2,
     ids=(255,),
@@ -213,7 +213,7 @@ def test_pdr_agrees_with_the_oracle_where_it_answers() -> None:
     system = System(scope)
     oracle = explore(scope, [P6])
     assert oracle[P6.name].complete
-    r = pdr(system, P6, Limits(timeout_s=60))
+    r = pdr(system, P6, SolverLimits(timeout_s=60))
     assert oracle[P6.name].violated_at is None
     assert r.verdict in (Verdict.PROVED, Verdict.UNKNOWN)
     if r.verdict is Verdict.PROVED:

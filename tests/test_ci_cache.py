@@ -17,7 +17,7 @@ import pytest
 from pmcheck.checker import cache as cache_mod
 from pmcheck.checker import engines, run, suite
 from pmcheck.checker.cache import Cache, job_keys
-from pmcheck.checker.engines import Limits
+from pmcheck.checker.engines import SolverLimits
 from pmcheck.checker.run import Options
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.suite import Job, plan, run_suite
@@ -190,7 +190,7 @@ def test_an_engine_source_change_invalidates_everything(tmp_path: Path, monkeypa
 
 def test_unknown_is_never_stored_or_served(tmp_path: Path) -> None:
     jobs = jobs_for([P6], V19)
-    starved = Options(depth=2, limits=Limits(rlimit=1))
+    starved = Options(depth=2, limits=SolverLimits(rlimit=1))
     cache = Cache.open(tmp_path)
     first = run_suite(jobs, [], starved, cache=cache)
     assert [rec.result.verdict for rec in first.records] == [Verdict.UNKNOWN]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pmcheck.checker.lines import step_text
 from pmcheck.checker.records import (
     ERROR,
     FAILURE,
@@ -27,8 +28,7 @@ from pmcheck.checker.records import (
     scope_to_json,
 )
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
-from pmcheck.checker.trace import step_text
+from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.cli import main
 from pmcheck.model.constants import FLAG_FULLMESH, FLAG_SIGNAL, FLAG_SUBFLOW
@@ -42,7 +42,7 @@ from pmcheck.reports.common import WIDTH, property_location, trace_table
 V18, STABLE, V19 = KernelVersion.V6_18, KernelVersion.V6_18_STABLE, KernelVersion.V6_19
 ROOT = Path(__file__).resolve().parents[1]
 
-ADD_ID0 = Step(
+ADD_ID0 = RuleStep(
     "endpoint add",
     Inputs(
         NO_ADDR._replace(family=10, addr=128, port=1000, has_id=True, id=0, flags=FLAG_SIGNAL),
@@ -50,7 +50,7 @@ ADD_ID0 = Step(
         NO_EVENT,
     ),
 )
-ADD_FM = Step(
+ADD_FM = RuleStep(
     "endpoint add",
     Inputs(
         NO_ADDR._replace(family=2, addr=1, has_id=True, id=2, flags=FLAG_SUBFLOW | FLAG_FULLMESH),
@@ -58,7 +58,7 @@ ADD_FM = Step(
         NO_EVENT,
     ),
 )
-FLUSH = Step("endpoint flush", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT))
+FLUSH = RuleStep("endpoint flush", Inputs(NO_ADDR, NO_LIMITS, NO_EVENT))
 
 
 def rec(
@@ -109,7 +109,7 @@ def test_records_judge_by_run_py_baselines() -> None:
 
 
 def test_trace_table_is_72_columns_of_ascii_and_names_every_step() -> None:
-    long = Step(
+    long = RuleStep(
         "endpoint add",
         ADD_ID0.inputs._replace(
             addr=ADD_ID0.inputs.addr._replace(flags=FLAG_SIGNAL | FLAG_SUBFLOW | FLAG_FULLMESH)
@@ -269,7 +269,7 @@ def test_sarif_parses_has_required_fields_and_every_verdict() -> None:
 def test_sarif_fingerprints_are_stable_and_tell_findings_apart() -> None:
     a = rec(P2, V19, Result(P2.name, Verdict.VIOLATED, "bmc", 0.1, 1, trace=(ADD_ID0,)))
     # another solver path to the same bug: the minimized counterexample is the same
-    other_path = Step(
+    other_path = RuleStep(
         "endpoint add",
         Inputs(
             NO_ADDR._replace(

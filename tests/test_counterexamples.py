@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.cli import main
 from pmcheck.counterexamples import build as build_mod
 from pmcheck.counterexamples import gallery
@@ -214,17 +214,17 @@ def test_every_gallery_trace_replays_on_the_live_kernel(traces: list[Trace]) -> 
 # --- minimization ----------------------------------------------------------------------
 
 
-def _pad_strategy(scope: Scope) -> st.SearchStrategy[list[Step]]:
-    steps = [Step(rule, i) for rule in scope.rules() for i in scope.inputs(rule)]
+def _pad_strategy(scope: Scope) -> st.SearchStrategy[list[RuleStep]]:
+    steps = [RuleStep(rule, i) for rule in scope.rules() for i in scope.inputs(rule)]
     return st.lists(st.sampled_from(steps), max_size=4)
 
 
-def _pick(scope: Scope, rule: str, **want: object) -> Step:
+def _pick(scope: Scope, rule: str, **want: object) -> RuleStep:
     """The first input of `rule` in the scope's domain with these fields."""
     for i in scope.inputs(rule):
         fields = {**i.addr._asdict(), **i.limits._asdict()}
         if all(fields[k] == v for k, v in want.items()):
-            return Step(rule, i)
+            return RuleStep(rule, i)
     raise LookupError(rule, want)
 
 
@@ -280,7 +280,7 @@ def test_minimized_gallery_is_a_fixpoint(traces: list[Trace]) -> None:
         assert minimize(steps, PROPS[t.property.name], Replayer.for_scope(scope), scope) == steps
 
 
-def _connection_trace(text: str) -> tuple[Replayer, list[Step]]:
+def _connection_trace(text: str) -> tuple[Replayer, list[RuleStep]]:
     """A connection-scope replayer (testbed topology, one connection slot)
     and the user steps of a scenario, lowered as the interpreter does."""
     scn = parse_text(text)
@@ -289,7 +289,7 @@ def _connection_trace(text: str) -> tuple[Replayer, list[Step]]:
         concrete_ctx=Ctx(CONCRETE, KernelVersion.V6_18_STABLE, u.topology()),
         template=initial_state(conns=1),
     )
-    return Replayer(system), [Step(*lower(s.command, u)) for s in scn.steps]  # type: ignore[arg-type]
+    return Replayer(system), [RuleStep(*lower(s.command, u)) for s in scn.steps]  # type: ignore[arg-type]
 
 
 NO_EXTRA_SUBFLOW = Property(
@@ -328,7 +328,7 @@ def test_minimizer_rederives_environment_steps() -> None:
     text = render(trace, "text")
     assert "# environment: worker conn 1" in text
     assert "conn1" in text and all(len(x) <= 72 for x in text.splitlines())
-    from pmcheck.checker.trace import step_text
+    from pmcheck.checker.lines import step_text
 
     if not step_text(
         out[-1] if out[-1].rule == "connect" else next(s for s in out if s.rule == "connect")

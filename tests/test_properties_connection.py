@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pmcheck.checker.engines import Limits, bmc, premise_path
+from pmcheck.checker.engines import SolverLimits, bmc, premise_path
+from pmcheck.checker.lines import step_text
 from pmcheck.checker.oracle import explore
 from pmcheck.checker.scope import Scope, connection_scope
 from pmcheck.checker.system import System
-from pmcheck.checker.trace import step_text
 from pmcheck.checker.verdict import Verdict
 from pmcheck.interp import run_model
 from pmcheck.model import fillers, pm_worker
@@ -52,7 +52,7 @@ from pmcheck.properties.connection import (
 from pmcheck.scenario.parser import parse_text
 
 STABLE = KernelVersion.V6_18_STABLE
-LIMITS = Limits(rlimit=10**10, timeout_s=300)
+LIMITS = SolverLimits(rlimit=10**10, timeout_s=300)
 
 
 def narrow(
@@ -195,11 +195,11 @@ def test_premise_is_reachable(prop: Any) -> None:
 
 
 def test_scope_events_print_as_their_lines() -> None:
-    from pmcheck.checker.system import Step
+    from pmcheck.checker.system import RuleStep
 
     for name, alts in connection_scope(STABLE).event_inputs().items():
         for text, inputs in alts:
-            assert step_text(Step(name, inputs)) == text
+            assert step_text(RuleStep(name, inputs)) == text
 
 
 def test_checker_paths_are_scenario_runs() -> None:

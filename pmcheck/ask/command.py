@@ -22,8 +22,8 @@ from tabulate import tabulate
 from pmcheck.ask.explicit import Answer, explicit_answer
 from pmcheck.ask.problem import Problem, Sequence, Status, build_problem
 from pmcheck.ask.render import render, to_json, verdict
+from pmcheck.ask.solver import symbolic_answer
 from pmcheck.ask.spec import is_ask_text, parse_ask_file
-from pmcheck.ask.symbolic import symbolic_answer
 from pmcheck.diff import FIELDS, describe_value, first_mismatch
 from pmcheck.errors import UsageError
 from pmcheck.interp import run_model
@@ -310,8 +310,8 @@ def _usage(message: str) -> Exception:
 def _property_versions(args: argparse.Namespace) -> int:
     """`versions --property P`: verdict per version, and which versions each
     violating trace violates on (checker/version_split.py)."""
-    from pmcheck.checker.engines import Limits
-    from pmcheck.checker.trace import step_text
+    from pmcheck.checker.engines import SolverLimits
+    from pmcheck.checker.lines import step_text
     from pmcheck.checker.version_split import split
     from pmcheck.properties import catalog
 
@@ -323,7 +323,7 @@ def _property_versions(args: argparse.Namespace) -> int:
         raise _usage(f"unknown property {args.property} (known: {', '.join(props)})")
     if args.depth < 0:
         raise _usage("--depth must be >= 0")
-    result = split(prop, args.depth, Limits(rlimit=10**10, timeout_s=args.timeout))
+    result = split(prop, args.depth, SolverLimits(rlimit=10**10, timeout_s=args.timeout))
     if any(r.verdict.value == "UNKNOWN" for r in result.results.values()):
         code = EXIT_INCOMPLETE
     else:

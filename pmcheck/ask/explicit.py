@@ -1,6 +1,6 @@
 """The explicit-state answer to a question: every sequence, run concretely.
 
-This is the oracle for the symbolic enumeration (pmcheck.ask.symbolic): it
+This is the oracle for the symbolic enumeration (pmcheck.ask.solver): it
 never touches Z3. Sequences are visited by length, then in the order of the
 `any` alternatives, so the first sequence that reaches an outcome is a
 shortest one. A sequence cut by the settle bound or the model's slots is
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from pmcheck.ask.problem import Order, Problem, Sequence, Status
-from pmcheck.ask.projection import Outcome
+from pmcheck.ask.projection import OutcomeKey
 from pmcheck.model.state import State
 
 
@@ -23,10 +23,10 @@ from pmcheck.model.state import State
 class Answer:
     """Outcomes in the order found, each with its shortest sequence."""
 
-    outcomes: dict[Outcome, Sequence] = field(default_factory=dict)
+    outcomes: dict[OutcomeKey, Sequence] = field(default_factory=dict)
     # With an in-kernel peer: the environment's choices after each event of
     # an outcome's witness (absent: the default order).
-    orders: dict[Outcome, tuple[Order, ...]] = field(default_factory=dict)
+    orders: dict[OutcomeKey, tuple[Order, ...]] = field(default_factory=dict)
     cut: dict[Status, Sequence] = field(default_factory=dict)  # first cut sequence per reason
     new_at_bound: bool = False  # the longest allowed sequences still found new outcomes
     complete: bool = True  # every sequence up to the bound was decided
@@ -63,7 +63,7 @@ def explicit_answer(problem: Problem) -> Answer:
         frontier = _distinct(nxt, problem.spec.repeat)
         ans.new_at_bound = new and length == problem.max_length
     ans.complete = not ans.cut
-    # The order the symbolic side prints (pmcheck.ask.symbolic.canonical_witnesses).
+    # The order the symbolic side prints (pmcheck.ask.solver.canonical_witnesses).
     ans.outcomes = dict(sorted(ans.outcomes.items(), key=lambda item: (len(item[1]), item[1])))
     ans.seconds = time.perf_counter() - t0
     return ans

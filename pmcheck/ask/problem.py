@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 from pmcheck import interp
-from pmcheck.ask.projection import Outcome, Projector
+from pmcheck.ask.projection import OutcomeKey, Projector
 from pmcheck.ask.spec import AUTO_SETTLE, DEFAULT_PROJECTION, NO_CONN_PROJECTION, AskSpec
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.constants import FLAG_SIGNAL
@@ -168,7 +168,7 @@ class Problem:
                 return st, status
         return st, Status.OK
 
-    def outcome(self, st: State) -> Outcome:
+    def outcome(self, st: State) -> OutcomeKey:
         return self.projector.value(st)
 
     def sequence_text(self, seq: Sequence) -> str:

@@ -21,7 +21,7 @@ from pmcheck.model.state import Conn, State
 from pmcheck.scenario.ast import flag_names
 from pmcheck.scenario.lower import Universe
 
-Outcome = tuple[Hashable, ...]  # one value per projection item
+OutcomeKey = tuple[Hashable, ...]  # one value per projection item
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Projector:
     announced: tuple[int, ...]  # address keys the peer announces (served-by rows)
 
     # --- concrete -------------------------------------------------------------
-    def value(self, st: State) -> Outcome:
+    def value(self, st: State) -> OutcomeKey:
         out: list[Hashable] = []
         for item in self.projection.items:
             if item == "endpoints":
@@ -63,7 +63,7 @@ class Projector:
         return tuple(out)
 
     # --- symbolic -------------------------------------------------------------
-    def holds(self, st: State, outcome: Outcome) -> z3.BoolRef:
+    def holds(self, st: State, outcome: OutcomeKey) -> z3.BoolRef:
         """The Z3 condition: the symbolic state `st` projects to `outcome`."""
         conds: list[z3.BoolRef] = []
         for item, value in zip(self.projection.items, outcome, strict=True):
@@ -114,7 +114,7 @@ class Projector:
                 out.append(item)
         return out
 
-    def cells(self, outcome: Outcome) -> list[str]:
+    def cells(self, outcome: OutcomeKey) -> list[str]:
         u = self.universe
         cells: list[str] = []
         for item, value in zip(self.projection.items, outcome, strict=True):

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from pmcheck.ask.explicit import Answer
 from pmcheck.ask.problem import Problem, Status
-from pmcheck.checker.trace import describe_choice
+from pmcheck.checker.lines import describe_choice
 
 CUT_TEXT = {
     Status.BUSY: "the environment was still busy after {settle} steps",

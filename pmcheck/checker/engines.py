@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import z3
 
-from pmcheck.checker.system import Step, System
+from pmcheck.checker.system import RuleStep, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.properties.base import Property
 
 
 @dataclass(frozen=True)
-class Limits:
+class SolverLimits:
     """Per-query resource limits: Z3's deterministic rlimit first, wall
     clock as a backstop."""
 
@@ -60,8 +60,8 @@ def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
 
 
 def premise_path(
-    system: System, prop: Property, depth: int, limits: Limits
-) -> tuple[Step, ...] | None:
+    system: System, prop: Property, depth: int, limits: SolverLimits
+) -> tuple[RuleStep, ...] | None:
     """A trigger witness: the shortest path to a state where the property's
     premise holds (so the property is not vacuous), replayed concretely."""
     r = bmc(system, prop, depth, limits, goal="premise")
@@ -69,7 +69,7 @@ def premise_path(
 
 
 def bmc(
-    system: System, prop: Property, depth: int, limits: Limits, goal: str = "violation"
+    system: System, prop: Property, depth: int, limits: SolverLimits, goal: str = "violation"
 ) -> Result:
     """Shortest path from the initial state to a state violating `prop` (or,
     with goal="premise", satisfying its premise: a trigger witness)."""
@@ -130,7 +130,7 @@ def bmc(
 
 
 def houdini(
-    system: System, candidates: list[Property], limits: Limits
+    system: System, candidates: list[Property], limits: SolverLimits
 ) -> tuple[list[Property], dict[str, str]]:
     """The largest subset of `candidates` that holds initially and is
     inductive as a conjunction (1-induction), and why each other one was
@@ -169,7 +169,7 @@ def houdini(
     return cands, dropped
 
 
-def recheck_inductive(system: System, invariant: list[Property], limits: Limits) -> bool:
+def recheck_inductive(system: System, invariant: list[Property], limits: SolverLimits) -> bool:
     """Independent check of a certificate: it holds initially, and fresh
     solvers (one per property and rule, other variable names) find no step
     from it to a state outside it."""
@@ -189,7 +189,7 @@ def recheck_inductive(system: System, invariant: list[Property], limits: Limits)
 
 
 def k_induction(
-    system: System, prop: Property, strengthening: list[Property], k_max: int, limits: Limits
+    system: System, prop: Property, strengthening: list[Property], k_max: int, limits: SolverLimits
 ) -> Result:
     """Induction steps k = 1..k_max with simple-path constraints, assuming
     the already-proved `strengthening` everywhere on the path."""
@@ -241,7 +241,7 @@ def _same(a: object, b: object) -> z3.BoolRef:
     return equal(a, b)
 
 
-def pdr(system: System, prop: Property, limits: Limits) -> Result:
+def pdr(system: System, prop: Property, limits: SolverLimits) -> Result:
     """PDR/IC3 through Z3's Spacer on the CHC encoding
     Inv(s) <- Init(s); Inv(t) <- Inv(s), T(s,i,c,t); false <- Inv(s), not P(s)."""
     t0 = time.perf_counter()
@@ -295,7 +295,7 @@ def pdr(system: System, prop: Property, limits: Limits) -> Result:
 
 
 def recheck_pdr(
-    system: System, prop: Property, cover: z3.ExprRef, svars: list[z3.ExprRef], limits: Limits
+    system: System, prop: Property, cover: z3.ExprRef, svars: list[z3.ExprRef], limits: SolverLimits
 ) -> bool:
     """The Spacer invariant, instantiated on fresh states, must hold
     initially, be closed under a step, and imply the property: three
@@ -351,4 +351,4 @@ def _leaves(x: object) -> list[z3.ExprRef]:
     return [v for _, _, v in leaves(x, widths=INPUT_WIDTHS)]
 
 
-__all__ = ["Limits", "Step", "bmc", "houdini", "k_induction", "pdr", "recheck_inductive"]
+__all__ = ["RuleStep", "SolverLimits", "bmc", "houdini", "k_induction", "pdr", "recheck_inductive"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.environment import choice_of, pending_actions
@@ -27,7 +27,7 @@ ENVIRONMENT = "environment"
 class OracleResult:
     prop: str
     violated_at: int | None  # shortest depth of a violation, None if none found
-    path: tuple[Step, ...]
+    path: tuple[RuleStep, ...]
     complete: bool  # the whole reachable state space was explored
     states: int
 
@@ -70,7 +70,7 @@ def explore(
                 nxt, _ = RULES[rule](ctx, state, inp)
                 if nxt in parent or not scope.keeps(CONCRETE, nxt):
                     continue
-                parent[nxt] = (state, Step(rule, inp))
+                parent[nxt] = (state, RuleStep(rule, inp))
                 depth[nxt] = depth[state] + 1
                 queue.append(nxt)
                 if len(parent) % 100_000 == 0 and progress:
@@ -91,7 +91,7 @@ def explore(
     return out
 
 
-def _path(parent: dict, state: object) -> tuple[Step, ...]:
+def _path(parent: dict, state: object) -> tuple[RuleStep, ...]:
     steps = []
     while parent[state] is not None:
         state, step = parent[state]

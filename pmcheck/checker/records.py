@@ -1,8 +1,8 @@
 """Verdicts as plain data: `Result` <-> JSON, and the `Record` every report reads.
 
 The verdict cache, `pmcheck check --json` and `pmcheck merge` all store a
-`Result` this way, so a trace read back is the same `Step` tuple the engine
-produced (`Step(rule, Inputs)`, where `Inputs` is a NamedTuple tree of ints
+`Result` this way, so a trace read back is the same `RuleStep` tuple the engine
+produced (`RuleStep(rule, Inputs)`, where `Inputs` is a NamedTuple tree of ints
 and bools) and re-renders identically.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.rules import Inputs
 from pmcheck.model.versions import KernelVersion
@@ -56,14 +56,14 @@ def _tuple_from_json(cls: type, data: Any) -> Any:
     return cls(**out)
 
 
-def step_to_json(step: Step) -> dict[str, Any]:
+def step_to_json(step: RuleStep) -> dict[str, Any]:
     return {"rule": step.rule, "inputs": _tuple_to_json(step.inputs)}
 
 
-def step_from_json(data: Any) -> Step:
+def step_from_json(data: Any) -> RuleStep:
     if not isinstance(data, dict) or not isinstance(data.get("rule"), str):
         raise FormatError(f"a step needs a rule name: {data!r}")
-    return Step(data["rule"], _tuple_from_json(Inputs, data.get("inputs")))
+    return RuleStep(data["rule"], _tuple_from_json(Inputs, data.get("inputs")))
 
 
 # --- results ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from pmcheck.checker.engines import Limits, bmc, houdini, k_induction, pdr, recheck_inductive
+from pmcheck.checker.engines import SolverLimits, bmc, houdini, k_induction, pdr, recheck_inductive
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Result, Verdict
@@ -25,7 +25,7 @@ class Options:
     engine: str = "auto"
     depth: int = 6  # BMC bound
     k_max: int = 3  # k-induction bound
-    limits: Limits = field(default_factory=Limits)
+    limits: SolverLimits = field(default_factory=SolverLimits)
     witnesses: bool = True
 
 

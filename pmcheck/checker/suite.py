@@ -30,7 +30,8 @@ import z3
 
 from pmcheck import __version__
 from pmcheck.checker.cache import Cache, JobKeys, Stats, job_keys, source_digest
-from pmcheck.checker.engines import Limits
+from pmcheck.checker.engines import SolverLimits
+from pmcheck.checker.lines import step_text
 from pmcheck.checker.records import (
     ERROR,
     FAILURE,
@@ -44,7 +45,6 @@ from pmcheck.checker.records import (
 )
 from pmcheck.checker.run import Options
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.trace import step_text
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.properties.base import Property
 
@@ -309,7 +309,7 @@ def _options(doc: dict[str, Any]) -> Options:
         engine=str(doc["engine"]),
         depth=int(doc["depth"]),
         k_max=int(doc["k_max"]),
-        limits=Limits(**doc["limits"]),
+        limits=SolverLimits(**doc["limits"]),
         witnesses=bool(doc["witnesses"]),
     )
 

@@ -35,7 +35,7 @@ OPS = Z3Ops()
 
 
 @dataclass(frozen=True)
-class Step:
+class RuleStep:
     """One decoded step of a path: the rule and its concrete inputs."""
 
     rule: str
@@ -104,15 +104,15 @@ class System:
         return z3.And(*parts)
 
     # --- decoding and replay ----------------------------------------------------
-    def decode(self, model: z3.ModelRef, steps: int) -> list[Step]:
+    def decode(self, model: z3.ModelRef, steps: int) -> list[RuleStep]:
         out = []
         for k in range(steps):
             rule = self.rules[model.eval(self.choice(k), model_completion=True).as_long()]
             inputs = evaluate(self.inputs(k), model, widths=INPUT_WIDTHS)
-            out.append(Step(rule, inputs))
+            out.append(RuleStep(rule, inputs))
         return self.name_environment_steps(out)
 
-    def name_environment_steps(self, steps: list[Step]) -> list[Step]:
+    def name_environment_steps(self, steps: list[RuleStep]) -> list[RuleStep]:
         """With an in-kernel peer, make each environment step name the action
         that ran (a choice of an action not pending runs the default one),
         so a trace says what was delivered when."""
@@ -126,14 +126,14 @@ class System:
                     a for a in pending if choice_of(a) == step.inputs.event._replace(flag=False)
                 ]
                 taken = (chosen or pending)[:1]
-                if taken:  # `flag` marks a choice decode named (checker.trace)
+                if taken:  # `flag` marks a choice decode named (checker.lines)
                     named = choice_of(taken[0])._replace(flag=True)
-                    step = Step(step.rule, step.inputs._replace(event=named))
+                    step = RuleStep(step.rule, step.inputs._replace(event=named))
             state, _ = RULES[step.rule](self.concrete_ctx, state, step.inputs)
             out.append(step)
         return out
 
-    def replay(self, steps: list[Step]) -> list[State]:
+    def replay(self, steps: list[RuleStep]) -> list[State]:
         """The concrete states along a path (never trust the solver alone)."""
         states = [self.template]
         for step in steps:

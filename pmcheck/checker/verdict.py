@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 
 
 class Verdict(enum.Enum):
@@ -23,10 +23,10 @@ class Result:
     engine: str
     seconds: float
     depth: int | None = None  # BMC depth reached / violation length / induction k
-    trace: tuple[Step, ...] = ()
+    trace: tuple[RuleStep, ...] = ()
     certificate: tuple[str, ...] = ()  # the invariants an inductive proof used
     reason: str = ""  # why UNKNOWN, or notes
-    witness: tuple[Step, ...] | None = field(default=None)  # trigger: premise reachable
+    witness: tuple[RuleStep, ...] | None = field(default=None)  # trigger: premise reachable
 
     def describe(self) -> str:
         v = self.verdict.value

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pmcheck.checker.engines import Limits, bmc
+from pmcheck.checker.engines import SolverLimits, bmc
 from pmcheck.checker.scope import default_scope
-from pmcheck.checker.system import Step, System
+from pmcheck.checker.system import RuleStep, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.versions import KernelVersion
@@ -37,12 +37,12 @@ class Split:
         return len(verdicts) > 1 or any(len(set(row.values())) > 1 for row in self.replays.values())
 
 
-def violates(system: System, prop: Property, steps: tuple[Step, ...]) -> bool:
+def violates(system: System, prop: Property, steps: tuple[RuleStep, ...]) -> bool:
     """Does the trace violate `prop` at some state on `system`'s model?"""
     return any(not prop.holds(CONCRETE, s) for s in system.replay(list(steps)))
 
 
-def split(prop: Property, depth: int, limits: Limits) -> Split:
+def split(prop: Property, depth: int, limits: SolverLimits) -> Split:
     systems = {v: System(default_scope(prop, v)) for v in KernelVersion if v in prop.versions}
     results = {v: bmc(s, prop, depth, limits) for v, s in systems.items()}
     replays = {

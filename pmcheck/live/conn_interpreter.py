@@ -27,7 +27,7 @@ from pmcheck.live.interpreter import (
 )
 from pmcheck.live.links import add_dummy, ifindex
 from pmcheck.live.results import ConnId, LiveTimeout, OpResult
-from pmcheck.live.topology import HOST, PEER
+from pmcheck.live.wiring import HOST, PEER
 from pmcheck.results import (
     ConnView,
     EndpointRow,

@@ -13,7 +13,7 @@ host PM event the operation causes (or, where the kernel emits none, polls
 the counter that moves, with a bounded timeout), then `settle()`s, the one
 place where a quiet period, not a kernel signal, ends the wait.
 
-Topology: see topology.py. Processes: one NetnsAgent per namespace (agent.py)
+Topology: see wiring.py. Processes: one NetnsAgent per namespace (agent.py)
 owns that side's sockets, netlink clients and event listener.
 
 A kernel fact that shapes this module: the userspace-PM peer accepts MP_JOINs
@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from pmcheck.live import sockops, topology
+from pmcheck.live import sockops, wiring
 from pmcheck.live.agent import NetnsAgent
 from pmcheck.live.diag import TCP_ESTABLISHED, DiagSubflow
 from pmcheck.live.events import (
@@ -54,7 +54,7 @@ from pmcheck.live.mptcp_info import MptcpInfo
 from pmcheck.live.netns import temporary_netns
 from pmcheck.live.results import ConnId, ConnSnapshot, LiveTimeout, OpResult, build_snapshot
 from pmcheck.live.sockops import FourTuple, HostWait, SettleResult
-from pmcheck.live.topology import HOST, PEER, SideInfo
+from pmcheck.live.wiring import HOST, PEER, SideInfo
 
 __all__ = ["ConnId", "ConnSnapshot", "LiveTestbed", "LiveTimeout", "OpResult", "SettleResult"]
 
@@ -154,22 +154,22 @@ class LiveTestbed:
         # pm_type before any socket exists: a connection keeps the PM it was created with.
         allow_id0 = 0 if self.peer_deny_join_id0 else 1
         self.peer.call(
-            topology.apply_sysctls,
+            wiring.apply_sysctls,
             {
-                **topology.base_sysctls(pm_type=0 if self.peer_kernel_pm else 1),
+                **wiring.base_sysctls(pm_type=0 if self.peer_kernel_pm else 1),
                 "net.mptcp.allow_join_initial_addr_port": allow_id0,
                 **self.peer_sysctls,
             },
         )
         self.host.call(
-            topology.apply_sysctls, {**topology.base_sysctls(pm_type=0), **self.host_sysctls}
+            wiring.apply_sysctls, {**wiring.base_sysctls(pm_type=0), **self.host_sysctls}
         )
-        self.host.call(topology.create_veths, self.links, self.peer_netns)
+        self.host.call(wiring.create_veths, self.links, self.peer_netns)
         self.peer_side = self.peer.call(
-            topology.configure_side, PEER, self.links, self.extra_peer_addrs
+            wiring.configure_side, PEER, self.links, self.extra_peer_addrs
         )
         self.host_side = self.host.call(
-            topology.configure_side, HOST, self.links, self.extra_host_addrs
+            wiring.configure_side, HOST, self.links, self.extra_host_addrs
         )
         if self._accept_joins_at_start:
             self._start_events()
@@ -283,7 +283,7 @@ class LiveTestbed:
         """Write sysctls of `side` ("host" or "peer") now; net.mptcp.* apply to
         connections created later (allow_join_initial_addr_port: to later SYNs)."""
         agent = self.host if side == HOST else self.peer
-        agent.call(topology.apply_sysctls, dict(values))
+        agent.call(wiring.apply_sysctls, dict(values))
 
     def peer_pm(self, method: str, *args: Any, settle: bool = True, **kwargs: Any) -> Any:
         """`host_pm` on the in-kernel peer."""

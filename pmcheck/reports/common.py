@@ -15,10 +15,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from pmcheck.checker.lines import step_text
 from pmcheck.checker.records import Record
 from pmcheck.checker.scope import Scope
-from pmcheck.checker.system import Step
-from pmcheck.checker.trace import step_text
+from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Verdict
 from pmcheck.properties.base import Property
 
@@ -29,7 +29,7 @@ def ascii_text(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-def trace_table(steps: tuple[Step, ...], width: int = WIDTH) -> str:
+def trace_table(steps: tuple[RuleStep, ...], width: int = WIDTH) -> str:
     """A path as a plain-ASCII table no wider than `width`: step, rule, and the
     scenario line that replays it."""
     if not steps:
@@ -69,7 +69,7 @@ def headline(rec: Record) -> str:
     return text
 
 
-_TRACES: dict[tuple[str, Scope, tuple[Step, ...]], Any] = {}
+_TRACES: dict[tuple[str, Scope, tuple[RuleStep, ...]], Any] = {}
 
 
 def counterexample(rec: Record) -> Any | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pmcheck.checker.system import Step
+from pmcheck.checker.system import RuleStep
 from pmcheck.model.constants import AF_INET6
 
 ENVIRONMENT_LINE = "# (the environment settles: worker, join outcomes, echoes)"
@@ -34,7 +34,7 @@ def addr_text(key: int, family: int = 0) -> str:
     return base
 
 
-def step_text(step: Step) -> str:
+def step_text(step: RuleStep) -> str:
     """The scenario line of a checker step (scenario.lower.raise_step, then
     the one renderer); an environment step or an input no line can say as
     a comment."""
@@ -48,7 +48,7 @@ def step_text(step: Step) -> str:
         return render_command(cmd)
     a = step.inputs.addr
     if step.rule.endswith("endpoint add") and a.has_id and a.id == 0:
-        line = step_text(Step(step.rule, step.inputs._replace(addr=a._replace(has_id=False))))
+        line = step_text(RuleStep(step.rule, step.inputs._replace(addr=a._replace(has_id=False))))
         return line + "   # raw netlink: ID attribute 0"
     return f"# {step.rule}"
 
@@ -68,7 +68,7 @@ WIRE_WORDS = (
 )
 
 
-def environment_text(step: Step) -> str:
+def environment_text(step: RuleStep) -> str:
     """An environment step. With an in-kernel peer it names the action it
     ran (System.decode records the one taken, model.environment.choice_of);
     with the scripted peer the order is fixed and one comment says it."""
