@@ -8,6 +8,7 @@ reads the checked-in gallery or hand-made traces.
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -407,3 +408,15 @@ def test_check_writes_minimized_traces(tmp_path: Path, capsys: pytest.CaptureFix
     assert t.scope["endpoint_slots"] == 1 and replay_model(t).ok
     assert (tmp_path / "P2-id-bitmap.6.18.txt").read_text() == render(t, "text")
     capsys.readouterr()
+
+
+def test_every_gallery_file_names_its_generator() -> None:
+    """Each generated file says how to remake it (at the top, or in ITF's
+    #meta); the drift test above checks the rest of its content."""
+    for path in sorted(gallery.GALLERY.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        head = "\n".join(text.splitlines()[:2])
+        if path.suffix == ".json":
+            assert json.loads(text)["#meta"]["generated_by"] == gallery.GENERATOR, path.name
+        else:
+            assert gallery.GENERATOR in head, path.name
