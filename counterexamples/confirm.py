@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pmcheck.checker.system import RuleStep
 from pmcheck.counterexamples.build import to_data, value_texts
 from pmcheck.counterexamples.explain import explain
+from pmcheck.counterexamples.names import field_groups
 from pmcheck.counterexamples.replay import (
     Replayer,
     first_violation,
@@ -237,7 +238,10 @@ def replay_kernel(trace: Trace) -> Report:
             f"not observable and this kernel is not {version.value}"
         )
     if hidden:
-        lines.append("not observable on any kernel (the model's word only): " + ", ".join(hidden))
+        lines.append(
+            "not observable on any kernel (the model's word only): "
+            + ", ".join(field_groups(hidden))
+        )
     return Report(confirmed, tuple(lines))
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pmcheck.counterexamples.names import field_text, readable
+from pmcheck.counterexamples.names import field_text, id_set_text, readable
 from pmcheck.counterexamples.trace import Conjunct
 from pmcheck.model.backend import MASKS
 from pmcheck.model.concrete_ops import CONCRETE
@@ -54,7 +54,7 @@ def value_text(v: Any, w: int) -> str:
     if w == BOOL:
         return "true" if v else "false"
     if w == 256:
-        return "{" + ",".join(str(i) for i in range(int(v).bit_length()) if v >> i & 1) + "}"
+        return id_set_text(v)
     return str(v)
 
 

@@ -59,6 +59,42 @@ def _testbed() -> Any:
     return Universe.of(parse_text("", "<testbed>"))
 
 
+def id_set_text(v: int) -> str:
+    """A 256-bit id set as ids and ranges: {0,2-255}, not 255 numbers (a
+    fresh connection's id_avail is every id; an email line holds ~60)."""
+    ids = [i for i in range(int(v).bit_length()) if v >> i & 1]
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    parts = []
+    for lo, hi in runs:
+        if hi - lo >= 2:
+            parts.append(f"{lo}-{hi}")
+        else:
+            parts.extend(str(i) for i in range(lo, hi + 1))
+    return "{" + ",".join(parts) + "}"
+
+
+def field_groups(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """Field paths folded for reading: slots of one array become `[*]` and
+    siblings share their parent, so `conn1.sf[0].kind, conn1.sf[1].kind,
+    conn1.sf[0].twin` reads `conn1.sf[*].{kind,twin}`."""
+    by_parent: dict[str, list[str]] = {}
+    for path in paths:
+        parent, _, leaf = re.sub(r"\.sf\[\d+\]", ".sf[*]", path).rpartition(".")
+        leaves = by_parent.setdefault(parent, [])
+        if leaf not in leaves:
+            leaves.append(leaf)
+    out = []
+    for parent, leaves in by_parent.items():
+        inner = leaves[0] if len(leaves) == 1 else "{" + ", ".join(sorted(leaves)) + "}"
+        out.append(f"{parent}.{inner}" if parent else inner)
+    return out
+
+
 def field_text(name: str, v: Any) -> str:
     """One field's value by its name (the last path component)."""
     if isinstance(v, bool):
@@ -66,7 +102,7 @@ def field_text(name: str, v: Any) -> str:
     if name == "flags":
         return ",".join(flag_names(int(v))) or "none"
     if name in BITMAP_FIELDS:
-        return "{" + ",".join(str(i) for i in range(int(v).bit_length()) if v >> i & 1) + "}"
+        return id_set_text(v)
     if name in ADDR_FIELDS:
         return addr_text(int(v))
     return str(v)

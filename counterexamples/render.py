@@ -18,6 +18,7 @@ import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
 
+from pmcheck.counterexamples.names import field_groups
 from pmcheck.counterexamples.trace import Trace, TraceStep, dumps
 
 WIDTH = 72
@@ -181,7 +182,7 @@ def render_text(trace: Trace) -> str:
     if t.violation.hidden:
         out += _wrap(
             "not shown by the endpoint dump, limits or MPTCP_INFO (model only): "
-            + ", ".join(t.violation.hidden),
+            + ", ".join(field_groups(t.violation.hidden)),
             indent="",
         )
     out += ["", "reproduce:"]
@@ -243,7 +244,7 @@ def render_md(trace: Trace) -> str:
     if t.violation.hidden:
         out.append(
             "Not shown by the endpoint dump, limits or MPTCP_INFO (model only): "
-            + ", ".join(f"`{h}`" for h in t.violation.hidden)
+            + ", ".join(f"`{h}`" for h in field_groups(t.violation.hidden))
             + "."
         )
     out += [

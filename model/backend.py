@@ -11,9 +11,13 @@ so a rule can choose between whole endpoint slots or whole states at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
+# The Ops boundary, the one place the model says Any: a leaf value is a
+# Python int/bool when read concretely and a z3 term when read symbolically.
 Value = Any  # an int/bool (concrete) or a z3 term (symbolic)
+T = TypeVar("T")  # a Value or a record (NamedTuple tree) of them
 
 MASKS = {w: (1 << w) - 1 for w in (1, 4, 8, 16, 32, 256)}
 
@@ -29,8 +33,8 @@ class Ops(Protocol):
     def and_(self, *xs: Value) -> Value: ...
     def or_(self, *xs: Value) -> Value: ...
     def not_(self, x: Value) -> Value: ...
-    def ite(self, c: Value, a: Any, b: Any) -> Any: ...
-    def cond(self, c: Value, then: Callable[[], Any], other: Callable[[], Any]) -> Any: ...
+    def ite(self, c: Value, a: T, b: T) -> T: ...
+    def cond(self, c: Value, then: Callable[[], T], other: Callable[[], T]) -> T: ...
     def eq(self, a: Value, b: Value) -> Value: ...
     def ne(self, a: Value, b: Value) -> Value: ...
     def ult(self, a: Value, b: Value) -> Value: ...
@@ -71,7 +75,18 @@ def first_true(ops: Ops, conds: list[Value]) -> list[Value]:
     return out
 
 
-def select(ops: Ops, onehot: list[Value], items: list[Any], default: Any) -> Any:
+def same(x: T) -> T:
+    """The branch that leaves its record as it was (`ops.cond`'s else)."""
+    return x
+
+
+def stopped(ops: Ops, x: T) -> tuple[T, Value]:
+    """The branch that leaves its record as it was and reports that
+    nothing happened (a loop pass or a rule that did not run)."""
+    return x, ops.false()
+
+
+def select(ops: Ops, onehot: list[Value], items: list[T], default: T) -> T:
     """The item whose one-hot condition holds, else `default`."""
     if not ops.symbolic:
         for c, item in zip(onehot, items, strict=True):
@@ -85,8 +100,8 @@ def select(ops: Ops, onehot: list[Value], items: list[Any], default: Any) -> Any
 
 
 def early_returns(
-    ops: Ops, cases: list[tuple[Any, Callable[[], Any]]], otherwise: Callable[[], Any]
-) -> Any:
+    ops: Ops, cases: list[tuple[Value, Callable[[], T]]], otherwise: Callable[[], T]
+) -> T:
     """`if (c1) return f1(); if (c2) return f2(); ...; return otherwise();`
 
     A chain of kernel early returns: the first case whose condition holds
@@ -101,10 +116,10 @@ def early_returns(
 def loop_while(
     ops: Ops,
     bound: int,
-    state: Any,
-    cond: Callable[[Any], Any],
-    body: Callable[[Any, int], tuple[Any, Any]],
-) -> Any:
+    state: T,
+    cond: Callable[[T], Value],
+    body: Callable[[T, int], tuple[T, Value]],
+) -> T:
     """`while (cond(state)) { state, go_on = body(state, t); if (!go_on) break; }`
 
     Unrolled `bound` times, the most iterations the kernel loop can make
@@ -116,8 +131,6 @@ def loop_while(
         active = ops.and_(running, cond(state))
         if active is False:  # concrete: the loop has ended
             break
-        state, go_on = ops.cond(
-            active, lambda s=state, t=t: body(s, t), lambda s=state: (s, ops.false())
-        )
+        state, go_on = ops.cond(active, partial(body, state, t), partial(stopped, ops, state))
         running = ops.and_(active, go_on)
     return state

@@ -8,9 +8,9 @@ connection slot: `mptcp_nl_add_subflow_or_signal_addr`,
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from pmcheck.model.backend import Ops, first_true
+from pmcheck.model.backend import Ops, Value, first_true, same
 from pmcheck.model.constants import ALL_IDS, FLAG_BACKUP, FLAG_FULLMESH, FLAG_IMPLICIT, FLAG_SUBFLOW
 from pmcheck.model.local_ids import mptcp_pm_mp_prio_send_ack, msk_local_port, set_conn
 from pmcheck.model.pernet import mptcp_addresses_equal
@@ -21,7 +21,7 @@ from pmcheck.model.state import SUBFLOW_KIND_MPC, Conn, Endpoint, Netns, State
 from pmcheck.model.subflows import dec, kind, mptcp_endp_get_local_id, u8
 
 
-def __mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
+def __mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Value) -> Conn:
     """`__mark_subflow_endp_available`: set the id available (id 0 means the
     MPC endpoint's id); if it was in use and id != 0, local_addr_used--,
     guarded by WARN_ON_ONCE(local_addr_used == 0) (the M1 breakage)."""
@@ -38,7 +38,7 @@ def __mark_subflow_endp_available(ops: Ops, conn: Conn, ident: Any) -> Conn:
     )
 
 
-def mptcp_remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, Any]:
+def mptcp_remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[Conn, Value]:
     """`mptcp_remove_anno_list_by_saddr`: drop the announcement of this
     address and port (stopping its timer). Returns (conn, removed)."""
     hits = [ops.and_(a.used, ops.eq(a.addr, e.addr), ops.eq(a.port, e.port)) for a in conn.anno]
@@ -49,7 +49,7 @@ def mptcp_remove_anno_list_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> tuple[
     return conn._replace(anno=anno), ops.or_(*hits)
 
 
-def mptcp_lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
+def mptcp_lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Value:
     """`mptcp_lookup_subflow_by_saddr`: a subflow from this address. With a
     port the subflow's local port must match too, which only the server's
     initial subflow can (its listening port)."""
@@ -75,10 +75,10 @@ def mptcp_lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Any:
     )
 
 
-def for_each_conn(k: Ctx, st: State, fn: Any) -> State:
+def for_each_conn(k: Ctx, st: State, fn: Value) -> State:
     """Run `fn(st, ci) -> st` for every connection slot that is in use."""
     for ci, conn in enumerate(st.conns):
-        st = k.ops.cond(conn.used, lambda st=st, ci=ci: fn(st, ci), lambda st=st: st)
+        st = k.ops.cond(conn.used, partial(fn, st, ci), partial(same, st))
     return st
 
 
@@ -151,7 +151,7 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
     return for_each_conn(k, st, one)
 
 
-def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Any, port: Any) -> State:
+def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Value, port: Value) -> State:
     """`del id 0 ADDR`: on every msk whose local address is ADDR (port
     compared only if given) and that has subflows: RM_ADDR{0}, close the
     subflows with local id 0, `__mark_subflow_endp_available(msk, 0)`."""
@@ -209,7 +209,7 @@ def mptcp_pm_flush_addrs_and_subflows(k: Ctx, st: State, flushed: Netns) -> Stat
     return for_each_conn(k, st, one)
 
 
-def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Any) -> State:
+def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Value) -> State:
     """After set-flags: a BACKUP change sends MP_PRIO on the *first* subflow
     from that address only (F5); a FULLMESH change on a SUBFLOW endpoint
     (`mptcp_pm_nl_fullmesh`) closes its subflows, marks it available and

@@ -9,10 +9,8 @@ error" as one `ite`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pmcheck.model import endpoint_effects
-from pmcheck.model.backend import Ops, select
+from pmcheck.model.backend import Ops, Value, select
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
@@ -46,7 +44,9 @@ from pmcheck.model.state import Endpoint, State
 # --- parsing ---------------------------------------------------------------
 
 
-def parse_family_checks(ops: Ops, a: AddrInput, require_family: bool) -> list[tuple[Any, int, int]]:
+def parse_family_checks(
+    ops: Ops, a: AddrInput, require_family: bool
+) -> list[tuple[Value, int, int]]:
     """`mptcp_pm_parse_pm_addr_attr`: the family checks, in order."""
     missing = ops.eq(a.family, ops.const(0, 4))
     unknown = ops.and_(

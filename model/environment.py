@@ -31,10 +31,11 @@ MPJoinSynTxCreatSkErr on the testbed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from functools import partial
+from typing import NamedTuple
 
 from pmcheck.model import wire
-from pmcheck.model.backend import Ops, first_true, select
+from pmcheck.model.backend import Ops, Value, first_true, same, select
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, EventInput, Outcome
 from pmcheck.model.pm_events import echo_due, syn_sent, worker_due
@@ -49,12 +50,12 @@ SCRIPTED_RULES = ("worker", "join result", "add_addr echo")
 class Action(NamedTuple):
     """One thing the environment may do next: when, which rule, its inputs."""
 
-    when: Any  # Bool
+    when: Value  # Bool
     rule: str
     event: EventInput
 
 
-def peer_accepts_join(ops: Ops, conn: Conn, sf: Subflow, topo: Topology) -> Any:
+def peer_accepts_join(ops: Ops, conn: Conn, sf: Subflow, topo: Topology) -> Value:
     """The scripted peer completes a join when something listens on the port
     it went to: the peer listens on the connection's port when the host is
     the client; as a client itself it listens nowhere (a server's join to
@@ -78,10 +79,10 @@ def scripted_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
     return out
 
 
-Due = Callable[[Ops, State, Topology | None, int, int], Any]  # (ops, view, topo, ci, slot)
+Due = Callable[[Ops, State, Topology | None, int, int], Value]  # (ops, view, topo, ci, slot)
 
 
-def _join_due(ops: Ops, v: State, t: Topology | None, ci: int, i: int) -> Any:
+def _join_due(ops: Ops, v: State, t: Topology | None, ci: int, i: int) -> Value:
     s = v.conns[ci].sf[i]
     owned = peer_has(ops, t, s.remote_addr) if t is not None else ops.true()
     return ops.and_(syn_sent(ops, v.conns[ci], i), owned)
@@ -134,7 +135,7 @@ def pending_actions(ops: Ops, st: State, topo: Topology | None) -> list[Action]:
     return scripted_actions(ops, st, topo)
 
 
-def quiescent(ops: Ops, st: State, topo: Topology | None) -> Any:
+def quiescent(ops: Ops, st: State, topo: Topology | None) -> Value:
     """Nothing is left for the environment to do (with two in-kernel PMs and
     no topology: no work scheduled and nothing on the wire)."""
     return ops.not_(ops.or_(*(a.when for a in pending_actions(ops, st, topo))))
@@ -160,7 +161,7 @@ def choice_of(a: Action) -> EventInput:
     )
 
 
-def names(ops: Ops, choice: EventInput, a: Action) -> Any:
+def names(ops: Ops, choice: EventInput, a: Action) -> Value:
     """Does the environment input `choice` name action `a`? (Its `flag`
     only marks a decoded trace step and is not read.)"""
     c = choice_of(a)
@@ -172,7 +173,7 @@ def names(ops: Ops, choice: EventInput, a: Action) -> Any:
     )
 
 
-def choose(ops: Ops, actions: list[Action], choice: EventInput, free: bool) -> list[Any]:
+def choose(ops: Ops, actions: list[Action], choice: EventInput, free: bool) -> list[Value]:
     """One-hot: the action `choice` names (`choice_of`) if it is pending
     (`free` only), else the first pending one: the default order. (The
     default input, NO_EVENT, names the first connection's host worker, the
@@ -183,6 +184,11 @@ def choose(ops: Ops, actions: list[Action], choice: EventInput, free: bool) -> l
     named = [ops.and_(names(ops, choice, a), a.when) for a in actions]
     some = ops.or_(*named)
     return [ops.ite(some, n, d) for n, d in zip(named, default, strict=True)]
+
+
+def _run_rule(name: str, k: Ctx, st: State, ev: EventInput) -> State:
+    """One environment action: the rule `name` on the event `ev`."""
+    return RULES[name](k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0]
 
 
 @rule("environment", writes=("netns", "conns", "peer"), reads_inputs=("event",))
@@ -202,11 +208,7 @@ def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
         mine = [(p, a) for p, a in zip(pick, actions, strict=True) if a.rule == name]
         chosen = ops.or_(*(p for p, _ in mine))
         ev = select(ops, [p for p, _ in mine], [a.event for _, a in mine], mine[0][1].event)
-        result = ops.cond(
-            chosen,
-            lambda name=name, ev=ev: RULES[name](k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0],
-            lambda result=result: result,
-        )
+        result = ops.cond(chosen, partial(_run_rule, name, k, st, ev), partial(same, result))
         ran = ops.or_(ran, chosen)
     zero = u8(ops, 0)
     return result, Outcome(zero, zero, ops.ite(ran, u8(ops, 1), zero))

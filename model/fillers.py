@@ -9,9 +9,9 @@ long (unused entries invalid).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from pmcheck.model.backend import Ops, early_returns, loop_while
+from pmcheck.model.backend import Ops, Value, early_returns, loop_while
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.local_ids import first_endpoint, select_local_address
 from pmcheck.model.rules import Ctx
@@ -29,11 +29,11 @@ from pmcheck.model.topology import is_v4
 class Local(NamedTuple):
     """One entry of the `locals[]` vector the fillers return."""
 
-    valid: Any
-    addr: Any
-    id: Any
-    backup: Any
-    any: Any  # ADDR_ANY: routing picks the address, the id is resolved later
+    valid: Value
+    addr: Value
+    id: Value
+    backup: Value
+    any: Value  # ADDR_ANY: routing picks the address, the id is resolved later
 
 
 Filled = tuple[Conn, tuple[Local, ...]]
@@ -48,7 +48,7 @@ def _pad(ops: Ops, first: Local, n: int) -> tuple[Local, ...]:
 
 
 def fill_local_addresses_vec_fullmesh(
-    k: Ctx, conn: Conn, ns: Netns, raddr: Any, c_flag_case: Any
+    k: Ctx, conn: Conn, ns: Netns, raddr: Value, c_flag_case: Value
 ) -> Filled:
     """`fill_local_addresses_vec_fullmesh`: every FULLMESH endpoint of a
     matching family, in list order, extra_subflows++ each, stopping *after*
@@ -82,7 +82,7 @@ def fill_local_addresses_vec_fullmesh(
     return conn, tuple(locals_)
 
 
-def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -> Filled:
+def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_laminar_endp`: the first LAMINAR endpoint of a matching
     family whose mapped id no live subflow uses; marked used if it also has
     SUBFLOW (local_addr_used++ unless it is the MPC endpoint);
@@ -120,7 +120,7 @@ def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -> Filled
     return conn, _pad(ops, Local(found, lam.addr, lam.id, backup, ops.false()), len(ns.endp))
 
 
-def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -> Filled:
+def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_addresses_vec_c_flag`: while local_addr_used <
     endp_subflow_max, take `select_local_address` (none: break) and clear its
     id bit *first*; skip (continue) an endpoint of the other family or the
@@ -128,7 +128,7 @@ def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -
     extra_subflows++, add the local, and break at the limit."""
     ops = k.ops
 
-    def body(state: tuple[Conn, tuple[Local, ...]], t: int) -> tuple[Any, Any]:
+    def body(state: tuple[Conn, tuple[Local, ...]], t: int) -> tuple[Value, Value]:
         c, locals_ = state
         picked, sel = select_local_address(ops, c, ns)
         # F1: the bit is cleared before the family and MPC checks.
@@ -156,7 +156,7 @@ def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -
     )
 
 
-def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -> Filled:
+def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_address_any`: one wildcard local (v4 if the remote is v4
     or v4-mapped; none for a v6 remote on a v4 msk), extra_subflows++ with no
     limit check (F4). Routing picks the address; its id is resolved at
@@ -170,7 +170,7 @@ def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Any) -> Filled:
     return conn, _pad(ops, wildcard, len(ns.endp))
 
 
-def fill_local_addresses_vec(k: Ctx, conn: Conn, ns: Netns, raddr: Any, rid: Any) -> Filled:
+def fill_local_addresses_vec(k: Ctx, conn: Conn, ns: Netns, raddr: Value, rid: Value) -> Filled:
     """`fill_local_addresses_vec`: the fullmesh result if it found any
     endpoint (6.19, e461e8a799a2: if any FULLMESH endpoint exists, even when
     it found none); else laminar if any LAMINAR endpoint exists; else the

@@ -7,52 +7,53 @@ The scenario layer (pmcheck.scenario.lower) builds them from parsed lines.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from pmcheck.model.backend import Value
 from pmcheck.model.state import BOOL, WIDTHS
 
 
 class AddrInput(NamedTuple):
     """MPTCP_PM_ENDPOINT_ADDR as `mptcp_pm_parse_entry` reads it."""
 
-    family: Any  # 0 = attribute absent
-    addr: Any
-    port: Any
-    has_id: Any  # Bool: the ID attribute was present (6.18 needs_id)
-    id: Any
-    flags: Any  # already masked to 8 bits; the rule masks GENMASK(5,0)
-    ifindex: Any
+    family: Value  # 0 = attribute absent
+    addr: Value
+    port: Value
+    has_id: Value  # Bool: the ID attribute was present (6.18 needs_id)
+    id: Value
+    flags: Value  # already masked to 8 bits; the rule masks GENMASK(5,0)
+    ifindex: Value
 
 
 class LimitsInput(NamedTuple):
     """MPTCP_PM_ATTR_RCV_ADD_ADDRS / MPTCP_PM_ATTR_SUBFLOWS (u32, optional)."""
 
-    has_add_addr_accepted: Any
-    add_addr_accepted: Any
-    has_subflows: Any
-    subflows: Any
+    has_add_addr_accepted: Value
+    add_addr_accepted: Value
+    has_subflows: Value
+    subflows: Value
 
 
 class EventInput(NamedTuple):
     """Parameters of a connection or peer event."""
 
-    conn: Any  # which connection slot
-    laddr: Any  # host-side address key
-    raddr: Any  # peer-side address key
-    rid: Any  # the peer's address id (ADD_ADDR / RM_ADDR / MP_JOIN)
-    port: Any  # 0 = none
-    flag: Any  # Bool: deny_join_id0 (connect) / accepted (join result)
-    server: Any  # Bool: connect: the host is the passive side
-    slot: Any  # subflow or announcement slot an environment event is about
-    side: Any = False  # Bool, in-kernel peer only: the event is about the peer's side
+    conn: Value  # which connection slot
+    laddr: Value  # host-side address key
+    raddr: Value  # peer-side address key
+    rid: Value  # the peer's address id (ADD_ADDR / RM_ADDR / MP_JOIN)
+    port: Value  # 0 = none
+    flag: Value  # Bool: deny_join_id0 (connect) / accepted (join result)
+    server: Value  # Bool: connect: the host is the passive side
+    slot: Value  # subflow or announcement slot an environment event is about
+    side: Value = False  # Bool, in-kernel peer only: the event is about the peer's side
 
 
 class Outcome(NamedTuple):
     """What a command returned: errno (0 = ok), extack index, a value."""
 
-    errno: Any
-    msg: Any
-    value: Any  # the new endpoint id for add, else 0
+    errno: Value
+    msg: Value
+    value: Value  # the new endpoint id for add, else 0
 
 
 INPUT_WIDTHS: dict[str, int] = {

@@ -5,9 +5,7 @@ and the MP_PRIO it may send."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops, first_true, select
+from pmcheck.model.backend import Ops, Value, first_true, select
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
@@ -27,21 +25,21 @@ def set_conn(st: State, ci: int, conn: Conn) -> State:
     return st._replace(conns=(*st.conns[:ci], conn, *st.conns[ci + 1 :]))
 
 
-def msk_local_port(conn: Conn) -> Any:
+def msk_local_port(conn: Conn) -> Value:
     """The initial subflow's local port as endpoint lookups see it: the
     listening port on the server, an ephemeral one (never an endpoint's) on
     the client."""
     return conn.lport
 
 
-def first_endpoint(ops: Ops, ns: Netns, conds: list[Any]) -> tuple[Any, Endpoint]:
+def first_endpoint(ops: Ops, ns: Netns, conds: list[Value]) -> tuple[Value, Endpoint]:
     """`list_for_each_entry(...) if (cond) break;` over the endpoint list:
     (found, the entry)."""
     hits = first_true(ops, conds)
     return ops.or_(*hits), select(ops, hits, list(ns.endp), ns.endp[-1])
 
 
-def mptcp_pm_mp_prio_send_ack(k: Ctx, conn: Conn, first: list[Any], bkup: Any) -> Conn:
+def mptcp_pm_mp_prio_send_ack(k: Ctx, conn: Conn, first: list[Value], bkup: Value) -> Conn:
     """`mptcp_pm_mp_prio_send_ack` on the one-hot `first` subflow (the first
     whose local address matched): its request_bkup becomes `bkup` and, with
     an in-kernel peer, an MP_PRIO goes out on it."""
@@ -74,8 +72,8 @@ def mptcp_mpc_endpoint_setup(k: Ctx, conn: Conn, ns: Netns) -> Conn:
 
 
 def mptcp_pm_get_local_id(
-    k: Ctx, st: State, ci: int, addr: Any, when: Any, port: Any = None
-) -> tuple[State, Any, Any]:
+    k: Ctx, st: State, ci: int, addr: Value, when: Value, port: Value = None
+) -> tuple[State, Value, Value]:
     """`mptcp_pm_get_local_id` (pm.c) -> `mptcp_pm_nl_get_local_id` for the
     local address and port of a subflow: 0 for the msk's own local address
     (port ignored), else the id of the endpoint with that address (and port,
@@ -99,7 +97,7 @@ def mptcp_pm_get_local_id(
     return st, ident, ops.not_(ops.and_(create, add_failed))
 
 
-def mptcp_pm_nl_is_backup(ops: Ops, ns: Netns, addr: Any, port: Any = None) -> Any:
+def mptcp_pm_nl_is_backup(ops: Ops, ns: Netns, addr: Value, port: Value = None) -> Value:
     """`mptcp_pm_nl_is_backup`: the endpoint with this address (and port, as
     in `mptcp_pm_get_local_id`) has BACKUP."""
     port = ops.const(0, 16) if port is None else port
@@ -107,7 +105,7 @@ def mptcp_pm_nl_is_backup(ops: Ops, ns: Netns, addr: Any, port: Any = None) -> A
     return ops.and_(found, ops.has(e.flags, FLAG_BACKUP))
 
 
-def select_local_address(ops: Ops, conn: Conn, ns: Netns) -> tuple[Any, Endpoint]:
+def select_local_address(ops: Ops, conn: Conn, ns: Netns) -> tuple[Value, Endpoint]:
     """`select_local_address`: first SUBFLOW endpoint whose id is available."""
     return first_endpoint(
         ops,
@@ -119,7 +117,7 @@ def select_local_address(ops: Ops, conn: Conn, ns: Netns) -> tuple[Any, Endpoint
     )
 
 
-def select_signal_address(ops: Ops, conn: Conn, ns: Netns) -> tuple[Any, Endpoint]:
+def select_signal_address(ops: Ops, conn: Conn, ns: Netns) -> tuple[Value, Endpoint]:
     """`select_signal_address`: first SIGNAL endpoint whose id is available."""
     return first_endpoint(
         ops,

@@ -9,9 +9,7 @@ them.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops, first_true, select
+from pmcheck.model.backend import Ops, Value, first_true, select
 from pmcheck.model.constants import (
     EBUSY,
     EEXIST,
@@ -42,7 +40,7 @@ def empty_endpoint(ops: Ops) -> Endpoint:
     )
 
 
-def address_use_port(ops: Ops, flags: Any) -> Any:
+def address_use_port(ops: Ops, flags: Value) -> Value:
     """`address_use_port`: only signal-only endpoints keep a port."""
     return ops.eq(
         ops.band(flags, ops.const(FLAG_SIGNAL | FLAG_SUBFLOW, 8)), ops.const(FLAG_SIGNAL, 8)
@@ -50,19 +48,19 @@ def address_use_port(ops: Ops, flags: Any) -> Any:
 
 
 def mptcp_addresses_equal(
-    ops: Ops, a_addr: Any, a_port: Any, b_addr: Any, b_port: Any, use_port: Any
-) -> Any:
+    ops: Ops, a_addr: Value, a_port: Value, b_addr: Value, b_port: Value, use_port: Value
+) -> Value:
     """`mptcp_addresses_equal` (protocol.h). Address keys already identify an
     IPv4 address with its v4-mapped IPv6 form, so equal keys = equal addresses."""
     return ops.and_(ops.eq(a_addr, b_addr), ops.or_(ops.not_(use_port), ops.eq(a_port, b_port)))
 
 
-def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Any) -> list[Any]:
+def lookup_addr_by_id_hits(ops: Ops, ns: Netns, ident: Value) -> list[Value]:
     """`__lookup_addr_by_id`: one-hot first entry with this id, list order."""
     return first_true(ops, [ops.and_(e.used, ops.eq(e.id, ident)) for e in ns.endp])
 
 
-def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
+def lookup_addr_hits(ops: Ops, ns: Netns, addr: Value, port: Value) -> list[Value]:
     """`__lookup_addr`: first entry equal to the address; the port is compared
     only when the entry has one."""
     return first_true(
@@ -79,7 +77,7 @@ def lookup_addr_hits(ops: Ops, ns: Netns, addr: Any, port: Any) -> list[Any]:
     )
 
 
-def listener_in_use(ops: Ops, ns: Netns, addr: Any, port: Any) -> Any:
+def listener_in_use(ops: Ops, ns: Netns, addr: Value, port: Value) -> Value:
     """A port endpoint's listener (`entry->lsk`) already bound to addr:port.
     IPv4 and v4-mapped binds collide, as their address keys are equal."""
     return ops.or_(
@@ -93,7 +91,7 @@ def listener_in_use(ops: Ops, ns: Netns, addr: Any, port: Any) -> Any:
 
 
 def list_add(
-    ops: Ops, endp: tuple[Endpoint, ...], count: Any, new: Endpoint, at_head: Any
+    ops: Ops, endp: tuple[Endpoint, ...], count: Value, new: Endpoint, at_head: Value
 ) -> tuple[Endpoint, ...]:
     """`list_add_rcu` (head) or `list_add_tail_rcu` (tail) on a compact list
     of `count` < MPTCP_PM_ADDR_MAX entries."""
@@ -102,7 +100,7 @@ def list_add(
     return tuple(ops.ite(at_head, h, t) for h, t in zip(head, tail, strict=True))
 
 
-def list_del(ops: Ops, endp: tuple[Endpoint, ...], hits: list[Any]) -> tuple[Endpoint, ...]:
+def list_del(ops: Ops, endp: tuple[Endpoint, ...], hits: list[Value]) -> tuple[Endpoint, ...]:
     """`list_del_rcu` of the one-hot entry: later entries move up one slot."""
     out = []
     removed = ops.false()
@@ -114,13 +112,13 @@ def list_del(ops: Ops, endp: tuple[Endpoint, ...], hits: list[Any]) -> tuple[End
     return tuple(out)
 
 
-def count_flag(ops: Ops, counter: Any, flags: Any, flag: int, delta: int) -> Any:
+def count_flag(ops: Ops, counter: Value, flags: Value, flag: int, delta: int) -> Value:
     """Counter +delta when `flags` has `flag` (u8 arithmetic, as the kernel's)."""
     step = ops.add if delta > 0 else ops.sub
     return ops.ite(ops.has(flags, flag), step(counter, ops.const(1, 8), 8), counter)
 
 
-def duplicate_scan(ops: Ops, ns: Netns, entry: Endpoint, port: Any) -> list[Any]:
+def duplicate_scan(ops: Ops, ns: Netns, entry: Endpoint, port: Value) -> list[Value]:
     """The append's duplicate scan: the first entry with the same address,
     ports compared only when either side has one (one-hot)."""
     zero = ops.const(0, 16)
@@ -139,7 +137,7 @@ def duplicate_scan(ops: Ops, ns: Netns, entry: Endpoint, port: Any) -> list[Any]
     )  # fmt: skip
 
 
-def allocate_id(ops: Ops, ns: Netns, nid: Any, alloc: Any, want: Any) -> tuple[Any, Any]:
+def allocate_id(ops: Ops, ns: Netns, nid: Value, alloc: Value, want: Value) -> tuple[Value, Value]:
     """The append's id allocation: find_next_zero_bit from next_id, one retry
     from 1 (which moves next_id); `want` when no allocation is due. Returns
     (the new id, next_id as it is then)."""
@@ -151,7 +149,13 @@ def allocate_id(ops: Ops, ns: Netns, nid: Any, alloc: Any, want: Any) -> tuple[A
 
 
 def append_entry(
-    k: Ctx, ns: Netns, entry: Endpoint, port: Any, new_id: Any, nid: Any, replaced: list[Any]
+    k: Ctx,
+    ns: Netns,
+    entry: Endpoint,
+    port: Value,
+    new_id: Value,
+    nid: Value,
+    replaced: list[Value],
 ) -> Netns:
     """The append's effect: a replaced implicit entry (`replaced`, one-hot or
     none) leaves the list, the new one goes to the head (with a port) or the
@@ -181,8 +185,8 @@ def append_entry(
 
 
 def mptcp_pm_nl_append_new_local_addr(
-    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Any
-) -> tuple[Netns, list[tuple[Any, int, int]], Any]:
+    k: Ctx, ns: Netns, entry: Endpoint, needs_id: Value
+) -> tuple[Netns, list[tuple[Value, int, int]], Value]:
     """`mptcp_pm_nl_append_new_local_addr(pernet, entry, needs_id, replace=true)`.
 
     Returns the namespace as the kernel leaves it (on failure only `next_id`

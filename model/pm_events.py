@@ -16,9 +16,9 @@ scenario's values, and with an in-kernel peer the environment
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
-from pmcheck.model.backend import Ops, first_true
+from pmcheck.model.backend import Ops, Value, first_true, stopped
 from pmcheck.model.constants import ALL_IDS
 from pmcheck.model.inputs import EventInput, Outcome
 from pmcheck.model.local_ids import (
@@ -51,20 +51,22 @@ from pmcheck.model.subflows import (
 from pmcheck.model.topology import is_v4
 
 
-def on_side(k: Ctx, st: State, side: Any, fn: Callable[[Ctx, State], tuple[State, Any]]) -> Any:
+def on_side(
+    k: Ctx, st: State, side: Value, fn: Callable[[Ctx, State], tuple[State, Value]]
+) -> Value:
     """`fn` on the host (side false) or, with an in-kernel peer, on the peer
     (side true): the same rule, read through `mirror`."""
     if not st.peer:
         return fn(k, st)
 
-    def peer() -> tuple[State, Any]:
+    def peer() -> tuple[State, Value]:
         after, value = fn(k.mirrored(), mirror(st))
         return mirror(after), value
 
     return k.ops.cond(side, peer, lambda: fn(k, st))
 
 
-def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
+def for_conn(k: Ctx, st: State, inp: Inputs, fn: Value) -> tuple[State, Value]:
     """Apply `fn(k, st, ci) -> (st, applied)` to the connection the event
     names, on the side it names."""
     ops = k.ops
@@ -72,15 +74,15 @@ def for_conn(k: Ctx, st: State, inp: Inputs, fn: Any) -> tuple[State, Any]:
     for ci in range(len(st.conns)):
         here = ops.eq(inp.event.conn, u8(ops, ci))
 
-        def run(st: State, ci: int = ci) -> tuple[State, Any]:
+        def run(st: State, ci: int = ci) -> tuple[State, Value]:
             return on_side(k, st, inp.event.side, lambda k, st: fn(k, st, ci))
 
-        st, ok = ops.cond(here, lambda st=st, run=run: run(st), lambda st=st: (st, ops.false()))
+        st, ok = ops.cond(here, partial(run, st), partial(stopped, ops, st))
         applied = ops.or_(applied, ok)
     return st, applied
 
 
-def has_path(ops: Ops, conn: Conn) -> Any:
+def has_path(ops: Ops, conn: Conn) -> Value:
     """A signal from the peer needs an established subflow to arrive on
     (one whose other end has not closed)."""
     return ops.and_(
@@ -89,7 +91,7 @@ def has_path(ops: Ops, conn: Conn) -> Any:
     )
 
 
-def outcome(ops: Ops, applied: Any) -> Outcome:
+def outcome(ops: Ops, applied: Value) -> Outcome:
     return Outcome(u8(ops, 0), u8(ops, 0), ops.ite(applied, u8(ops, 1), u8(ops, 0)))
 
 
@@ -197,7 +199,7 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
     and the host accepted."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         can = ops.not_(st.conns[ci].used)
         opened = open_side(k, st, ci, ev)
         if st.peer:
@@ -219,7 +221,7 @@ def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     still finds them)."""
     ops = k.ops
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         due = worker_due(ops, st.conns[ci])
         return __mptcp_close_subflow(k, mptcp_pm_worker(k, st, ci), ci), due
 
@@ -227,7 +229,7 @@ def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
-def worker_due(ops: Ops, c: Conn) -> Any:
+def worker_due(ops: Ops, c: Conn) -> Value:
     """The msk worker has something to do: a PM status bit, or a subflow
     whose other end closed to reap."""
     pm_work = ops.or_(c.w_rm_addr, c.w_add_addr, c.w_established, c.w_subflow_established)
@@ -247,8 +249,8 @@ def __mptcp_close_subflow(k: Ctx, st: State, ci: int) -> State:
 
 
 def mptcp_pm_add_addr_received(
-    k: Ctx, st: State, ci: int, raddr: Any, rid: Any, port: Any
-) -> tuple[State, Any]:
+    k: Ctx, st: State, ci: int, raddr: Value, rid: Value, port: Value
+) -> tuple[State, Value]:
     """`mptcp_pm_add_addr_received` (pm.c): echo only for id 0 with another
     address than the initial one, or id > 0 when accept_addr is false and
     the C-flag case does not hold; otherwise schedule ADD_ADDR_RECEIVED with
@@ -287,14 +289,14 @@ def peer_announce(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer sends ADD_ADDR: `mptcp_pm_add_addr_received`."""
     ev = inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         return mptcp_pm_add_addr_received(k, st, ci, ev.raddr, ev.rid, ev.port)
 
     st, applied = for_conn(k, st, inp, one)
     return st, outcome(k.ops, applied)
 
 
-def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Any) -> tuple[State, Any]:
+def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[State, Value]:
     """`mptcp_pm_rm_addr_received`: schedule RM_ADDR_RECEIVED with the id
     list, or drop it (never retried) if that work is already pending.
     Returns the state and whether it arrived."""
@@ -314,7 +316,7 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Any) -> tuple[Sta
 def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer sends RM_ADDR for one id: `mptcp_pm_rm_addr_received`."""
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         return mptcp_pm_rm_addr_received(k, st, ci, rm_list(k.ops, inp.event.rid))
 
     st, applied = for_conn(k, st, inp, one)
@@ -324,7 +326,7 @@ def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 # --- joins ---------------------------------------------------------------------------
 
 
-def mptcp_pm_allow_new_subflow(ops: Ops, conn: Conn, limit: Any) -> tuple[Conn, Any]:
+def mptcp_pm_allow_new_subflow(ops: Ops, conn: Conn, limit: Value) -> tuple[Conn, Value]:
     """`mptcp_can_accept_new_subflow` (fully established, accept_subflow)
     then `mptcp_pm_allow_new_subflow` (extra_subflows < limit: ++, and
     accept_subflow off at the limit). Returns (conn, allowed)."""
@@ -343,13 +345,13 @@ def subflow_check_req(
     k: Ctx,
     st: State,
     ci: int,
-    laddr: Any,
-    lport: Any,
-    raddr: Any,
-    rid: Any,
-    rbackup: Any,
-    listening: Any,
-) -> tuple[State, Any, Any, Any]:
+    laddr: Value,
+    lport: Value,
+    raddr: Value,
+    rid: Value,
+    rbackup: Value,
+    listening: Value,
+) -> tuple[State, Value, Value, Value]:
     """A passive join, from SYN to third ACK: `subflow_check_req` ->
     `subflow_token_join_request` resolves the local id with
     `mptcp_pm_get_local_id` (may create an IMPLICIT endpoint even if the
@@ -392,7 +394,7 @@ def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     testbed always has a listener for it."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         lport = st.conns[ci].lport  # the testbed's listener: the msk's own port
         st, allowed, _, _ = subflow_check_req(
             k, st, ci, ev.laddr, lport, ev.raddr, ev.rid, ops.false(), ops.true()
@@ -404,8 +406,8 @@ def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
 
 def subflow_finish_connect(
-    k: Ctx, st: State, ci: int, hits: list[Any], accepted: Any,
-    remote_id: Any = None, remote_backup: Any = None, twin: Any = None,
+    k: Ctx, st: State, ci: int, hits: list[Value], accepted: Value,
+    remote_id: Value = None, remote_backup: Value = None, twin: Value = None,
 ) -> State:  # fmt: skip
     """The answer to an active join in SYN_SENT (one-hot `hits`): accepted ->
     `subflow_finish_connect` (subflow.c) completes it (with an in-kernel
@@ -427,7 +429,7 @@ def subflow_finish_connect(
     return set_conn(st, ci, ops.ite(ops.or_(*hits), ops.ite(accepted, done, refused), c))
 
 
-def syn_sent(ops: Ops, c: Conn, i: int) -> Any:
+def syn_sent(ops: Ops, c: Conn, i: int) -> Value:
     """Subflow slot i is an active join whose SYN is still unanswered."""
     s = c.sf[i]
     return ops.and_(
@@ -446,7 +448,7 @@ def join_result(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     accepted (`flag`, `subflow_finish_connect`) or reset."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         c = st.conns[ci]
         hits = [
             ops.and_(ops.eq(ev.slot, u8(ops, i)), syn_sent(ops, c, i)) for i in range(len(c.sf))
@@ -467,7 +469,7 @@ def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     used stays used (its id bit stays clear)."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         c = st.conns[ci]
         match = first_true(
             ops,
@@ -483,7 +485,7 @@ def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
-def mptcp_pm_add_addr_echoed(k: Ctx, st: State, ci: int, hits: list[Any]) -> State:
+def mptcp_pm_add_addr_echoed(k: Ctx, st: State, ci: int, hits: list[Value]) -> State:
     """`mptcp_pm_add_addr_echoed` for the one-hot announcement `hits`: the
     retransmit timer stops (the entry stays) and, if work is pending,
     SUBFLOW_ESTABLISHED is scheduled so the next address gets announced."""
@@ -501,7 +503,7 @@ def mptcp_pm_add_addr_echoed(k: Ctx, st: State, ci: int, hits: list[Any]) -> Sta
     return set_conn(st, ci, ops.ite(hit, c2, c))
 
 
-def echo_due(ops: Ops, c: Conn, i: int) -> Any:
+def echo_due(ops: Ops, c: Conn, i: int) -> Value:
     a = c.anno[i]
     return ops.and_(c.used, a.used, a.echo_pending)
 
@@ -517,7 +519,7 @@ def add_addr_echo(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     `mptcp_pm_add_addr_echoed`."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         c = st.conns[ci]
         hits = [
             ops.and_(ops.eq(ev.slot, u8(ops, i)), echo_due(ops, c, i)) for i in range(len(c.anno))
@@ -538,7 +540,7 @@ def mptcp_pm_add_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     endpoint). The retransmissions themselves carry no PM state."""
     ops, ev = k.ops, inp.event
 
-    def one(k: Ctx, st: State, ci: int) -> tuple[State, Any]:
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
         c = st.conns[ci]
         hits = [
             ops.and_(ops.eq(ev.slot, u8(ops, i)), a.used, a.echo_pending, ops.ne(a.id, u8(ops, 0)))

@@ -10,9 +10,9 @@ connection slots), because some paths also write the endpoint table
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from pmcheck.model.backend import Ops, first_true, loop_while
+from pmcheck.model.backend import Ops, Value, first_true, loop_while, same
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_SUBFLOW
 from pmcheck.model.fillers import fill_local_addresses_vec
 from pmcheck.model.local_ids import (
@@ -39,12 +39,12 @@ from pmcheck.model.subflows import (
 )
 from pmcheck.model.topology import route_source
 
-Remote = tuple[Any, Any, Any, Any]  # (valid, addr, id, port)
+Remote = tuple[Value, Value, Value, Value]  # (valid, addr, id, port)
 
 
 def mptcp_pm_alloc_anno_list(
-    ops: Ops, conn: Conn, e: Endpoint, sent_id: Any, when: Any
-) -> tuple[Conn, Any]:
+    ops: Ops, conn: Conn, e: Endpoint, sent_id: Value, when: Value
+) -> tuple[Conn, Value]:
     """`mptcp_pm_alloc_anno_list`: a second entry for the same address and
     port trips WARN_ON_ONCE and fails. The entry keeps the endpoint id (F8);
     `sent_id` is what the ADD_ADDR carries. Returns (conn, failed)."""
@@ -62,7 +62,7 @@ def mptcp_pm_alloc_anno_list(
     ), failed
 
 
-def fill_remote_addr(ops: Ops, conn: Conn, when: Any, loc: Endpoint) -> tuple[Conn, Remote]:
+def fill_remote_addr(ops: Ops, conn: Conn, when: Value, loc: Endpoint) -> tuple[Conn, Remote]:
     """`fill_remote_addr`: the initial remote address, id 0, unless the peer
     set C or the families differ; counted in extra_subflows."""
     ok = ops.and_(
@@ -75,7 +75,7 @@ def fill_remote_addr(ops: Ops, conn: Conn, when: Any, loc: Endpoint) -> tuple[Co
 
 
 def fill_remote_addresses_fullmesh(
-    ops: Ops, conn: Conn, ns: Netns, when: Any, loc: Endpoint, local_id: Any
+    ops: Ops, conn: Conn, ns: Netns, when: Value, loc: Endpoint, local_id: Value
 ) -> tuple[Conn, list[Remote]]:
     """`fill_remote_addresses_fullmesh`: one remote per distinct remote id
     among the subflows, skipping ids this local id already reaches and id 0
@@ -102,7 +102,7 @@ def fill_remote_addresses_fullmesh(
 
 
 def fill_remote_addresses_vec(
-    k: Ctx, conn: Conn, ns: Netns, when: Any, loc: Endpoint, local_id: Any
+    k: Ctx, conn: Conn, ns: Netns, when: Value, loc: Endpoint, local_id: Value
 ) -> tuple[Conn, list[Remote]]:
     """`fill_remote_addresses_vec`: the remotes for one subflow endpoint,
     fullmesh or not."""
@@ -115,7 +115,7 @@ def fill_remote_addresses_vec(
     return conn, [single, *mesh]
 
 
-def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Any, Any, Endpoint]:
+def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Value, Value, Endpoint]:
     """The ADD_ADDR half of `mptcp_pm_create_subflow_or_signal_addr`: if
     add_addr_signaled < endp_signal_max, the first available SIGNAL endpoint
     is announced (`mptcp_pm_alloc_anno_list`, id marked used, sent as id 0
@@ -155,7 +155,7 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
     conn = mptcp_mpc_endpoint_setup(k, st.conns[ci], ns)
     conn, failed, sas, sig = announce_signal_address(k, conn, ns)
 
-    def one_endpoint(state: tuple[Conn, Any], _t: int) -> tuple[tuple[Conn, Any], Any]:
+    def one_endpoint(state: tuple[Conn, Value], _t: int) -> tuple[tuple[Conn, Value], Value]:
         c, use_sas = state
         picked, sel = select_local_address(ops, c, ns)
         loc = ops.ite(use_sas, sig, sel)
@@ -174,7 +174,7 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
             )
         return ops.ite(go, (c, ops.false()), state), go
 
-    def room(state: tuple[Conn, Any]) -> Any:
+    def room(state: tuple[Conn, Value]) -> Value:
         c = state[0]
         return ops.and_(
             ops.ult(c.local_addr_used, ns.endp_subflow_max),
@@ -198,7 +198,7 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
     return set_conn(st, ci, conn)
 
 
-def lookup_subflow_by_daddr(ops: Ops, conn: Conn, addr: Any, port: Any) -> Any:
+def lookup_subflow_by_daddr(ops: Ops, conn: Conn, addr: Value, port: Value) -> Value:
     """`lookup_subflow_by_daddr`: a live subflow to this address (and port,
     if one was announced)."""
     use_port = ops.ne(port, ops.const(0, 16))
@@ -260,7 +260,7 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     return ops.ite(seen, before, set_conn(st, ci, add_addr_accounting(k, st, ci, created, rid)))
 
 
-def add_addr_accounting(k: Ctx, st: State, ci: int, created: Any, rid: Any) -> Conn:
+def add_addr_accounting(k: Ctx, st: State, ci: int, created: Value, rid: Value) -> Conn:
     """The end of `mptcp_pm_nl_add_addr_received`: if a connect call
     succeeded, add_addr_accepted++ (not for id 0), and accept_addr turns
     false at either limit."""
@@ -300,6 +300,6 @@ def mptcp_pm_worker(k: Ctx, st: State, ci: int) -> State:
         run = ops.and_(conn.used, getattr(conn, bit))
         st = set_conn(st, ci, conn._replace(**{bit: ops.false()}))
         st = ops.cond(
-            run, lambda st=st: mptcp_pm_create_subflow_or_signal_addr(k, st, ci), lambda st=st: st
+            run, partial(mptcp_pm_create_subflow_or_signal_addr, k, st, ci), partial(same, st)
         )
     return st

@@ -4,20 +4,18 @@ callers, pm_kernel.c `mptcp_pm_nl_rm_addr`), and sending an RM_ADDR
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Conn, Netns
 from pmcheck.model.subflows import close_subflows, dec, u8
 
 
-def rm_list(ops: Ops, ident: Any) -> Any:
+def rm_list(ops: Ops, ident: Value) -> Value:
     """A one-id `struct mptcp_rm_list`, as a 256-bit set of ids."""
     return ops.bit_set(ops.const(0, 256), ident)
 
 
-def mptcp_pm_remove_addr(k: Ctx, conn: Conn, ids: Any, when: Any) -> Conn:
+def mptcp_pm_remove_addr(k: Ctx, conn: Conn, ids: Value, when: Value) -> Conn:
     """`mptcp_pm_remove_addr`: send an RM_ADDR listing `ids` (a 256-bit set).
     Dropped (never retried) while another signal is pending. Only an
     in-kernel peer reads it; the scripted peer's reaction is the scenario's."""
@@ -28,7 +26,7 @@ def mptcp_pm_remove_addr(k: Ctx, conn: Conn, ids: Any, when: Any) -> Conn:
     return conn._replace(rm_tx=ops.ite(send, ids, conn.rm_tx))
 
 
-def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Any) -> Conn:
+def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Value) -> Conn:
     """`mptcp_pm_nl_rm_addr`: give back an accepted ADD_ADDR (not id 0);
     WARN_ON_ONCE if the counter is already 0 (it leaks when the subflow had
     closed before the RM_ADDR)."""
@@ -42,7 +40,7 @@ def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Any) -> Conn:
     return ops.ite(nonzero_id, ops.ite(zero, conn._replace(warned=ops.true()), done), conn)
 
 
-def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Any) -> Conn:
+def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Value) -> Conn:
     """`mptcp_pm_rm_subflow` -> `mptcp_pm_rm_addr_or_subflow(RMSUBFLOW)`:
     close every live subflow whose (mapped) local id is `local_id`."""
     ops = k.ops

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.inputs import AddrInput, EventInput, LimitsInput, Outcome
 from pmcheck.model.state import State
 from pmcheck.model.topology import Topology
@@ -81,7 +81,9 @@ def rule(
     return deco
 
 
-def first_error(ops: Ops, checks: list[tuple[Any, int, int]], value: Any) -> tuple[Any, Outcome]:
+def first_error(
+    ops: Ops, checks: list[tuple[Value, int, int]], value: Value
+) -> tuple[Value, Outcome]:
     """Fold kernel checks made in order into (failed, outcome).
 
     `checks` holds (condition, errno, extack index); the first condition that

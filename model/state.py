@@ -16,10 +16,11 @@ yet delivered, an RM_ADDR list being sent, a subflow whose SYN is out).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeVar
 
 import z3
 
+from pmcheck.model.backend import Value
 from pmcheck.model.constants import MPTCP_PM_ADDR_MAX
 
 BOOL = 0  # width marker for Boolean fields
@@ -32,28 +33,28 @@ class Endpoint(NamedTuple):
     (entries with a port at the head, the rest at the tail).
     """
 
-    used: Any  # Bool: the slot holds an entry
-    family: Any  # AF_INET (2) or AF_INET6 (10)
-    addr: Any  # address key in the scenario's address universe (v4-mapped = v4)
-    port: Any  # 0 = none
-    id: Any  # endpoint id, u8
-    flags: Any  # MPTCP_PM_ADDR_FLAG_* bits
-    ifindex: Any  # device key, 0 = none
+    used: Value  # Bool: the slot holds an entry
+    family: Value  # AF_INET (2) or AF_INET6 (10)
+    addr: Value  # address key in the scenario's address universe (v4-mapped = v4)
+    port: Value  # 0 = none
+    id: Value  # endpoint id, u8
+    flags: Value  # MPTCP_PM_ADDR_FLAG_* bits
+    ifindex: Value  # device key, 0 = none
 
 
 class Netns(NamedTuple):
     """`struct pm_nl_pernet` (pm_kernel.c): the per-namespace endpoint table."""
 
     endp: tuple[Endpoint, ...]  # MPTCP_PM_ADDR_MAX slots, list order
-    endpoints: Any  # number of entries, implicit ones included
-    next_id: Any  # id allocation cursor
-    id_bitmap: Any  # 256-bit: ids in use
-    endp_signal_max: Any  # entries with SIGNAL (a count, despite the name)
-    endp_subflow_max: Any
-    endp_laminar_max: Any
-    endp_fullmesh_max: Any  # 6.19 only; stays 0 on 6.18
-    limit_add_addr_accepted: Any
-    limit_extra_subflows: Any
+    endpoints: Value  # number of entries, implicit ones included
+    next_id: Value  # id allocation cursor
+    id_bitmap: Value  # 256-bit: ids in use
+    endp_signal_max: Value  # entries with SIGNAL (a count, despite the name)
+    endp_subflow_max: Value
+    endp_laminar_max: Value
+    endp_fullmesh_max: Value  # 6.19 only; stays 0 on 6.18
+    limit_add_addr_accepted: Value
+    limit_extra_subflows: Value
 
 
 class Subflow(NamedTuple):
@@ -63,35 +64,35 @@ class Subflow(NamedTuple):
     a closed subflow frees its slot, as it leaves `conn_list`.
     """
 
-    used: Any  # Bool: slot holds a live subflow (SYN_SENT/SYN_RECV/ESTABLISHED)
-    established: Any  # Bool: the join completed (False: SYN_SENT, outcome pending)
-    kind: Any  # 0 = MPC (initial), 1 = active join (request_join), 2 = passive (mp_join)
-    local_id: Any  # subflow->local_id (0 for the MPC subflow)
-    remote_id: Any
-    local_addr: Any  # address keys
-    remote_addr: Any
-    remote_port: Any  # the peer's port this subflow goes to
-    backup: Any  # Bool: request_bkup, our B bit
-    remote_backup: Any  # Bool: subflow->backup, the peer's B bit (its SYN/SYN-ACK, MP_PRIO)
+    used: Value  # Bool: slot holds a live subflow (SYN_SENT/SYN_RECV/ESTABLISHED)
+    established: Value  # Bool: the join completed (False: SYN_SENT, outcome pending)
+    kind: Value  # 0 = MPC (initial), 1 = active join (request_join), 2 = passive (mp_join)
+    local_id: Value  # subflow->local_id (0 for the MPC subflow)
+    remote_id: Value
+    local_addr: Value  # address keys
+    remote_addr: Value
+    remote_port: Value  # the peer's port this subflow goes to
+    backup: Value  # Bool: request_bkup, our B bit
+    remote_backup: Value  # Bool: subflow->backup, the peer's B bit (its SYN/SYN-ACK, MP_PRIO)
     # In-kernel peer only: the slot of the same subflow on the other host
     # (NO_TWIN while the join SYN is out), and an MP_PRIO on its way there.
-    twin: Any
-    prio_tx: Any  # Bool
+    twin: Value
+    prio_tx: Value  # Bool
     # In-kernel peer only: the other end closed (FIN/RST in, CLOSE_WAIT); the
     # msk worker reaps it (`__mptcp_close_subflow`) after its PM work.
-    fin_rx: Any  # Bool
+    fin_rx: Value  # Bool
 
 
 class Anno(NamedTuple):
     """An `anno_list` entry: an address this connection announced."""
 
-    used: Any
-    id: Any  # the ENDPOINT id (F8: even when sent as id 0)
-    addr: Any
-    port: Any
-    echo_pending: Any  # Bool: sent, the peer's echo not yet received
-    sent_id: Any  # the id the ADD_ADDR carried (0 for the MPC endpoint)
-    delivered: Any  # Bool, in-kernel peer only: the ADD_ADDR reached the peer
+    used: Value
+    id: Value  # the ENDPOINT id (F8: even when sent as id 0)
+    addr: Value
+    port: Value
+    echo_pending: Value  # Bool: sent, the peer's echo not yet received
+    sent_id: Value  # the id the ADD_ADDR carried (0 for the MPC endpoint)
+    delivered: Value  # Bool, in-kernel peer only: the ADD_ADDR reached the peer
 
 
 class Conn(NamedTuple):
@@ -100,41 +101,41 @@ class Conn(NamedTuple):
     The host under test runs the in-kernel PM; its peer is the environment.
     """
 
-    used: Any  # Bool: the connection exists
-    server: Any  # Bool: the host accepted it (passive side)
-    v4: Any  # Bool: the MPTCP socket is AF_INET (no IPv6 subflows then)
-    local_addr: Any  # the initial subflow's addresses (keys)
-    remote_addr: Any
-    port: Any  # its remote port (sk_dport): 0 = the client's ephemeral port
-    lport: Any  # its local port: the listening port on a server, 0 (ephemeral) on a client
-    deny_join_id0: Any  # Bool: remote_deny_join_id0, the peer's C flag
-    id_avail: Any  # 256-bit id_avail_bitmap
-    local_addr_used: Any
-    add_addr_signaled: Any
-    add_addr_accepted: Any
-    extra_subflows: Any
-    accept_addr: Any
-    accept_subflow: Any
-    work_pending: Any
-    mpc_endpoint_id: Any
-    mpc_accounted: Any  # Bool: MPTCP_PM_MPC_ENDPOINT_ACCOUNTED
-    already_established: Any  # Bool: MPTCP_PM_ALREADY_ESTABLISHED
+    used: Value  # Bool: the connection exists
+    server: Value  # Bool: the host accepted it (passive side)
+    v4: Value  # Bool: the MPTCP socket is AF_INET (no IPv6 subflows then)
+    local_addr: Value  # the initial subflow's addresses (keys)
+    remote_addr: Value
+    port: Value  # its remote port (sk_dport): 0 = the client's ephemeral port
+    lport: Value  # its local port: the listening port on a server, 0 (ephemeral) on a client
+    deny_join_id0: Value  # Bool: remote_deny_join_id0, the peer's C flag
+    id_avail: Value  # 256-bit id_avail_bitmap
+    local_addr_used: Value
+    add_addr_signaled: Value
+    add_addr_accepted: Value
+    extra_subflows: Value
+    accept_addr: Value
+    accept_subflow: Value
+    work_pending: Value
+    mpc_endpoint_id: Value
+    mpc_accounted: Value  # Bool: MPTCP_PM_MPC_ENDPOINT_ACCOUNTED
+    already_established: Value  # Bool: MPTCP_PM_ALREADY_ESTABLISHED
     # Bool: the msk has its socket (`sk_socket`): a client from connect(), a
     # server once the application accept()s it. Before, creating a subflow
     # fails (mptcp_subflow_create_socket: MPJoinSynTxCreatSkErr).
-    attached: Any
+    attached: Value
     # Scheduled worker bits (`pm->status`), and what they carry.
-    w_established: Any
-    w_subflow_established: Any
-    w_add_addr: Any  # MPTCP_PM_ADD_ADDR_RECEIVED, with pm->remote below
-    w_rm_addr: Any  # MPTCP_PM_RM_ADDR_RECEIVED, with rm_list_rx below
-    pm_remote_addr: Any
-    pm_remote_id: Any
-    pm_remote_port: Any
-    rm_rx: Any  # 256-bit: the ids of rm_list_rx
-    rm_tx: Any  # 256-bit, in-kernel peer only: the ids of an RM_ADDR on its way
-    warned: Any  # Bool: a kernel WARN_ON_ONCE fired on this connection
-    overflow: Any  # Bool: more live subflows than the scope's slots (scope error)
+    w_established: Value
+    w_subflow_established: Value
+    w_add_addr: Value  # MPTCP_PM_ADD_ADDR_RECEIVED, with pm->remote below
+    w_rm_addr: Value  # MPTCP_PM_RM_ADDR_RECEIVED, with rm_list_rx below
+    pm_remote_addr: Value
+    pm_remote_id: Value
+    pm_remote_port: Value
+    rm_rx: Value  # 256-bit: the ids of rm_list_rx
+    rm_tx: Value  # 256-bit, in-kernel peer only: the ids of an RM_ADDR on its way
+    warned: Value  # Bool: a kernel WARN_ON_ONCE fired on this connection
+    overflow: Value  # Bool: more live subflows than the scope's slots (scope error)
     anno: tuple[Anno, ...]
     sf: tuple[Subflow, ...]
 
@@ -313,9 +314,12 @@ def _fresh_host(conns: int, subflow_slots: int, endpoint_slots: int, anno_slots:
 # --- walking records ---------------------------------------------------------
 
 
+R = TypeVar("R", bound=tuple)  # a record: a NamedTuple (or tuple) tree, Value leaves
+
+
 def leaves(
-    value: Any, path: str = "", widths: dict[str, int] = WIDTHS
-) -> Iterator[tuple[str, int, Any]]:
+    value: tuple, path: str = "", widths: dict[str, int] = WIDTHS
+) -> Iterator[tuple[str, int, Value]]:
     """Yield (path, width, leaf) for every field, in a fixed order."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         for name, item in zip(value._fields, value, strict=True):
@@ -332,11 +336,11 @@ def leaves(
 
 
 def rebuild(
-    template: Any,
-    fn: Callable[[str, int, Any], Any],
+    template: R,
+    fn: Callable[[str, int, Value], Value],
     path: str = "",
     widths: dict[str, int] = WIDTHS,
-) -> Any:
+) -> R:
     """A copy of `template` with each leaf replaced by fn(path, width, leaf)."""
     if isinstance(template, tuple) and hasattr(template, "_fields"):
         out = []
@@ -347,31 +351,33 @@ def rebuild(
             else:
                 out.append(fn(sub, widths[name], item))
         return type(template)(*out)
-    return tuple(rebuild(item, fn, f"{path}[{i}]", widths) for i, item in enumerate(template))
+    return tuple(  # type: ignore[return-value]  # a plain tuple rebuilds as one
+        rebuild(item, fn, f"{path}[{i}]", widths) for i, item in enumerate(template)
+    )
 
 
 def fresh(
-    template: Any, prefix: str, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS
-) -> Any:
+    template: R, prefix: str, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS
+) -> R:
     """A record shaped like `template` whose leaves are new Z3 variables."""
 
-    def var(path: str, width: int, _: Any) -> z3.ExprRef:
+    def var(path: str, width: int, _: Value) -> z3.ExprRef:
         name = f"{prefix}{path}"
         return z3.Bool(name, ctx) if width == BOOL else z3.BitVec(name, width, ctx)
 
     return rebuild(template, var, widths=widths)
 
 
-def lift(concrete: Any, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS) -> Any:
+def lift(concrete: R, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS) -> R:
     """A concrete record as Z3 constants."""
 
-    def const(_: str, width: int, v: Any) -> z3.ExprRef:
+    def const(_: str, width: int, v: Value) -> z3.ExprRef:
         return z3.BoolVal(bool(v), ctx) if width == BOOL else z3.BitVecVal(v, width, ctx)
 
     return rebuild(concrete, const, widths=widths)
 
 
-def to_python(term: z3.ExprRef, width: int) -> Any:
+def to_python(term: z3.ExprRef, width: int) -> Value:
     """A Z3 value (already simplified to a literal) as a Python bool/int."""
     if width == BOOL:
         if z3.is_true(term):
@@ -383,7 +389,7 @@ def to_python(term: z3.ExprRef, width: int) -> Any:
     raise ValueError(f"not a literal: {term}")
 
 
-def evaluate(symbolic: Any, model: z3.ModelRef, widths: dict[str, int] = WIDTHS) -> Any:
+def evaluate(symbolic: R, model: z3.ModelRef, widths: dict[str, int] = WIDTHS) -> R:
     """The concrete record a Z3 model assigns to a symbolic one."""
     return rebuild(
         symbolic,
@@ -393,7 +399,10 @@ def evaluate(symbolic: Any, model: z3.ModelRef, widths: dict[str, int] = WIDTHS)
 
 
 def bind(
-    variables: Any, concrete: Any, ctx: z3.Context | None = None, widths: dict[str, int] = WIDTHS
+    variables: tuple,
+    concrete: tuple,
+    ctx: z3.Context | None = None,
+    widths: dict[str, int] = WIDTHS,
 ) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
     """Substitution pairs mapping each variable leaf to the concrete value."""
     consts = lift(concrete, ctx, widths)

@@ -8,9 +8,7 @@ function it models.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops, first_true
+from pmcheck.model.backend import Ops, Value, first_true
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import (
     NO_TWIN,
@@ -23,23 +21,23 @@ from pmcheck.model.state import (
 from pmcheck.model.topology import host_has, is_v4
 
 
-def u8(ops: Ops, v: int) -> Any:
+def u8(ops: Ops, v: int) -> Value:
     return ops.const(v, 8)
 
 
-def inc(ops: Ops, x: Any) -> Any:
+def inc(ops: Ops, x: Value) -> Value:
     return ops.add(x, u8(ops, 1), 8)
 
 
-def dec(ops: Ops, x: Any) -> Any:
+def dec(ops: Ops, x: Value) -> Value:
     return ops.sub(x, u8(ops, 1), 8)
 
 
-def kind(ops: Ops, k: int) -> Any:
+def kind(ops: Ops, k: int) -> Value:
     return ops.const(k, 2)
 
 
-def mptcp_pm_addr_families_match(ops: Ops, conn: Conn, loc: Any, rem: Any) -> Any:
+def mptcp_pm_addr_families_match(ops: Ops, conn: Conn, loc: Value, rem: Value) -> Value:
     """`mptcp_pm_addr_families_match`: an AF_INET msk takes only v4 pairs; an
     AF_INET6 one (not v6only) any pair whose v4-ness agrees."""
     lv, rv = is_v4(ops, loc), is_v4(ops, rem)
@@ -47,12 +45,12 @@ def mptcp_pm_addr_families_match(ops: Ops, conn: Conn, loc: Any, rem: Any) -> An
     return ops.ite(conn.v4, ops.and_(lv, rv), same)
 
 
-def mptcp_endp_get_local_id(ops: Ops, conn: Conn, ident: Any) -> Any:
+def mptcp_endp_get_local_id(ops: Ops, conn: Conn, ident: Value) -> Value:
     """`mptcp_endp_get_local_id`: the MPC endpoint is id 0 on this msk."""
     return ops.ite(ops.eq(conn.mpc_endpoint_id, ident), u8(ops, 0), ident)
 
 
-def mptcp_pm_add_addr_c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
+def mptcp_pm_add_addr_c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Value:
     """`mptcp_pm_add_addr_c_flag_case` (protocol.h)."""
     return ops.and_(
         conn.deny_join_id0,
@@ -62,7 +60,7 @@ def mptcp_pm_add_addr_c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Any:
     )
 
 
-def mptcp_pm_nl_check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Any]:
+def mptcp_pm_nl_check_work_pending(ops: Ops, conn: Conn, ns: Netns) -> tuple[Conn, Value]:
     """`mptcp_pm_nl_check_work_pending`: clear work_pending when the subflow
     limit is hit *exactly* (`==`) or no endpoint id is still available.
     Returns the connection and whether work is still pending."""
@@ -81,7 +79,7 @@ def __mptcp_pm_close_subflow(ops: Ops, conn: Conn, ns: Netns) -> Conn:
     )
 
 
-def mptcp_pm_subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Any) -> Conn:
+def mptcp_pm_subflow_check_next(ops: Ops, conn: Conn, ns: Netns, is_join: Value) -> Conn:
     """`mptcp_pm_subflow_check_next` (pm.c), run when a subflow closes: joins
     (request_join or mp_join) give back their extra_subflows slot; then, if
     work is still pending, schedule SUBFLOW_ESTABLISHED so the PM tries the
@@ -103,7 +101,7 @@ def mptcp_pm_subflow_established(ops: Ops, conn: Conn) -> Conn:
     )
 
 
-def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Any) -> tuple[Conn, list[Any]]:
+def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Value) -> tuple[Conn, list[Value]]:
     """Put `sf` in the first free slot (when `when` holds); returns the
     connection and the one-hot slot it went to. No free slot is a scope
     overflow, flagged so a run can refuse to report on it."""
@@ -114,7 +112,7 @@ def add_subflow(ops: Ops, conn: Conn, sf: Subflow, when: Any) -> tuple[Conn, lis
     return conn._replace(sf=slots, overflow=ops.or_(conn.overflow, full)), placed
 
 
-def slot_index(ops: Ops, onehot: list[Any]) -> Any:
+def slot_index(ops: Ops, onehot: list[Value]) -> Value:
     """The index (u8) of a one-hot slot vector; NO_TWIN when none is set."""
     out = u8(ops, NO_TWIN)
     for i, hit in reversed(list(enumerate(onehot))):
@@ -122,7 +120,7 @@ def slot_index(ops: Ops, onehot: list[Any]) -> Any:
     return out
 
 
-def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Any]) -> tuple[Conn, list[Any]]:
+def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Value]) -> tuple[Conn, list[Value]]:
     """`mptcp_close_ssk` on every matching live subflow, in slot order, each
     followed by `mptcp_pm_subflow_check_next`. Returns the connection and,
     per slot, whether an active join (`request_join`) was closed there."""
@@ -138,7 +136,7 @@ def close_subflows(ops: Ops, conn: Conn, ns: Netns, match: list[Any]) -> tuple[C
     return conn, closed_join
 
 
-def replace_slot(slots: tuple, i: int, new: Any) -> tuple:
+def replace_slot(slots: tuple, i: int, new: Value) -> tuple:
     return (*slots[:i], new, *slots[i + 1 :])
 
 
@@ -146,15 +144,15 @@ def __mptcp_subflow_connect(
     k: Ctx,
     conn: Conn,
     ns: Netns,
-    when: Any,
-    local_addr: Any,
-    local_id: Any,
-    remote_addr: Any,
-    remote_id: Any,
-    remote_port: Any,
-    backup: Any,
-    any_local: Any = False,
-) -> tuple[Conn, Any]:
+    when: Value,
+    local_addr: Value,
+    local_id: Value,
+    remote_addr: Value,
+    remote_id: Value,
+    remote_port: Value,
+    backup: Value,
+    any_local: Value = False,
+) -> tuple[Conn, Value]:
     """`__mptcp_subflow_connect` (subflow.c) for one (local, remote) pair,
     when `when`.
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import z3
 
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
+from pmcheck.model.backend import Value
 from pmcheck.model.inputs import INPUT_WIDTHS, NO_ADDR, NO_EVENT, NO_LIMITS, Outcome
 from pmcheck.model.rules import RULES, Ctx, Inputs
 from pmcheck.model.state import BOOL, State, bind, fresh, initial_state, leaves, rebuild
@@ -123,5 +123,5 @@ def _as_bv(term: z3.ExprRef, width: int) -> z3.BitVecRef:
     return term
 
 
-def _as_term(ops: Z3Ops, v: Any, width: int) -> Any:
+def _as_term(ops: Z3Ops, v: Value, width: int) -> Value:
     return v if isinstance(v, z3.ExprRef) else ops.const(int(v), width)

@@ -13,9 +13,8 @@ the link of its destination's subnet, else through link 1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 
 V6_KEY_BASE = 128  # address keys >= this are IPv6-only addresses
 
@@ -53,24 +52,24 @@ class Topology:
         )
 
 
-def is_v4(ops: Ops, key: Any) -> Any:
+def is_v4(ops: Ops, key: Value) -> Value:
     """IPv4 or v4-mapped: `mptcp_pm_addr_families_match`'s notion of v4."""
     return ops.ult(key, ops.const(V6_KEY_BASE, 8))
 
 
-def is_in(ops: Ops, key: Any, keys: frozenset[int]) -> Any:
+def is_in(ops: Ops, key: Value, keys: frozenset[int]) -> Value:
     return ops.or_(*(ops.eq(key, ops.const(k, 8)) for k in sorted(keys)))
 
 
-def host_has(ops: Ops, topo: Topology, key: Any) -> Any:
+def host_has(ops: Ops, topo: Topology, key: Value) -> Value:
     return is_in(ops, key, topo.host_addrs)
 
 
-def peer_has(ops: Ops, topo: Topology, key: Any) -> Any:
+def peer_has(ops: Ops, topo: Topology, key: Value) -> Value:
     return is_in(ops, key, topo.peer_addrs)
 
 
-def route_source(ops: Ops, topo: Topology, remote: Any) -> Any:
+def route_source(ops: Ops, topo: Topology, remote: Value) -> Value:
     """The source address routing picks toward `remote` (an ADDR_ANY local)."""
     result = ops.ite(
         is_v4(ops, remote), ops.const(topo.default_src_v4, 8), ops.const(topo.default_src_v6, 8)

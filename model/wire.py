@@ -27,9 +27,8 @@ endpoint the receiver may create is its own state).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from pmcheck.model.backend import Ops, select
+from pmcheck.model.backend import Ops, Value, select
 from pmcheck.model.constants import FLAG_SIGNAL
 from pmcheck.model.inputs import Outcome
 from pmcheck.model.local_ids import set_conn
@@ -52,7 +51,7 @@ from pmcheck.model.subflows import slot_index, u8
 WIRE = ("conns", "peer", "netns")
 
 
-def onehot(ops: Ops, slot: Any, n: int) -> list[Any]:
+def onehot(ops: Ops, slot: Value, n: int) -> list[Value]:
     return [ops.eq(slot, u8(ops, i)) for i in range(n)]
 
 
@@ -63,7 +62,7 @@ def other_conn(st: State, ci: int) -> Conn:
 # --- what is in flight ---------------------------------------------------------------
 
 
-def add_addr_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
+def add_addr_in_flight(ops: Ops, st: State, ci: int, i: int) -> Value:
     """The host's announcement i is on its way, and the peer can take it: it
     has a subflow it can arrive on, and no ADD_ADDR waiting in its worker
     (the kernel drops one then, and the sender's timer retransmits it)."""
@@ -76,7 +75,7 @@ def add_addr_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
     )  # fmt: skip
 
 
-def echo_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
+def echo_in_flight(ops: Ops, st: State, ci: int, i: int) -> Value:
     """The peer's echo of the host's announcement i is on its way back."""
     c, theirs, a = st.conns[ci], other_conn(st, ci), st.conns[ci].anno[i]
     if not ops.symbolic and not (c.used and a.used and a.echo_pending and a.delivered):
@@ -88,7 +87,7 @@ def echo_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
     return ops.and_(c.used, a.used, a.echo_pending, a.delivered, ops.not_(holding))
 
 
-def twin_alive(ops: Ops, st: State, ci: int, i: int) -> Any:
+def twin_alive(ops: Ops, st: State, ci: int, i: int) -> Value:
     """The other host still has the subflow paired with the host's slot i."""
     s = st.conns[ci].sf[i]
     return ops.or_(
@@ -99,7 +98,7 @@ def twin_alive(ops: Ops, st: State, ci: int, i: int) -> Any:
     )
 
 
-def orphaned(ops: Ops, st: State, ci: int, i: int) -> Any:
+def orphaned(ops: Ops, st: State, ci: int, i: int) -> Value:
     """The host's subflow i lost its other end and has not heard yet: the
     FIN/RST is on its way."""
     c, s = st.conns[ci], st.conns[ci].sf[i]
@@ -114,22 +113,22 @@ def orphaned(ops: Ops, st: State, ci: int, i: int) -> Any:
     )  # fmt: skip
 
 
-def prio_in_flight(ops: Ops, st: State, ci: int, i: int) -> Any:
+def prio_in_flight(ops: Ops, st: State, ci: int, i: int) -> Value:
     c, s = st.conns[ci], st.conns[ci].sf[i]
     return ops.and_(c.used, s.used, s.prio_tx)
 
 
-def rm_in_flight(ops: Ops, st: State, ci: int) -> Any:
+def rm_in_flight(ops: Ops, st: State, ci: int) -> Value:
     c = st.conns[ci]
     return ops.and_(c.used, ops.ne(c.rm_tx, ops.const(0, 256)))
 
 
-def accept_due(ops: Ops, st: State, ci: int) -> Any:
+def accept_due(ops: Ops, st: State, ci: int) -> Value:
     c = st.conns[ci]
     return ops.and_(c.used, ops.not_(c.attached))
 
 
-def establishment_due(ops: Ops, st: State, ci: int) -> Any:
+def establishment_due(ops: Ops, st: State, ci: int) -> Value:
     c = st.conns[ci]
     return ops.and_(c.used, ops.not_(c.already_established))
 
@@ -137,7 +136,7 @@ def establishment_due(ops: Ops, st: State, ci: int) -> Any:
 # --- deliveries, each written for the host as sender -------------------------------------
 
 
-def listening(ops: Ops, conn: Conn, ns: Netns, addr: Any, port: Any) -> Any:
+def listening(ops: Ops, conn: Conn, ns: Netns, addr: Value, port: Value) -> Value:
     """Does a listener on this host take a join SYN to addr:port for this
     connection? The server's own listener (its port, any address); else a
     signal endpoint's listener (`mptcp_pm_nl_create_listen_socket`), which
@@ -159,7 +158,7 @@ def listening(ops: Ops, conn: Conn, ns: Netns, addr: Any, port: Any) -> Any:
     return ops.or_(own, ops.and_(nonzero, endpoint, announced))
 
 
-def deliver_add_addr(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
+def deliver_add_addr(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's ADD_ADDR in announcement `slot` reaches the peer. It is a
     packet from the host, so a client peer not yet fully established becomes
     so first (`check_fully_established` runs before the options); then the
@@ -183,7 +182,7 @@ def deliver_add_addr(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]
     return ops.ite(hit, mirror(theirs), st), hit
 
 
-def deliver_echo(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
+def deliver_echo(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The peer's echo of the host's announcement `slot` arrives:
     `mptcp_pm_add_addr_echoed` on the host."""
     ops = k.ops
@@ -193,7 +192,7 @@ def deliver_echo(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     return mptcp_pm_add_addr_echoed(k, st, ci, hits), ops.or_(*hits)
 
 
-def deliver_join(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
+def deliver_join(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's MP_JOIN SYN in subflow `slot` reaches the peer and is
     answered: the peer's `subflow_check_req` (join id = our local id, B bit
     = our request_bkup) decides; accepted, the host's
@@ -223,7 +222,7 @@ def deliver_join(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     return ops.ite(hit, done, st), hit
 
 
-def deliver_rm_addr(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
+def deliver_rm_addr(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The host's RM_ADDR reaches the peer: `mptcp_pm_rm_addr_received`
     with its id list (dropped if one is already waiting there)."""
     ops = k.ops
@@ -234,7 +233,7 @@ def deliver_rm_addr(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]
     return ops.ite(due, mirror(theirs), st), due
 
 
-def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
+def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's MP_PRIO on subflow `slot` reaches the peer:
     `mptcp_pm_mp_prio_received` sets that subflow's `backup` (the host's B
     bit as the peer sees it)."""
@@ -264,7 +263,7 @@ def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     return ops.ite(hit, mirror(theirs), st), hit
 
 
-def deliver_close(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
+def deliver_close(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The FIN/RST for the host's subflow `slot` arrives (its other end is
     gone): the subflow goes to CLOSE_WAIT (`subflow_sched_work_if_closed`)
     and the msk worker will reap it (`__mptcp_close_subflow`), after its PM
@@ -280,7 +279,7 @@ def deliver_close(k: Ctx, st: State, ci: int, slot: Any) -> tuple[State, Any]:
     return set_conn(st, ci, c._replace(sf=sf)), ops.or_(*hits)
 
 
-def deliver_established(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
+def deliver_established(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The other host's first packet after the handshake reaches the host, a
     client: `check_fully_established` -> `mptcp_pm_fully_established`."""
     ops = k.ops
@@ -289,7 +288,7 @@ def deliver_established(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, 
     return set_conn(st, ci, ops.ite(due, mptcp_pm_fully_established(ops, c), c)), due
 
 
-def deliver_accept(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
+def deliver_accept(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The server application accept()s the connection (`mptcp_stream_accept`,
     `mptcp_sock_graft` on each subflow): the msk gets its socket, and from then on its
     PM can create subflows."""
@@ -301,7 +300,7 @@ def deliver_accept(k: Ctx, st: State, ci: int, _slot: Any) -> tuple[State, Any]:
 
 # --- the rules ---------------------------------------------------------------------------
 
-DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Any], tuple[State, Any]]]] = {
+DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Value], tuple[State, Value]]]] = {
     "wire established": ("check_fully_established", deliver_established),
     "wire add_addr": ("mptcp_pm_add_addr_received", deliver_add_addr),
     "wire echo": ("mptcp_pm_add_addr_echoed", deliver_echo),
@@ -314,7 +313,7 @@ DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Any], tuple[State, A
 
 
 def _register(
-    name: str, kernel: str, fn: Callable[[Ctx, State, int, Any], tuple[State, Any]]
+    name: str, kernel: str, fn: Callable[[Ctx, State, int, Value], tuple[State, Value]]
 ) -> None:
     def wire_rule(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
         st, applied = for_conn(k, st, inp, lambda k, st, ci: fn(k, st, ci, inp.event.slot))

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.state import State
 from pmcheck.model.versions import KernelVersion
 
-Predicate = Callable[[Ops, State], Any]
+Predicate = Callable[[Ops, State], Value]
 
 PROVED = "PROVED"
 VIOLATED = "VIOLATED"
@@ -65,7 +64,7 @@ def register(prop: Property) -> Property:
     return prop
 
 
-def count(ops: Ops, conds: list[Any]) -> Any:
+def count(ops: Ops, conds: list[Value]) -> Value:
     """Number of true conditions, as a u8."""
     total = ops.const(0, 8)
     for c in conds:

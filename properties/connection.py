@@ -10,9 +10,7 @@ the notes' confirmed violations.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, Conn, State, Subflow
 from pmcheck.model.topology import is_v4
@@ -23,38 +21,38 @@ ALL = {v: VIOLATED for v in KernelVersion}
 BOUNDED_ALL = {v: BOUNDED for v in KernelVersion}
 
 
-def _u8(ops: Ops, v: int) -> Any:
+def _u8(ops: Ops, v: int) -> Value:
     return ops.const(v, 8)
 
 
-def _per_conn(fn: Any) -> Any:
+def _per_conn(fn: Value) -> Value:
     """holds(ops, st) = for every open connection, fn(ops, st, conn)."""
 
-    def holds(ops: Ops, st: State) -> Any:
+    def holds(ops: Ops, st: State) -> Value:
         return ops.and_(*(ops.or_(ops.not_(c.used), fn(ops, st, c)) for c in st.conns))
 
     return holds
 
 
-def _some_conn(fn: Any) -> Any:
-    def premise(ops: Ops, st: State) -> Any:
+def _some_conn(fn: Value) -> Value:
+    def premise(ops: Ops, st: State) -> Value:
         return ops.or_(*(ops.and_(c.used, fn(ops, st, c)) for c in st.conns))
 
     return premise
 
 
-def _active(ops: Ops, s: Subflow) -> Any:
+def _active(ops: Ops, s: Subflow) -> Value:
     return ops.and_(s.used, ops.eq(s.kind, ops.const(SUBFLOW_KIND_ACTIVE, 2)))
 
 
-def _fullmesh_anywhere(ops: Ops, st: State) -> Any:
+def _fullmesh_anywhere(ops: Ops, st: State) -> Value:
     return ops.or_(*(ops.and_(e.used, ops.has(e.flags, FLAG_FULLMESH)) for e in st.netns.endp))
 
 
 # --- M1 ----------------------------------------------------------------------
 
 
-def m1(ops: Ops, st: State, c: Conn) -> Any:
+def m1(ops: Ops, st: State, c: Conn) -> Value:
     used = [
         ops.and_(
             e.used,
@@ -87,7 +85,7 @@ M1 = register(
 # --- M2 ----------------------------------------------------------------------
 
 
-def m2(ops: Ops, st: State, c: Conn) -> Any:
+def m2(ops: Ops, st: State, c: Conn) -> Value:
     ns = st.netns
     announced = count(ops, [a.used for a in c.anno])
     return ops.and_(
@@ -149,7 +147,7 @@ M4 = register(
 )
 
 
-def m5(ops: Ops, st: State, c: Conn) -> Any:
+def m5(ops: Ops, st: State, c: Conn) -> Value:
     ns = st.netns
     return ops.or_(
         ops.not_(c.accept_addr),
@@ -180,7 +178,7 @@ M5 = register(
 # --- M6 / M7: the MPC endpoint and local id 0 ---------------------------------
 
 
-def m6(ops: Ops, st: State, c: Conn) -> Any:
+def m6(ops: Ops, st: State, c: Conn) -> Value:
     named = ops.or_(
         *(
             ops.and_(e.used, ops.eq(e.id, c.mpc_endpoint_id), ops.eq(e.addr, c.local_addr))
@@ -206,7 +204,7 @@ M6 = register(
 )
 
 
-def m7(ops: Ops, st: State, c: Conn) -> Any:
+def m7(ops: Ops, st: State, c: Conn) -> Value:
     return ops.and_(
         *(
             ops.or_(
@@ -237,7 +235,7 @@ M7 = register(
 # --- M8 and the laminar properties --------------------------------------------
 
 
-def m8(ops: Ops, st: State, c: Conn) -> Any:
+def m8(ops: Ops, st: State, c: Conn) -> Value:
     per = []
     for e in st.netns.endp:
         lam = ops.and_(e.used, ops.has(e.flags, FLAG_LAMINAR))
@@ -276,7 +274,7 @@ M8 = register(
 )
 
 
-def families(ops: Ops, st: State, c: Conn) -> Any:
+def families(ops: Ops, st: State, c: Conn) -> Value:
     return ops.and_(
         *(
             ops.or_(ops.not_(s.used), ops.eq(is_v4(ops, s.local_addr), is_v4(ops, s.remote_addr)))
@@ -303,7 +301,7 @@ L1 = register(
 # --- M9, backup, WARN ---------------------------------------------------------
 
 
-def m9(ops: Ops, st: State, c: Conn) -> Any:
+def m9(ops: Ops, st: State, c: Conn) -> Value:
     return ops.and_(
         *(
             ops.not_(
@@ -337,7 +335,7 @@ M9 = register(
 )
 
 
-def backup_reflected(ops: Ops, st: State, c: Conn) -> Any:
+def backup_reflected(ops: Ops, st: State, c: Conn) -> Value:
     per = []
     for s in c.sf:
         for e in st.netns.endp:

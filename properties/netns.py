@@ -4,9 +4,8 @@ endpoint table of `struct pm_nl_pernet` (pm_kernel.c)."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.constants import (
     FLAG_BACKUP,
     FLAG_FULLMESH,
@@ -22,11 +21,11 @@ from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import PROVED, VIOLATED, Property, count, register
 
 
-def _u8(ops: Ops, v: int) -> Any:
+def _u8(ops: Ops, v: int) -> Value:
     return ops.const(v, 8)
 
 
-def p1(ops: Ops, st: State) -> Any:
+def p1(ops: Ops, st: State) -> Value:
     ns = st.netns
     used = [e.used for e in ns.endp]
     compact = ops.and_(*(ops.or_(ops.not_(b), a) for a, b in itertools.pairwise(used)))
@@ -50,7 +49,7 @@ P1 = register(
 )
 
 
-def p2(ops: Ops, st: State) -> Any:
+def p2(ops: Ops, st: State) -> Value:
     ns = st.netns
     bitmap = ops.const(0, 256)
     for e in ns.endp:
@@ -85,7 +84,7 @@ P2 = register(
 )
 
 
-def p3(ops: Ops, st: State) -> Any:
+def p3(ops: Ops, st: State) -> Value:
     ns = st.netns
     return ops.and_(
         *(
@@ -121,13 +120,13 @@ P3 = register(
 )
 
 
-def _counter_ok(ops: Ops, counter: Any, st: State, flag: int) -> Any:
+def _counter_ok(ops: Ops, counter: Value, st: State, flag: int) -> Value:
     return ops.eq(
         counter, count(ops, [ops.and_(e.used, ops.has(e.flags, flag)) for e in st.netns.endp])
     )
 
 
-def p4(ops: Ops, st: State) -> Any:
+def p4(ops: Ops, st: State) -> Value:
     ns = st.netns
     return ops.and_(
         _counter_ok(ops, ns.endp_signal_max, st, FLAG_SIGNAL),
@@ -149,7 +148,7 @@ P4 = register(
 )
 
 
-def p4_fullmesh(ops: Ops, st: State) -> Any:
+def p4_fullmesh(ops: Ops, st: State) -> Value:
     return _counter_ok(ops, st.netns.endp_fullmesh_max, st, FLAG_FULLMESH)
 
 
@@ -168,7 +167,7 @@ P4F = register(
 )
 
 
-def p5(ops: Ops, st: State) -> Any:
+def p5(ops: Ops, st: State) -> Value:
     ns = st.netns
     zero16 = ops.const(0, 16)
     per = []
@@ -216,7 +215,7 @@ P5 = register(
 )
 
 
-def p6(ops: Ops, st: State) -> Any:
+def p6(ops: Ops, st: State) -> Value:
     ns = st.netns
     top = _u8(ops, MPTCP_PM_ADDR_MAX)
     return ops.and_(
@@ -238,7 +237,7 @@ P6 = register(
 )
 
 
-def p7(ops: Ops, st: State) -> Any:
+def p7(ops: Ops, st: State) -> Value:
     allowed = _u8(ops, FLAG_IMPLICIT | FLAG_BACKUP)
     return ops.and_(
         *(

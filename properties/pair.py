@@ -8,9 +8,7 @@ in flight is exactly a moment where the two sides disagree.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pmcheck.model.backend import Ops
+from pmcheck.model.backend import Ops, Value
 from pmcheck.model.environment import quiescent
 from pmcheck.model.state import (
     NO_TWIN,
@@ -24,18 +22,18 @@ from pmcheck.model.state import (
 )
 from pmcheck.model.subflows import kind, u8
 from pmcheck.model.versions import KernelVersion
-from pmcheck.properties.base import PROVED, VIOLATED, Property, register
+from pmcheck.properties.base import PROVED, VIOLATED, Predicate, Property, register
 
 
-def _settled(ops: Ops, st: State) -> Any:
+def _settled(ops: Ops, st: State) -> Value:
     return quiescent(ops, st, None)
 
 
-def _joins(ops: Ops, c: Conn) -> Any:
+def _joins(ops: Ops, c: Conn) -> Value:
     return ops.or_(*(ops.and_(s.used, s.established, ops.ne(s.kind, kind(ops, 0))) for s in c.sf))
 
 
-def _mirrored_kind(ops: Ops, a: Subflow, b: Subflow) -> Any:
+def _mirrored_kind(ops: Ops, a: Subflow, b: Subflow) -> Value:
     """b is a's other end: MPC with MPC, an active join with a passive one."""
     mpc, act, pas = (kind(ops, k) for k in (SUBFLOW_KIND_MPC, SUBFLOW_KIND_ACTIVE,
                                             SUBFLOW_KIND_PASSIVE))  # fmt: skip
@@ -46,7 +44,7 @@ def _mirrored_kind(ops: Ops, a: Subflow, b: Subflow) -> Any:
     )
 
 
-def _other_end(ops: Ops, st: State, ci: int, i: int, check: Any) -> Any:
+def _other_end(ops: Ops, st: State, ci: int, i: int, check: Value) -> Value:
     """Some subflow of the other host is the other end of host subflow i
     (they name each other as twins) and `check(a, b)` holds for the pair."""
     a = st.conns[ci].sf[i]
@@ -59,10 +57,10 @@ def _other_end(ops: Ops, st: State, ci: int, i: int, check: Any) -> Any:
     )
 
 
-def _both_sides(fn: Any) -> Any:
+def _both_sides(fn: Predicate) -> Predicate:
     """holds(ops, st) = fn on the host's view and on the peer's."""
 
-    def holds(ops: Ops, st: State) -> Any:
+    def holds(ops: Ops, st: State) -> Value:
         return ops.and_(fn(ops, st), fn(ops, mirror(st)))
 
     return holds
@@ -71,13 +69,13 @@ def _both_sides(fn: Any) -> Any:
 # --- X2: joins accepted -------------------------------------------------------
 
 
-def joins_accepted(ops: Ops, st: State) -> Any:
+def joins_accepted(ops: Ops, st: State) -> Value:
     """Every established subflow is paired with its other end (the MPC pair
     at connect, a join when the other host accepted it), and a pair that
     still names each other is a mirror image. (Once settled no pair is
     broken: a FIN/RST on its way is pending environment work.)"""
 
-    def mirrored(a: Subflow, b: Subflow) -> Any:
+    def mirrored(a: Subflow, b: Subflow) -> Value:
         return ops.and_(
             b.established,
             _mirrored_kind(ops, a, b),
@@ -85,7 +83,7 @@ def joins_accepted(ops: Ops, st: State) -> Any:
             ops.eq(a.remote_addr, b.local_addr),
         )
 
-    def linked_but_not_mirrored(a: Subflow, b: Subflow) -> Any:
+    def linked_but_not_mirrored(a: Subflow, b: Subflow) -> Value:
         return ops.not_(mirrored(a, b))
 
     per = []
@@ -120,7 +118,7 @@ X2 = register(
 # --- X3: announcements cover what was accepted ---------------------------------
 
 
-def signaled_covers_accepted(ops: Ops, st: State) -> Any:
+def signaled_covers_accepted(ops: Ops, st: State) -> Value:
     per = [
         ops.or_(ops.not_(c.used), ops.ule(c.add_addr_accepted, theirs.add_addr_signaled))
         for c, theirs in zip(st.conns, st.peer[0].conns, strict=True)
@@ -151,11 +149,11 @@ X3 = register(
 # --- X4: ids agree ---------------------------------------------------------------
 
 
-def ids_agree(ops: Ops, st: State) -> Any:
-    def same_ids(a: Subflow, b: Subflow) -> Any:
+def ids_agree(ops: Ops, st: State) -> Value:
+    def same_ids(a: Subflow, b: Subflow) -> Value:
         return ops.and_(ops.eq(a.local_id, b.remote_id), ops.eq(a.remote_id, b.local_id))
 
-    def mismatched(a: Subflow, b: Subflow) -> Any:
+    def mismatched(a: Subflow, b: Subflow) -> Value:
         return ops.not_(same_ids(a, b))
 
     return ops.and_(

@@ -420,3 +420,22 @@ def test_every_gallery_file_names_its_generator() -> None:
             assert json.loads(text)["#meta"]["generated_by"] == gallery.GENERATOR, path.name
         else:
             assert gallery.GENERATOR in head, path.name
+
+
+def test_id_sets_read_as_ranges() -> None:
+    """A fresh connection's id_avail is all 256 ids: one range, not 256
+    numbers broken across lines."""
+    from pmcheck.counterexamples.names import field_text, id_set_text
+
+    assert id_set_text(0) == "{}"
+    assert id_set_text((1 << 256) - 1) == "{0-255}"
+    assert id_set_text(((1 << 256) - 1) & ~2) == "{0,2-255}"
+    assert id_set_text(0b1011) == "{0,1,3}"
+    assert field_text("id_avail", (1 << 256) - 1) == "{0-255}"
+
+
+def test_hidden_fields_are_folded() -> None:
+    from pmcheck.counterexamples.names import field_groups
+
+    paths = ("conn1.sf[0].kind", "conn1.sf[1].kind", "conn1.sf[0].twin", "conn1.used")
+    assert field_groups(paths) == ["conn1.sf[*].{kind, twin}", "conn1.used"]
