@@ -211,7 +211,7 @@ def replay_kernel(trace: Trace) -> Report:
         )
         lines += [f"  {c.describe()}" for c in last.conns]
     hidden = trace.violation.hidden
-    visible = _visible_conjunct_fields(trace)
+    visible = visible_conjunct_fields(trace)
     same_version = live_version is version
     as_scenario = violates_in_default_order(trace)
     confirmed = mismatch is None and (same_version or bool(visible)) and as_scenario
@@ -259,7 +259,7 @@ def violates_in_default_order(trace: Trace) -> bool:
     return first_violation(_property(trace.property.name), run.states) is not None
 
 
-def _visible_conjunct_fields(trace: Trace) -> list[str]:
+def visible_conjunct_fields(trace: Trace) -> list[str]:
     """Observable fields the failing conjuncts name, e.g. endp[0].id."""
     from pmcheck.counterexamples.build import observable
 

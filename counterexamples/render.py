@@ -8,18 +8,17 @@ re-derives anything: each formats fields of the `Trace` it is given.
 - `md`: Markdown (GitHub comments, CI step summaries).
 - `json`: ITF (Apalache ADR-015) with the whole object in `#meta.pmcheck`.
 - `scenario`: pmcheck's scenario language (`pmcheck simulate/diff FILE`).
-- `sh`: a standalone script with `ip netns` and `ip mptcp` lines.
+- `sh`: the standalone reproducer (bash, iproute2, python3; no pmcheck).
 """
 
 from __future__ import annotations
 
-import shlex
 import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
 
 from pmcheck.counterexamples.names import field_groups
-from pmcheck.counterexamples.trace import Trace, TraceStep, dumps
+from pmcheck.counterexamples.trace import Trace, dumps
 
 WIDTH = 72
 CELL = 30  # widest table cell before it wraps
@@ -295,142 +294,12 @@ def render_scenario(trace: Trace) -> str:
 
 # --- shell script ---------------------------------------------------------------
 
-RAW_HELPER = r"""# Raw generic netlink for what `ip mptcp` will not send (python3, stdlib).
-pmck_raw() {  # pmck_raw add|del FAMILY ADDR PORT ID FLAGS
-	ip netns exec "$NS" python3 - "$@" <<'PY'
-import socket, struct, sys, errno
-op, fam, addr, port, ident, flags = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
-    int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-def nla(t, data):
-    n = 4 + len(data)
-    return struct.pack("=HH", n, t) + data + b"\0" * (-n % 4)
-def talk(s, family, cmd, attrs, flags):
-    genl = struct.pack("=BBH", cmd, 1, 0) + attrs
-    s.send(struct.pack("=IHHII", 16 + len(genl), family, flags, 1, 0) + genl)
-    return s.recv(65536)
-s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
-s.bind((0, 0))
-r = talk(s, 0x10, 3, nla(2, b"mptcp_pm\0"), 1)  # CTRL_CMD_GETFAMILY
-off, family = 20, None
-while off + 4 <= len(r):
-    n, t = struct.unpack_from("=HH", r, off)
-    if t == 1:  # CTRL_ATTR_FAMILY_ID
-        family = struct.unpack_from("=H", r, off + 4)[0]
-    off += (n + 3) & ~3
-if family is None:
-    sys.exit("mptcp_pm generic netlink family not found (no MPTCP?)")
-a = nla(2, struct.pack("B", ident))  # MPTCP_PM_ADDR_ATTR_ID, even 0
-if fam:
-    a = nla(1, struct.pack("=H", fam)) + a
-    a += nla(3, socket.inet_pton(socket.AF_INET, addr)) if fam == 2 else \
-        nla(4, socket.inet_pton(socket.AF_INET6, addr))
-if port:
-    a += nla(5, struct.pack("=H", port))
-if flags:
-    a += nla(6, struct.pack("=I", flags))
-cmd = {"add": 1, "del": 2}[op]  # MPTCP_PM_CMD_ADD_ADDR / _DEL_ADDR
-r = talk(s, family, cmd, nla(1 | 0x8000, a), 1 | 4)  # REQUEST | ACK
-err = -struct.unpack_from("=i", r, 16)[0] if struct.unpack_from("=H", r, 4)[0] == 2 else 0
-print("ok" if err == 0 else "-" + errno.errorcode.get(err, str(err)))
-PY
-}
-"""
-
-
-def _sh_words(line: str) -> list[str]:
-    """An `ip mptcp ...` scenario line as argv (its comment dropped)."""
-    return shlex.split(line.split("#", 1)[0])
-
-
-def _raw_call(s: TraceStep) -> str:
-    a = s.inputs["addr"]
-    op = "add" if s.rule == "endpoint add" else "del"
-    words = _sh_words(s.line)
-    addr = next((w for w in words if ":" in w or w.count(".") == 3), "") if a["family"] else ""
-    return (
-        f"pmck_raw {op} {a['family']} {shlex.quote(addr or '-')} {a['port']} {a['id']} {a['flags']}"
-    )
-
-
-def _addresses(trace: Trace) -> list[str]:
-    """Local addresses the script assigns (port endpoints must bind)."""
-    found = []
-    for s in trace.user_steps:
-        for w in _sh_words(s.line) if s.line.startswith("ip ") else []:
-            if ":" in w or w.count(".") == 3:
-                found.append(w[len("::ffff:") :] if w.startswith("::ffff:") else w)
-    return list(dict.fromkeys(found))
-
 
 def render_sh(trace: Trace) -> str:
-    t = trace
-    out = [
-        "#!/bin/bash",
-        f"# pmcheck {t.pmcheck_version} counterexample: {t.property.name} {t.verdict} "
-        f"on Linux {t.kernel} (model)",
-    ]
-    out += _wrap(t.property.statement, first="# ", indent="#   ")
-    out += _wrap(
-        "Runs the trace's commands in a fresh network namespace of its own "
-        "(deleted on exit) and prints what the kernel answers next to what the "
-        "model predicts for Linux " + t.kernel + ". Needs root, MPTCP, and an "
-        "iproute2 that knows every flag used; python3 only for raw-netlink "
-        "steps.",
-        first="# ",
-        indent="#   ",
-    )
-    events = [s for s in t.user_steps if not s.line.startswith("ip ")]
-    if events:
-        out += _wrap(
-            f"{len(events)} step(s) are connection or peer events; they need "
-            f"pmcheck's two-namespace testbed (`pmcheck kernel {t.name}.scn`) "
-            "and appear here as comments.",
-            first="# ",
-            indent="#   ",
-        )
-    out += [
-        "set -u",
-        'if [ "$(id -u)" != 0 ]; then echo "run as root" >&2; exit 1; fi',
-        'NS="pmck-cx-$$-$(date +%s)"',
-        'cleanup() { ip netns delete "$NS" 2>/dev/null; }',
-        "trap cleanup EXIT",
-        "trap 'exit 130' INT TERM",
-        'ip netns add "$NS" || exit 1',
-        'ip -n "$NS" link set lo up',
-        "# Local addresses, so endpoints with a port can bind their listener.",
-        'ip -n "$NS" link add pmck0 type dummy 2>/dev/null ||',
-        '\tip -n "$NS" link add pmck0 type ifb || exit 1',
-        'ip -n "$NS" link set pmck0 up',
-    ]
-    for addr in _addresses(t):
-        plen = "128 nodad" if ":" in addr else "32"
-        out.append(f'ip -n "$NS" addr add {addr}/{plen} dev pmck0')
-    if any(s.raw_netlink for s in t.steps):
-        out += ["", *RAW_HELPER.rstrip("\n").split("\n")]
-    out += ["", 'step() { printf \'\\n%s\\n  model:  %s\\n  kernel: \' "$1" "$2"; }', ""]
-    for s in t.steps:
-        if s.environment:
-            out.append(f"# step {s.index}: {s.line.lstrip('# ')}")
-            continue
-        desc = shlex.quote(f"step {s.index}: {s.line}")
-        out.append(f"step {desc} {shlex.quote(s.result)}")
-        if s.raw_netlink:
-            out.append(_raw_call(s))
-        elif s.line.startswith("ip "):
-            words = _sh_words(s.line)
-            cmd = " ".join(shlex.quote(w) for w in words[1:])
-            out.append(f'ip -n "$NS" {cmd} && echo ok')
-        else:
-            out.append(f"echo 'not run: needs the testbed'  # {s.line}")
-    out += ["", "echo", f'echo "after the last step, the model predicts for Linux {t.kernel}:"']
-    for o in t.violation.observable:
-        out.append(f"echo {shlex.quote('  ' + ascii_only(o))}")
-    out += [
-        'echo "and this kernel ($(uname -r)) shows:"',
-        'ip -n "$NS" mptcp endpoint show',
-        'ip -n "$NS" mptcp limits show',
-    ]
-    return "\n".join(out) + "\n"
+    """The standalone reproducer (pmcheck.counterexamples.reproducer)."""
+    from pmcheck.counterexamples.reproducer import render_reproducer
+
+    return render_reproducer(trace)
 
 
 RENDERERS: dict[str, Callable[[Trace], str]] = {

@@ -124,16 +124,47 @@ def test_scenario_rendering_parses_to_the_user_steps(traces: list[Trace]) -> Non
 
 
 def test_shell_script_parses(traces: list[Trace], tmp_path: Path) -> None:
-    """`bash -n` only: the script is for users (it needs root and makes a
-    namespace); it is never run here."""
+    """`bash -n` here; the live tests run every gallery reproducer."""
     for t in traces:
         path = tmp_path / f"{t.name}.sh"
         path.write_text(render(t, "sh"))
         r = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         text = path.read_text()
-        assert "trap cleanup EXIT" in text and 'ip netns add "$NS"' in text
-        assert "ip netns delete" in text
+        assert "trap cleanup EXIT" in text and 'ip netns del "$H"' in text
+        assert "import pmcheck" not in text and "from pmcheck" not in text
+
+
+def test_reproducer_runtime_uses_the_standard_library_only() -> None:
+    """The text every reproducer embeds runs where pmcheck is not installed."""
+    import ast
+    import sys
+
+    from pmcheck.counterexamples.reproducer import runtime_text
+
+    nodes = list(ast.walk(ast.parse(runtime_text())))
+    names = {a.name.split(".")[0] for n in nodes if isinstance(n, ast.Import) for a in n.names}
+    names |= {(n.module or "").split(".")[0] for n in nodes if isinstance(n, ast.ImportFrom)}
+    assert names and names <= set(sys.stdlib_module_names), names - set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize(
+    "release", ["6.18.0", "6.18.10", "6.18.11", "6.18.44-fc-v1272", "6.19.2", "7.0.1", "6.12.9"]
+)
+def test_reproducer_reads_uname_as_pmcheck_does(release: str) -> None:
+    from pmcheck.counterexamples import repro_runtime
+
+    assert repro_runtime.model_version(release) == version_of_release(release).value
+
+
+def test_reproducer_exits_2_when_it_cannot_set_up(tmp_path: Path) -> None:
+    """No `ip`, no `id` on PATH: a setup failure (2), not a verdict."""
+    path = tmp_path / "M8.sh"
+    path.write_text(render(_trace("M8-laminar-used-once.6.18-stable"), "sh"))
+    r = subprocess.run(
+        ["/bin/bash", str(path)], capture_output=True, text=True, env={"PATH": str(tmp_path)}
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
 
 
 # --- email text ------------------------------------------------------------------------
@@ -210,6 +241,44 @@ def test_every_gallery_trace_replays_on_the_live_kernel(traces: list[Trace]) -> 
         else:
             scn = scenario_of(t)
             assert first_mismatch(run_model(scn, live), run_on_kernel(scn)) is None, t.name
+
+
+@pytest.mark.live
+def test_every_gallery_reproducer_runs_without_pmcheck(tmp_path: Path) -> None:
+    """Each checked-in `.sh` runs on this kernel in a clean environment
+    (python3 -I -S: no site-packages, so no pmcheck; no PYTHON* variables)
+    and exits as the model predicts for this kernel's version: 1 where the
+    kernel reproduces the trace, 0 where it differs or the trace needs a
+    delivery order the testbed does not produce. No namespace is left."""
+    require_live_kernel()
+    import os
+    import shutil
+    import sys
+
+    from pmcheck.counterexamples.reproducer import NS_PREFIX, predicted_exit
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n')
+    wrapper.chmod(0o755)
+    tools = {str(Path(shutil.which(t) or "/usr/sbin/" + t).parent) for t in ("ip", "sysctl")}
+    env = {"PATH": ":".join([str(bindir), *sorted(tools), "/usr/bin", "/bin"])}
+    probe = subprocess.run(["python3", "-c", "import pmcheck"], env=env, capture_output=True)
+    assert probe.returncode != 0, "pmcheck must not be importable in the clean environment"
+    release = os.uname().release
+    failures = []
+    for path in sorted(gallery.GALLERY.glob("*.sh")):
+        t = load(str(path.with_suffix(".json")))
+        r = subprocess.run(
+            ["bash", str(path)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        want = predicted_exit(t, release)
+        if r.returncode != want:
+            failures.append((t.name, r.returncode, want, r.stdout[-1500:], r.stderr[-500:]))
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert NS_PREFIX not in left
+    assert not failures, failures
 
 
 # --- minimization ----------------------------------------------------------------------
