@@ -42,6 +42,7 @@ from pmcheck.counterexamples.trace import (
     TraceStep,
     Violation,
 )
+from pmcheck.model.backend import Note, recording
 from pmcheck.model.constants import EXTACK
 from pmcheck.model.inputs import Outcome
 from pmcheck.model.rules import RULES
@@ -247,6 +248,12 @@ def _line(step: RuleStep, pending: tuple[str, Any] | None) -> str:
     return f"# environment: {what}{conn}"
 
 
+def note_text(n: Note) -> str:
+    """A rule's note with its values spelled: addresses as text."""
+    fmt, values = n
+    return fmt.format(**{k: addr_text(v) if k.startswith("addr") else v for k, v in values.items()})
+
+
 def build_trace(
     steps: Sequence[RuleStep],
     scope: Scope,
@@ -271,6 +278,8 @@ def build_trace(
     _, conjuncts, reads = explain(prop, final, values)
     tsteps = []
     for i, (step, out) in enumerate(zip(steps, run.outcomes, strict=True), start=1):
+        with recording() as notes:
+            replayer.apply(run.states[i - 1], step)
         pending = replayer.pending(run.states[i - 1]) if is_environment(step) else None
         rule = RULES.get(step.rule)
         tsteps.append(
@@ -284,6 +293,7 @@ def build_trace(
                 raw_netlink=raw_reason(step),
                 result=result_text(step, out),
                 changes=diff(run.states[i - 1], run.states[i]),
+                why=tuple(note_text(n) for n in notes),
             )
         )
     init = replayer.template

@@ -47,7 +47,7 @@ def _n(k: int, what: str) -> str:
     return f"{k} {what}{'s' * (k != 1)}"
 
 
-def _property(name: str) -> Property:
+def property_named(name: str) -> Property:
     from pmcheck.properties import catalog
 
     props = catalog.all_properties()
@@ -74,7 +74,7 @@ def replay_model(trace: Trace) -> Report:
     """Replay on the concrete model: does the property fail after the last
     step (not before), as recorded? `exact` also needs the recorded states
     and failing conjuncts, which a model change may alter."""
-    prop = _property(trace.property.name)
+    prop = property_named(trace.property.name)
     try:
         scope = scope_from_data(trace.scope)
     except (KeyError, TypeError, ValueError) as e:
@@ -198,7 +198,7 @@ def replay_kernel(trace: Trace) -> Report:
                     else f"!= kernel at step {own.index + 1} too ({own.field})"
                 )
             )
-            prop = _property(trace.property.name)
+            prop = property_named(trace.property.name)
             lines.append(
                 f"{prop.name} on {live_version.value}: baseline {prop.expect(live_version)}"
             )
@@ -256,7 +256,7 @@ def violates_in_default_order(trace: Trace) -> bool:
     replayer = Replayer.for_scope(scope)
     user = [s for s in steps_of(trace) if not is_environment(s)]
     run = replayer.run(replayer.settle(user))
-    return first_violation(_property(trace.property.name), run.states) is not None
+    return first_violation(property_named(trace.property.name), run.states) is not None
 
 
 def visible_conjunct_fields(trace: Trace) -> list[str]:

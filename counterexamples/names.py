@@ -163,3 +163,67 @@ def split_record(name: str) -> tuple[str, str] | None:
     """`endp[1].flags` -> (`endp[1]`, `flags`); None for a scalar field."""
     m = RECORD_RE.match(name)
     return (m.group(1), m.group(2)) if m else None
+
+
+# --- kernel terms (the email rendering) ----------------------------------------------
+
+# Model field -> what pm_kernel.c / protocol.h call it.
+KERNEL_CONN = {
+    "local_addr_used": "msk->pm.local_addr_used",
+    "extra_subflows": "msk->pm.extra_subflows",
+    "add_addr_accepted": "msk->pm.add_addr_accepted",
+    "add_addr_signaled": "msk->pm.add_addr_signaled",
+    "accept_addr": "msk->pm.accept_addr",
+    "accept_subflow": "msk->pm.accept_subflow",
+    "id_avail": "msk->pm.id_avail_bitmap",
+    "mpc_endpoint_id": "msk->mpc_endpoint_id",
+    "warned": "WARN_ON_ONCE fired",
+    "pm_remote_addr": "msk->pm.remote.addr",
+    "pm_remote_id": "msk->pm.remote.id",
+}
+KERNEL_NETNS = {
+    "endp_signal_max": "pernet->endp_signal_max",
+    "endp_subflow_max": "pernet->endp_subflow_max",
+    "endp_laminar_max": "pernet->endp_laminar_max",
+    "endp_fullmesh_max": "pernet->endp_fullmesh_max",
+    "limit_add_addr_accepted": "pernet->limit_add_addr_accepted",
+    "limit_extra_subflows": "pernet->limit_extra_subflows",
+    "next_id": "pernet->next_id",
+    "id_bitmap": "pernet->id_bitmap",
+    "endpoints": "pernet->endpoints",
+}
+_CONN_FIELD = re.compile(r"\b(peer\[0\]\.)?conn(\d+)\.(\w+)\b")
+
+
+def kernel_name(name: str, conns: int = 1) -> str:
+    """`conn1.local_addr_used` -> `msk->pm.local_addr_used` (with `conn2:`
+    in front when a trace has several connections); netns fields as
+    `pernet->...`; list entries (`endp[0].id`, `conn1.sf[1]`) as they are."""
+
+    def conn(m: re.Match[str]) -> str:
+        field = KERNEL_CONN.get(m.group(3))
+        if field is None:
+            return m.group(0)
+        who = "peer " if m.group(1) else ""
+        return f"{who}conn{m.group(2)} {field}" if conns > 1 or who else field
+
+    text = _CONN_FIELD.sub(conn, name)
+    return re.sub(
+        r"(?<![\w.>])(" + "|".join(KERNEL_NETNS) + r")\b", lambda m: KERNEL_NETNS[m.group(1)], text
+    )
+
+
+_NOTE_REFS = (
+    (re.compile(r"\s*\([^()]*\bnotes'[^()]*\)"), ""),  # "(the notes' wording: ...)"
+    (re.compile(r";\s*notes\b[^;]*$"), ""),  # "; notes M8, F2": documents readers lack
+    (re.compile(r"\(F\d+:\s*"), "("),
+    (re.compile(r":\s*F\d+\)"), ")"),
+    (re.compile(r"\s*\(F\d+\)"), ""),
+)
+
+
+def without_note_refs(text: str) -> str:
+    """A property's citation without pointers into pmcheck's own notes."""
+    for pattern, repl in _NOTE_REFS:
+        text = pattern.sub(repl, text)
+    return text.strip()

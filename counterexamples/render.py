@@ -1,10 +1,10 @@
-"""Renderings of one counterexample object. None of them replays or
-re-derives anything: each formats fields of the `Trace` it is given.
+"""Renderings of one counterexample object. Each formats fields of the
+`Trace` it is given; only `sh` runs the model (its per-step predictions).
 
-- `text`: for email; pure ASCII, at most 72 columns, one row per step with
-  only the fields that changed (`.` = unchanged); header with property,
-  verdict, shortest length, kernel and pmcheck versions; the reproducer as
-  footer.
+- `text`: for an email reply; pure ASCII, at most 72 columns, short: per
+  step the kernel function's decisions (the rules' notes) and the changes
+  userspace sees or the violated condition reads, in kernel names; the
+  full detail stays in `md` and `json`.
 - `md`: Markdown (GitHub comments, CI step summaries).
 - `json`: ITF (Apalache ADR-015) with the whole object in `#meta.pmcheck`.
 - `scenario`: pmcheck's scenario language (`pmcheck simulate/diff FILE`).
@@ -13,15 +13,15 @@ re-derives anything: each formats fields of the `Trace` it is given.
 
 from __future__ import annotations
 
+import re
 import textwrap
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from pmcheck.counterexamples.names import field_groups
-from pmcheck.counterexamples.trace import Trace, dumps
+from pmcheck.counterexamples.names import field_groups, kernel_name, without_note_refs
+from pmcheck.counterexamples.trace import Change, Trace, TraceStep, dumps
 
 WIDTH = 72
-CELL = 30  # widest table cell before it wraps
 EXTENSIONS = {"text": "txt", "md": "md", "json": "json", "scenario": "scn", "sh": "sh"}
 
 
@@ -74,55 +74,6 @@ def _wrap(text: str, indent: str = "", first: str | None = None, width: int = WI
     ) or [lead.rstrip()]
 
 
-def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ", width: int = WIDTH
-) -> list[str]:
-    """A plain table; wider than `width`, the columns are split into groups
-    (each repeating the first column), and long cells wrap within CELL."""
-    cells = [
-        [textwrap.wrap(ascii_only(c), CELL, break_on_hyphens=False) or [""] for c in row]
-        for row in [list(headers), *rows]
-    ]
-    widths = [max(len(line) for row in cells for line in row[i]) for i in range(len(headers))]
-    groups: list[list[int]] = []
-    room = width - len(indent) - widths[0]
-    for i in range(1, len(headers)):
-        if groups and sum(widths[j] + 2 for j in groups[-1]) + widths[i] + 2 <= room:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    out: list[str] = []
-    for g, cols in enumerate(groups or [[]]):
-        if g:
-            out.append("")
-        cols = [0, *cols]
-        for r, row in enumerate(cells):
-            for k in range(max(len(row[i]) for i in cols)):
-                parts = [(row[i][k] if k < len(row[i]) else "").ljust(widths[i]) for i in cols]
-                out.append((indent + "  ".join(parts)).rstrip())
-            if r == 0:
-                out.append((indent + "  ".join("-" * widths[i] for i in cols)).rstrip())
-    return out
-
-
-def _columns(trace: Trace) -> tuple[list[str], list[list[str]]]:
-    """The change table: a column per changed field (first-change order), a
-    row per step, `.` where the step left that field alone; row 0 holds the
-    values before the first change."""
-    names: list[str] = []
-    before: dict[str, str] = {}
-    for s in trace.steps:
-        for c in s.changes:
-            if c.name not in before:
-                names.append(c.name)
-                before[c.name] = c.before
-    rows = [["0", *[before[n] for n in names]]]
-    for s in trace.steps:
-        mine = {c.name: c.after for c in s.changes}
-        rows.append([str(s.index), *[mine.get(n, ".") for n in names]])
-    return ["step", *names], rows
-
-
 def _reproducer(trace: Trace) -> list[tuple[str, str]]:
     """(command, what it does) pairs."""
     raw = [str(s.index) for s in trace.steps if s.raw_netlink]
@@ -132,63 +83,125 @@ def _reproducer(trace: Trace) -> list[tuple[str, str]]:
     return [
         (f"pmcheck replay {trace.name}.json", "on the concrete model"),
         (f"pmcheck replay {trace.name}.json --kernel-live", "on this machine's kernel"),
-        (f"sudo bash {trace.name}.sh", "iproute2 only, no pmcheck needed"),
+        (f"sudo bash {trace.name}.sh", "standalone: exit 1 reproduced, 0 not, 2 setup"),
         (f"pmcheck diff {trace.name}.scn", scn),
     ]
 
 
-def _mark(holds: bool) -> str:
-    return "ok  " if holds else "FAIL"
+def _pattern(name: str) -> str:
+    return re.sub(r"\[\d+\]", "[*]", name)
+
+
+def _relevant(trace: Trace) -> Callable[[str], bool]:
+    """Is a changed field worth a reader's line: userspace sees it (dump,
+    limits, MPTCP_INFO, the subflow list), or the violated condition reads it?"""
+    from pmcheck.counterexamples.build import observable
+    from pmcheck.counterexamples.confirm import visible_conjunct_fields
+
+    read = {_pattern(n) for n in (*trace.violation.hidden, *visible_conjunct_fields(trace))}
+
+    def relevant(name: str) -> bool:
+        entry = re.fullmatch(r"(peer\[0\]\.)?(endp\[\d+\]|conn\d+(\.sf\[\d+\])?)", name)
+        if entry or observable(name):
+            return True
+        pat = _pattern(name)
+        return any(r == pat or r.startswith(pat + ".") for r in read)
+
+    return relevant
+
+
+def _change_text(c: Change, conns: int) -> str:
+    name = kernel_name(c.name, conns).removeprefix("msk->pm.")
+    if conns == 1:
+        name = name.removeprefix("conn1.")
+    if re.fullmatch(r"conn\d+", c.name):  # a connection opened: the scenario's words
+        return f"{name} {c.after.replace(' port 10000', '')}"
+    if c.before in ("-", ""):
+        return f"{name} = {c.after}"
+    if c.after == "-":
+        return f"{name} gone ({c.before})"
+    return f"{name} {c.before}->{c.after}"
+
+
+MAX_WHY = 4  # decisions listed per step in the email text
+
+
+def _step_lines(s: TraceStep, relevant: Callable[[str], bool], conns: int) -> list[str]:
+    """`N command: result`, the rules' notes (the decisions), `=> changes`."""
+    line = s.line.lstrip("# ").removeprefix("environment: ")
+    if s.environment:
+        head = f"({line})"
+    elif s.why and s.result == "ok":  # the notes say more than "ok"
+        head = line
+    else:
+        head = f"{line}: {s.result}"
+    out = _wrap(head, first=f"{s.index:>2} ", indent="   ")
+    for w in s.why[:MAX_WHY]:
+        out += _wrap(w, first="     ", indent="       ")
+    if len(s.why) > MAX_WHY:
+        out.append(f"     (+{len(s.why) - MAX_WHY} more decisions: see the .md)")
+    shown = [c for c in s.changes if relevant(c.name)]
+    if shown:
+        text = "=> " + "; ".join(_change_text(c, conns) for c in shown)
+        if not s.why and len(out) == 1 and len(out[0]) + 1 + len(text) <= WIDTH:
+            out[0] += " " + text  # a step with one plain effect: one line
+        else:
+            out += _wrap(text, first="     ", indent="       ")
+    return out
+
+
+def _defaults(t: Trace, conns: int) -> str:
+    """The initial configuration, one line: only what differs from a fresh
+    namespace (no endpoints, limits 0/2, next_id 1)."""
+    fresh = {"next_id": "1", "limit_extra_subflows": "2"}
+    start = [
+        f"{kernel_name(c.name, conns)} {c.after}"
+        for c in t.initial
+        if c.after not in ("0", "-", "{}", "no")
+        and fresh.get(c.name) != c.after
+        and c.name not in ("endpoint slots", "connection slots")
+    ]
+    return ", ".join(start)
 
 
 def render_text(trace: Trace) -> str:
+    """The email text: only what a reply needs. Fields appear where they
+    change, and only those userspace sees or the violated condition reads;
+    each step says which kernel function decided what (the rules' notes)."""
     t, p = trace, trace.property
-    # The header wraps like the rest: long property names and "6.18-stable"
-    # passed 72 columns on one line.
-    out = _wrap(
-        f"pmcheck {t.pmcheck_version}: {p.name} {t.verdict} on Linux {t.kernel} (model)",
+    conns = max(1, int(t.scope.get("conn_slots", 1) or 1))
+    relevant = _relevant(t)
+    out = _wrap(f"{p.name}: {t.verdict} on Linux {t.kernel}", first="", indent="")
+    out += _wrap(without_note_refs(p.statement), first="Property: ", indent="")
+    out += _wrap(without_note_refs(p.cites), first="Code: ", indent="")
+    start = _defaults(t, conns)
+    if start:  # else a fresh namespace: no endpoints, limits 0 and 2
+        out += _wrap(start, first="Start: ", indent="")
+    out += ["", "Steps (the kernel's decisions; => what changed):"]
+    for s in t.steps:
+        out += _step_lines(s, relevant, conns)
+    out += ["", f"Violated after step {t.violation.step}:"]
+    for c in t.violation.conjuncts:
+        if not c.holds and c.depth <= 1 and not c.text.startswith(("one of", "all of")):
+            out += _wrap(kernel_name(c.text, conns), first="  fails: ", indent="    ")
+    seen = list(t.violation.observable)
+    if len(seen) >= 2:  # the endpoint dump and the limits share a line
+        seen[:2] = [f"{seen[0]}; {seen[1]}"]
+    for o in seen:
+        out += _wrap(o, first="  seen: ", indent="    ")
+    if t.violation.hidden:
+        out += _wrap(
+            "model only (no interface shows it): " + ", ".join(field_groups(t.violation.hidden)),
+            first="  ",
+            indent="    ",
+        )
+    out += [""]
+    out += _wrap(
+        f"Reproduce: sudo bash {t.name}.sh (no pmcheck needed). pmcheck "
+        f"{t.pmcheck_version}, model {t.kernel}: shortest {t.shortest} steps (BMC).",
         first="",
         indent="",
     )
-    out += _wrap(
-        f"shortest violation: {t.shortest} step{'s' * (t.shortest != 1)} (BMC); "
-        f"minimized to {t.minimized.describe()} (found: {t.found.describe()})"
-    )
-    out.append("")
-    out += _wrap(p.statement, first="property: ", indent="")
-    out += _wrap(p.cites, first="kernel code: ", indent="")
-    out += _wrap(t.scope_text, first="scope: ", indent="")
-    out += _wrap(", ".join(f"{c.name} {c.after}" for c in t.initial), first="initial: ", indent="")
-    out += ["", "steps (kernel function -> result):"]
-    for s in t.steps:
-        out += _wrap(s.line, first=f"  {s.index:<3}", indent="     ")
-        out += _wrap(f"{s.kernel_function} -> {s.result}", indent="     ")
-        if s.raw_netlink:
-            out += _wrap(f"raw netlink: {s.raw_netlink}", indent="     ")
-    headers, rows = _columns(t)
-    out += ["", "state after each step (only changed fields; . = unchanged):"]
-    out += _table(headers, rows)
-    out += ["", f"violated after step {t.violation.step} (evaluated on the model's state):"]
-    for c in t.violation.conjuncts:
-        out += _wrap(
-            c.text,
-            first=f"  {_mark(c.holds)}  {'  ' * c.depth}",
-            indent="        " + "  " * c.depth,
-        )
-    out += ["", "what a kernel shows at that point:"]
-    for o in t.violation.observable:
-        out += _wrap(o, indent="  ")
-    if t.violation.hidden:
-        out += _wrap(
-            "not shown by the endpoint dump, limits or MPTCP_INFO (model only): "
-            + ", ".join(field_groups(t.violation.hidden)),
-            indent="",
-        )
-    out += ["", "reproduce:"]
-    for cmd, what in _reproducer(t):
-        out += _wrap(cmd, indent="  ") + _wrap(f"({what})", indent="      ")
-    out += ["", f"scenario ({t.name}.scn):"]
-    out += [f"  {line}" for line in _scenario_body(t)]
     return "\n".join(line.rstrip() for line in out) + "\n"
 
 

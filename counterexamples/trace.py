@@ -59,6 +59,9 @@ class TraceStep:
     raw_netlink: str  # "" or why iproute2/the scenario language cannot send it
     result: str  # "ok", "ok, id 1", "-EINVAL: <extack>", ...
     changes: tuple[Change, ...]
+    # The decisions the rules took in this step (their `note`s, in order):
+    # "fill_local_laminar_endp: 10.0.2.2 id 1 picked". Empty: none recorded.
+    why: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,13 @@ def from_itf(doc: Any) -> Trace:
         )
         prop = PropertyInfo(**meta["property"])
         steps = tuple(
-            TraceStep(**{**s, "changes": tuple(Change(**c) for c in s["changes"])})
+            TraceStep(
+                **{
+                    **s,
+                    "changes": tuple(Change(**c) for c in s["changes"]),
+                    "why": tuple(s.get("why", ())),
+                }
+            )
             for s in meta["steps"]
         )
         viol = meta["violation"]

@@ -54,6 +54,38 @@ class Ops(Protocol):
     def trunc(self, x: Value, from_width: int, to_width: int) -> Value: ...
 
 
+# --- why a step did what it did ---------------------------------------------------------
+#
+# The kernel's pr_debug, read by the counterexample renderer: a rule marks a
+# decision (branch taken, entry picked) with `note`, and a concrete run
+# inside `recording()` collects the notes of the branches it took. On the
+# symbolic backend, and outside `recording()`, `note` does nothing.
+
+Note = tuple[str, dict[str, int]]  # (format, concrete values by name)
+_recorder: list[Note] | None = None
+
+
+def note(ops: Ops, cond: Value, fmt: str, **values: Value) -> None:
+    """Record `fmt` (a str.format template over `values`; a value named
+    `addr*` is an address key the renderer spells) if `cond` holds."""
+    if _recorder is not None and not ops.symbolic and cond:
+        _recorder.append((fmt, {k: int(v) for k, v in values.items()}))
+
+
+class recording:
+    """`with recording() as notes:` the notes of the concrete steps run inside."""
+
+    def __enter__(self) -> list[Note]:
+        global _recorder
+        self._outer = _recorder
+        _recorder = []
+        return _recorder
+
+    def __exit__(self, *exc: object) -> None:
+        global _recorder
+        _recorder = self._outer
+
+
 def first_true(ops: Ops, conds: list[Value]) -> list[Value]:
     """One-hot "first match" vector: out[i] = conds[i] and no earlier cond.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from pmcheck.model.backend import Ops, Value, early_returns, loop_while
+from pmcheck.model.backend import Ops, Value, early_returns, loop_while, note
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.local_ids import first_endpoint, select_local_address
 from pmcheck.model.rules import Ctx
@@ -41,6 +41,11 @@ Filled = tuple[Conn, tuple[Local, ...]]
 
 def _nothing(ops: Ops) -> Local:
     return Local(ops.false(), u8(ops, 0), u8(ops, 0), ops.false(), ops.false())
+
+
+def no_locals(ops: Ops, conn: Conn, n: int) -> Filled:
+    """No filler ran: the connection as it was, no valid local."""
+    return conn, (_nothing(ops),) * n
 
 
 def _pad(ops: Ops, first: Local, n: int) -> tuple[Local, ...]:
@@ -82,6 +87,9 @@ def fill_local_addresses_vec_fullmesh(
     return conn, tuple(locals_)
 
 
+FILL_LAMINAR_BUSY = "fill_local_laminar_endp: {addr} id {id} skipped, its id is in use"
+
+
 def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_laminar_endp`: the first LAMINAR endpoint of a matching
     family whose mapped id no live subflow uses; marked used if it also has
@@ -93,19 +101,19 @@ def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Fill
     unavail = ops.const(0, 256)
     for s in conn.sf:
         unavail = ops.ite(s.used, ops.bit_set(unavail, s.local_id), unavail)
-    found, lam = first_endpoint(
-        ops,
-        ns,
-        [
-            ops.and_(
-                e.used,
-                ops.has(e.flags, FLAG_LAMINAR),
-                mptcp_pm_addr_families_match(ops, conn, e.addr, raddr),
-                ops.not_(ops.bit_test(unavail, mptcp_endp_get_local_id(ops, conn, e.id))),
-            )
-            for e in ns.endp
-        ],
-    )
+    usable = []
+    for e in ns.endp:
+        fits = ops.and_(
+            e.used,
+            ops.has(e.flags, FLAG_LAMINAR),
+            mptcp_pm_addr_families_match(ops, conn, e.addr, raddr),
+        )
+        busy = ops.bit_test(unavail, mptcp_endp_get_local_id(ops, conn, e.id))
+        note(ops, ops.and_(fits, busy), FILL_LAMINAR_BUSY, addr=e.addr, id=e.id)
+        usable.append(ops.and_(fits, ops.not_(busy)))
+    found, lam = first_endpoint(ops, ns, usable)
+    note(ops, found, "fill_local_laminar_endp: {addr} id {id} picked", addr=lam.addr, id=lam.id)
+    note(ops, ops.not_(found), "fill_local_laminar_endp: no usable LAMINAR endpoint: no subflow")
     mark = ops.and_(found, ops.has(lam.flags, FLAG_SUBFLOW))
     conn = conn._replace(
         id_avail=ops.ite(mark, ops.bit_clear(conn.id_avail, lam.id), conn.id_avail),
@@ -118,6 +126,13 @@ def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Fill
     )
     backup = ops.has(lam.flags, FLAG_BACKUP)
     return conn, _pad(ops, Local(found, lam.addr, lam.id, backup, ops.false()), len(ns.endp))
+
+
+C_FLAG_PICK = "fill_local_addresses_vec_c_flag: {addr} id {id} used"
+C_FLAG_SKIP = (
+    "fill_local_addresses_vec_c_flag: {addr} id {id} skipped (other family "
+    "or the MPC endpoint), its id still marked used"
+)
 
 
 def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
@@ -141,6 +156,8 @@ def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Value)
             local_addr_used=inc(ops, c.local_addr_used), extra_subflows=inc(ops, c.extra_subflows)
         )
         c = ops.ite(use, counted, c)
+        note(ops, ops.and_(picked, use), C_FLAG_PICK, addr=sel.addr, id=sel.id)
+        note(ops, ops.and_(picked, ops.not_(use)), C_FLAG_SKIP, addr=sel.addr, id=sel.id)
         local = Local(use, sel.addr, sel.id, ops.has(sel.flags, FLAG_BACKUP), ops.false())
         locals_ = (*locals_[:t], local, *locals_[t + 1 :])
         at_limit = ops.and_(use, ops.ule(ns.limit_extra_subflows, c.extra_subflows))
@@ -167,6 +184,7 @@ def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Fille
         extra_subflows=ops.ite(ok, inc(ops, conn.extra_subflows), conn.extra_subflows)
     )
     wildcard = Local(ok, u8(ops, 0), u8(ops, 0), ops.false(), ops.true())
+    note(ops, ok, "fill_local_address_any: routing picks the source address")
     return conn, _pad(ops, wildcard, len(ns.endp))
 
 
@@ -182,6 +200,7 @@ def fill_local_addresses_vec(k: Ctx, conn: Conn, ns: Netns, raddr: Value, rid: V
         take_fullmesh = ops.ne(ns.endp_fullmesh_max, u8(ops, 0))
     else:
         take_fullmesh = ops.or_(*(loc.valid for loc in fullmesh[1]))
+    note(ops, take_fullmesh, "fill_local_addresses_vec: FULLMESH endpoints, one subflow each")
     return early_returns(
         ops,
         [

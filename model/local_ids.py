@@ -5,7 +5,7 @@ and the MP_PRIO it may send."""
 
 from __future__ import annotations
 
-from pmcheck.model.backend import Ops, Value, first_true, select
+from pmcheck.model.backend import Ops, Value, first_true, note, select
 from pmcheck.model.constants import (
     AF_INET,
     AF_INET6,
@@ -93,6 +93,14 @@ def mptcp_pm_get_local_id(
     added, checks, new_id = mptcp_pm_nl_append_new_local_addr(k, ns, entry, ops.true())
     add_failed = ops.or_(*(c for c, _, _ in checks))
     st = st._replace(netns=ops.ite(create, added, ns))
+    made = ops.and_(create, ops.not_(add_failed))
+    note(
+        ops,
+        made,
+        "mptcp_pm_get_local_id: {addr} has no endpoint: new IMPLICIT id {id}",
+        addr=addr,
+        id=new_id,
+    )
     ident = ops.ite(own, u8(ops, 0), ops.ite(found, e.id, new_id))
     return st, ident, ops.not_(ops.and_(create, add_failed))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from pmcheck.model.backend import Ops, Value, first_true, stopped
+from pmcheck.model.backend import Ops, Value, first_true, note, stopped
 from pmcheck.model.constants import ALL_IDS
 from pmcheck.model.inputs import EventInput, Outcome
 from pmcheck.model.local_ids import (
@@ -248,6 +248,13 @@ def __mptcp_close_subflow(k: Ctx, st: State, ci: int) -> State:
 # --- ADD_ADDR and RM_ADDR received --------------------------------------------------
 
 
+ADD_ADDR_ECHO_ONLY = (
+    "mptcp_pm_add_addr_received: {addr} id {id} only echoed (accept_addr off, or id 0 "
+    "for another address)"
+)
+ADD_ADDR_DROPPED = "mptcp_pm_add_addr_received: dropped, the previous one is still queued"
+
+
 def mptcp_pm_add_addr_received(
     k: Ctx, st: State, ci: int, raddr: Value, rid: Value, port: Value
 ) -> tuple[State, Value]:
@@ -273,6 +280,16 @@ def mptcp_pm_add_addr_received(
     )
     arrives = has_path(ops, c)
     take = ops.and_(arrives, ops.not_(echo_only), ops.not_(c.w_add_addr))
+    note(ops, ops.not_(arrives), "mptcp_pm_add_addr_received: no established subflow carries it")
+    note(ops, ops.and_(arrives, echo_only), ADD_ADDR_ECHO_ONLY, addr=raddr, id=rid)
+    note(
+        ops,
+        take,
+        "mptcp_pm_add_addr_received: {addr} id {id} queued for the worker",
+        addr=raddr,
+        id=rid,
+    )
+    note(ops, ops.and_(arrives, ops.not_(echo_only), c.w_add_addr), ADD_ADDR_DROPPED)
     scheduled = c._replace(
         w_add_addr=ops.true(), pm_remote_addr=raddr, pm_remote_id=rid, pm_remote_port=port
     )
@@ -370,6 +387,7 @@ def subflow_check_req(
     ns = st.netns
     c, allowed = mptcp_pm_allow_new_subflow(ops, st.conns[ci], ns.limit_extra_subflows)
     allowed = ops.and_(allowed, listening, id_ok)
+    note(ops, ops.not_(allowed), "subflow_check_req: join to {addr} refused", addr=laddr)
     sf = empty_subflow(ops)._replace(
         used=ops.true(), established=ops.true(), kind=kind(ops, SUBFLOW_KIND_PASSIVE),
         local_id=local_id, remote_id=rid, local_addr=laddr, remote_addr=raddr,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from pmcheck.model.backend import Ops, Value, first_true, loop_while, same
+from pmcheck.model.backend import Ops, Value, first_true, loop_while, note, same
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_SUBFLOW
-from pmcheck.model.fillers import fill_local_addresses_vec
+from pmcheck.model.fillers import fill_local_addresses_vec, no_locals
 from pmcheck.model.local_ids import (
     mptcp_mpc_endpoint_setup,
     mptcp_pm_get_local_id,
@@ -115,6 +115,12 @@ def fill_remote_addresses_vec(
     return conn, [single, *mesh]
 
 
+ANNOUNCED = "mptcp_pm_create_subflow_or_signal_addr: ADD_ADDR {addr} id {id}, add_addr_signaled {n}"
+SUBFLOW_FROM = (
+    "mptcp_pm_create_subflow_or_signal_addr: subflow endpoint {addr} id {id}, local_addr_used {n}"
+)
+
+
 def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Value, Value, Endpoint]:
     """The ADD_ADDR half of `mptcp_pm_create_subflow_or_signal_addr`: if
     add_addr_signaled < endp_signal_max, the first available SIGNAL endpoint
@@ -133,6 +139,7 @@ def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Value,
         add_addr_signaled=inc(ops, conn.add_addr_signaled),
     )
     conn = ops.ite(sent, announced, conn)
+    note(ops, sent, ANNOUNCED, addr=sig.addr, id=sent_id, n=announced.add_addr_signaled)
     # "Special case for ID0": the announced entry's id is rewritten to 0 when
     # it is the MPC endpoint's, and the subflow loop reuses that very entry,
     # so its MPC test (id == mpc_endpoint_id) then fails: local_addr_used++
@@ -166,6 +173,7 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
             id_avail=ops.bit_clear(c.id_avail, loc.id),
             local_addr_used=ops.ite(is_mpc, c.local_addr_used, inc(ops, c.local_addr_used)),
         )
+        note(ops, go, SUBFLOW_FROM, addr=loc.addr, id=loc.id, n=c.local_addr_used)
         c, remotes = fill_remote_addresses_vec(k, c, ns, ops.true(), loc, local_id)
         backup = ops.has(loc.flags, FLAG_BACKUP)
         for ok, raddr, rid, rport in remotes:
@@ -213,6 +221,11 @@ def lookup_subflow_by_daddr(ops: Ops, conn: Conn, addr: Value, port: Value) -> V
     )
 
 
+ADD_ADDR_SEEN = "mptcp_pm_nl_add_addr_received: a subflow to {addr} exists: no new one"
+ADD_ADDR_COUNTED = "mptcp_pm_nl_add_addr_received: a subflow was created: counted"
+ADD_ADDR_LIMIT = "mptcp_pm_nl_add_addr_received: a limit is reached: accept_addr off"
+
+
 def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     """`mptcp_pm_nl_add_addr_received` (the worker side of an ADD_ADDR):
     echo, MPC endpoint setup; nothing if a live subflow already goes to that
@@ -226,7 +239,13 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     raddr, rid, rport = conn.pm_remote_addr, conn.pm_remote_id, conn.pm_remote_port
     seen = lookup_subflow_by_daddr(ops, conn, raddr, rport)
     port = ops.ite(ops.eq(rport, ops.const(0, 16)), conn.port, rport)
-    filled, locals_ = fill_local_addresses_vec(k, conn, st.netns, raddr, rid)
+    note(ops, seen, ADD_ADDR_SEEN, addr=raddr)
+    # Lazily: a subflow to the address already exists, the filler never runs.
+    filled, locals_ = ops.cond(
+        seen,
+        partial(no_locals, ops, conn, len(st.netns.endp)),
+        partial(fill_local_addresses_vec, k, conn, st.netns, raddr, rid),
+    )
     before = st
     st = set_conn(st, ci, filled)
     created = ops.false()
@@ -257,7 +276,11 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
         )
         created = ops.or_(created, ok)
         st = set_conn(st, ci, conn)
-    return ops.ite(seen, before, set_conn(st, ci, add_addr_accounting(k, st, ci, created, rid)))
+
+    def accounted() -> State:
+        return set_conn(st, ci, add_addr_accounting(k, st, ci, created, rid))
+
+    return ops.cond(seen, partial(same, before), accounted)
 
 
 def add_addr_accounting(k: Ctx, st: State, ci: int, created: Value, rid: Value) -> Conn:
@@ -274,6 +297,10 @@ def add_addr_accounting(k: Ctx, st: State, ci: int, created: Value, rid: Value) 
         ops.ule(ns.limit_add_addr_accepted, accepted),
         ops.ule(ns.limit_extra_subflows, conn.extra_subflows),
     )
+    counted = ops.and_(created, ops.ne(rid, u8(ops, 0)))
+    note(ops, counted, ADD_ADDR_COUNTED)
+    note(ops, ops.not_(created), "mptcp_pm_nl_add_addr_received: no subflow created, not counted")
+    note(ops, ops.and_(created, at_limit), ADD_ADDR_LIMIT)
     return conn._replace(
         add_addr_accepted=accepted,
         accept_addr=ops.ite(ops.and_(created, at_limit), ops.false(), conn.accept_addr),

@@ -4,7 +4,7 @@ callers, pm_kernel.c `mptcp_pm_nl_rm_addr`), and sending an RM_ADDR
 
 from __future__ import annotations
 
-from pmcheck.model.backend import Ops, Value
+from pmcheck.model.backend import Ops, Value, note
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Conn, Netns
 from pmcheck.model.subflows import close_subflows, dec, u8
@@ -40,6 +40,13 @@ def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Value) -> Conn:
     return ops.ite(nonzero_id, ops.ite(zero, conn._replace(warned=ops.true()), done), conn)
 
 
+RM_ADDR_DEC = "mptcp_pm_nl_rm_addr: remote id {id} removed: add_addr_accepted {n}"
+RM_ADDR_NONE = (
+    "mptcp_pm_rm_addr_or_subflow: no subflow uses the removed id: add_addr_accepted stays {n}"
+)
+RM_ADDR_WARN = "mptcp_pm_nl_rm_addr: remote id {id}, add_addr_accepted already 0: WARN_ON_ONCE"
+
+
 def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Value) -> Conn:
     """`mptcp_pm_rm_subflow` -> `mptcp_pm_rm_addr_or_subflow(RMSUBFLOW)`:
     close every live subflow whose (mapped) local id is `local_id`."""
@@ -57,11 +64,18 @@ def mptcp_pm_rm_addr_recv(k: Ctx, conn: Conn, ns: Netns) -> Conn:
     ops = k.ops
     before = conn.sf
     match = [ops.bit_test(conn.rm_rx, s.remote_id) for s in before]
+    hit = ops.or_(*(ops.and_(m, s.used) for m, s in zip(match, before, strict=True)))
+    note(ops, ops.not_(hit), RM_ADDR_NONE, n=conn.add_addr_accepted)
     conn, closed_join = close_subflows(ops, conn, ns, match)
     for i, s in enumerate(before):
         earlier = [
             ops.and_(closed_join[j], ops.eq(before[j].remote_id, s.remote_id)) for j in range(i)
         ]
         first_of_id = ops.and_(closed_join[i], ops.not_(ops.or_(*earlier)))
+        counted = ops.and_(first_of_id, ops.ne(s.remote_id, u8(ops, 0)))
+        zero = ops.eq(conn.add_addr_accepted, u8(ops, 0))
+        dec_n = ops.sub(conn.add_addr_accepted, u8(ops, 1), 8)
+        note(ops, ops.and_(counted, ops.not_(zero)), RM_ADDR_DEC, id=s.remote_id, n=dec_n)
+        note(ops, ops.and_(counted, zero), RM_ADDR_WARN, id=s.remote_id)
         conn = ops.ite(first_of_id, mptcp_pm_nl_rm_addr(ops, conn, ns, s.remote_id), conn)
     return conn
