@@ -3,6 +3,7 @@
     pmcheck check ... --trace-format text,md --out DIR
     pmcheck show TRACE.json [--format text|md|json|scenario|sh]
     pmcheck replay TRACE.json [--kernel-live]
+    pmcheck selftest TRACE.json|FILE.scn [--kernel V]
 
 A bad trace file or format is a one-line error with exit 2; `replay` exits 0
 when the violation reproduces, 1 when it does not, 4 when the live kernel
@@ -59,6 +60,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also run it on this machine's kernel (root, netns) and compare "
         "every step with the model",
+    )
+
+
+def add_selftest_parser(sub: argparse._SubParsersAction, versions: list[str]) -> None:
+    st = sub.add_parser(
+        "selftest",
+        help="print a trace or scenario as an mptcp_join.sh test function, "
+        "with the counts the model predicts",
+    )
+    st.add_argument("file", help="counterexample trace (ITF JSON) or scenario (.scn, .json)")
+    st.add_argument(
+        "--kernel",
+        choices=versions,
+        help="model version (default: the trace's, or the scenario's `kernel` line)",
     )
 
 
@@ -144,4 +159,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if live.ok else EXIT_NOT_REPRODUCED
 
 
-COMMANDS = {"show": cmd_show, "replay": cmd_replay}
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from pmcheck.counterexamples.selftest import selftest_for_file
+
+    try:
+        text = selftest_for_file(args.file, args.kernel)
+    except TraceFormatError as e:
+        print(f"pmcheck: error: {args.file}: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as e:
+        print(f"pmcheck: error: {args.file}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_INPUT
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+COMMANDS = {"show": cmd_show, "replay": cmd_replay, "selftest": cmd_selftest}

@@ -287,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cx_cli.add_check_arguments(ck)  # --trace-format, --out (issue 7)
     cx_cli.add_parsers(sub)  # show, replay
+    cx_cli.add_selftest_parser(sub, versions)
     add_check_arguments(ck)
     add_merge_parser(sub)
     from pmcheck.ask.args import add_parsers
@@ -424,7 +425,7 @@ COMMANDS = {
 
 
 def cmd_counterexample(args: argparse.Namespace) -> int:
-    """`show` and `replay`: counterexample traces (pmcheck.counterexamples.cli)."""
+    """`show`, `replay`, `selftest`: counterexample traces (pmcheck.counterexamples.cli)."""
     from pmcheck.counterexamples.cli import COMMANDS as TRACE_COMMANDS
 
     return TRACE_COMMANDS[args.command](args)
@@ -438,7 +439,7 @@ def emit_traces(*args: object, **kw: object) -> None:
     emit(*args, **kw)  # type: ignore[arg-type]
 
 
-COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample)
+COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample, selftest=cmd_counterexample)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

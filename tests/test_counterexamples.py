@@ -551,3 +551,76 @@ def test_hidden_fields_are_folded() -> None:
     paths = ("conn1.sf[0].kind", "conn1.sf[1].kind", "conn1.sf[0].twin", "conn1.used")
     assert field_groups(paths) == ["conn1.sf[*].{kind, twin}", "conn1.used"]
 
+
+# --- mptcp_join.sh form --------------------------------------------------------------
+
+
+def _selftest(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = main(["selftest", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_selftest_prints_a_join_test_function(capsys: pytest.CaptureFixture[str]) -> None:
+    """The M8 trace as an mptcp_join.sh function: the host is ns2, the
+    scripted peer a userspace PM on ns1, counts as the model predicts; it
+    parses as bash and calls only helpers the 6.18 selftest defines."""
+    from pmcheck.counterexamples.selftest import HELPERS
+
+    path = gallery.GALLERY / "M8-laminar-used-once.6.18-stable.json"
+    rc, out, _ = _selftest([str(path)], capsys)
+    assert rc == 0
+    for line in (
+        "set_userspace_pm $ns1",
+        "pm_nl_set_limits $ns2 1 2",
+        "userspace_pm_add_addr $ns1 10.0.2.1 1",
+        "pm_nl_add_endpoint $ns2 10.0.2.2 flags subflow,laminar",
+        "chk_join_nr 2 2 2",
+        "chk_mptcp_info subflows 2 subflows 2",
+        "chk_mptcp_info add_addr_signal 1 add_addr_accepted 1",
+        'pm_nl_check_endpoint "endpoint id 1" $ns2 10.0.2.2 id 1 flags subflow,laminar',
+    ):
+        assert line in out, line
+    assert subprocess.run(["bash", "-n"], input=out, text=True).returncode == 0
+    body = out.split("{\n", 1)[1]
+    called = {
+        w.split()[0]
+        for w in body.splitlines()
+        if w.strip() and not w.strip().startswith(("#", "{", "}", "local", "fi", "if", "run_tests"))
+        for w in [w.strip()]
+    }
+    called |= {"reset_with_events", "run_tests"}
+    assert called <= HELPERS | {"ip"}, called - HELPERS
+
+
+def test_selftest_marks_the_buggy_expectation(capsys: pytest.CaptureFixture[str]) -> None:
+    """M3's subflows count is what the violated condition reads: marked as
+    the current (buggy) behaviour, with the intended condition; the join
+    from the server has no helper and the function says it is incomplete."""
+    path = gallery.GALLERY / "M3-extra-subflows-limit.6.18-stable.json"
+    rc, out, _ = _selftest([str(path)], capsys)
+    assert rc == 0
+    marked = [x for x in out.splitlines() if "current (buggy)" in x and "chk_" in x]
+    assert marked and "chk_mptcp_info subflows 2 subflows 2" in marked[0]
+    assert "intended: extra_subflows <= the subflows limit" in marked[0]
+    assert "INCOMPLETE: 1 step(s)" in out and "# not expressible" in out
+
+
+def test_selftest_reads_scenarios_and_refuses_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scn = tmp_path / "mix.scn"
+    scn.write_text(
+        "ip mptcp limits set subflows 2 add_addr_accepted 2\n"
+        "ip mptcp endpoint add 10.0.2.2 laminar\n"
+        "connect 10.0.1.2 10.0.1.1\n"
+    )
+    rc, out, _ = _selftest([str(scn), "--kernel", "6.19"], capsys)
+    assert rc == 0 and "the model of Linux 6.19" in out and "pm_nl_set_limits $ns2 2 2" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"#meta": {}}')
+    assert _selftest([str(bad)], capsys)[0] == 2
+    assert _selftest([str(tmp_path / "missing.json")], capsys)[0] == 2
+    (tmp_path / "typo.scn").write_text("ip mptcp endpoint add 10.0.2.2 lamnar\n")
+    rc, _, err = _selftest([str(tmp_path / "typo.scn")], capsys)
+    assert rc == 2 and "typo.scn:1" in err
