@@ -254,6 +254,24 @@ def note_text(n: Note) -> str:
     return fmt.format(**{k: addr_text(v) if k.startswith("addr") else v for k, v in values.items()})
 
 
+def values_read(state: State, reads: set[str] | frozenset[str]) -> tuple[str, ...]:
+    """The property's reads at the violating state: numeric fields by value
+    (flags and yes/no bits are the entries' business), then each live list
+    entry (endpoint, subflow, announcement) one of whose fields it reads."""
+    flat = flatten(state)
+    texts = value_texts(state)
+    scalars, entries = [], []
+    for name in sorted(reads):
+        rec = split_record(name)
+        if rec is not None and re.search(r"(endp|sf|anno)\[\d+\]$", rec[0]):
+            entry = rec[0]
+            if entry not in entries and getattr(flat.get(entry), "used", False):
+                entries.append(entry)
+        elif isinstance(flat.get(name), int) and not isinstance(flat.get(name), bool):
+            scalars.append(f"{name} {texts[name]}")
+    return (*scalars, *(f"{e} {texts[e]}" for e in entries))
+
+
 def build_trace(
     steps: Sequence[RuleStep],
     scope: Scope,
@@ -306,6 +324,7 @@ def build_trace(
         initial.append(Change("connection slots", "", str(len(init.conns))))
     mine = figures(replayer, list(steps))
     hidden = tuple(sorted(r for r in reads if not observable(r)))
+    read_values = values_read(final, reads)
     return Trace(
         pmcheck_version=__version__,
         kernel=scope.version.value,
@@ -319,7 +338,11 @@ def build_trace(
         initial=tuple(initial),
         steps=tuple(tsteps),
         violation=Violation(
-            step=len(steps), conjuncts=conjuncts, observable=observed(final), hidden=hidden
+            step=len(steps),
+            conjuncts=conjuncts,
+            observable=observed(final),
+            hidden=hidden,
+            values=read_values,
         ),
         states=tuple(to_data(s) for s in run.states),
     )

@@ -207,7 +207,10 @@ def kernel_name(name: str, conns: int = 1) -> str:
         who = "peer " if m.group(1) else ""
         return f"{who}conn{m.group(2)} {field}" if conns > 1 or who else field
 
-    text = _CONN_FIELD.sub(conn, name)
+    text = re.sub(
+        r"peer\[0\]\.conns\[(\d+)\]\.", lambda m: f"peer[0].conn{int(m.group(1)) + 1}.", name
+    )
+    text = _CONN_FIELD.sub(conn, text)
     return re.sub(
         r"(?<![\w.>])(" + "|".join(KERNEL_NETNS) + r")\b", lambda m: KERNEL_NETNS[m.group(1)], text
     )

@@ -110,10 +110,15 @@ def _relevant(trace: Trace) -> Callable[[str], bool]:
     return relevant
 
 
+def _short(name: str, conns: int) -> str:
+    """A field in kernel terms, without the prefix a one-connection trace
+    does not need (`msk->pm.`, `conn1.`)."""
+    name = kernel_name(name, conns).removeprefix("msk->pm.")
+    return name.removeprefix("conn1.") if conns == 1 else name
+
+
 def _change_text(c: Change, conns: int) -> str:
-    name = kernel_name(c.name, conns).removeprefix("msk->pm.")
-    if conns == 1:
-        name = name.removeprefix("conn1.")
+    name = _short(c.name, conns)
     if re.fullmatch(r"conn\d+", c.name):  # a connection opened: the scenario's words
         return f"{name} {c.after.replace(' port 10000', '')}"
     if c.before in ("-", ""):
@@ -177,24 +182,37 @@ def render_text(trace: Trace) -> str:
     start = _defaults(t, conns)
     if start:  # else a fresh namespace: no endpoints, limits 0 and 2
         out += _wrap(start, first="Start: ", indent="")
-    out += ["", "Steps (the kernel's decisions; => what changed):"]
+    out += [""]  # then per step: command, the kernel's decisions, => what changed
     for s in t.steps:
         out += _step_lines(s, relevant, conns)
     out += ["", f"Violated after step {t.violation.step}:"]
-    for c in t.violation.conjuncts:
-        if not c.holds and c.depth <= 1 and not c.text.startswith(("one of", "all of")):
-            out += _wrap(kernel_name(c.text, conns), first="  fails: ", indent="    ")
+    fails = [
+        c.text
+        for c in t.violation.conjuncts
+        if not c.holds and c.depth <= 1 and not c.text.startswith(("one of", "all of"))
+    ]
+    for text in fails:
+        out += _wrap(kernel_name(text, conns), first="  fails: ", indent="    ")
+    hidden = ", ".join(field_groups(t.violation.hidden))
+    entries = any(".sf[" in v for v in t.violation.values)
+    if not fails and t.violation.values:  # a quantified condition: what it looked at
+        dump = t.violation.observable[0] if t.violation.observable else ""
+        shown = [  # endpoints the dump below shows anyway are not repeated
+            v
+            for v in t.violation.values
+            if not (v.startswith("endp[") and v.split(" ", 1)[1] in dump)
+        ]
+        reads = "; ".join(_short(v, conns) for v in shown)
+        out += _wrap(reads, first="  it reads: ", indent="    ")
     seen = list(t.violation.observable)
     if len(seen) >= 2:  # the endpoint dump and the limits share a line
         seen[:2] = [f"{seen[0]}; {seen[1]}"]
     for o in seen:
+        if entries and not fails:  # the subflows are listed above
+            o = o.split("; subflows:", 1)[0]
         out += _wrap(o, first="  seen: ", indent="    ")
-    if t.violation.hidden:
-        out += _wrap(
-            "model only (no interface shows it): " + ", ".join(field_groups(t.violation.hidden)),
-            first="  ",
-            indent="    ",
-        )
+    if hidden:
+        out += _wrap(f"model only (no interface shows it): {hidden}", first="  ", indent="    ")
     out += [""]
     out += _wrap(
         f"Reproduce: sudo bash {t.name}.sh (no pmcheck needed). pmcheck "

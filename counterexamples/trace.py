@@ -80,6 +80,10 @@ class Violation:
     conjuncts: tuple[Conjunct, ...]
     observable: tuple[str, ...]  # what userspace could see of the violating state
     hidden: tuple[str, ...]  # fields the property reads that no interface shows
+    # What the property reads at the violating state: its counters
+    # ("conn1.local_addr_used 2") and the live list entries it looks at
+    # ("conn1.sf[2] 10.0.2.2#1>10.0.1.1#0 join syn-sent").
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,7 @@ def from_itf(doc: Any) -> Trace:
             conjuncts=tuple(Conjunct(**c) for c in viol["conjuncts"]),
             observable=tuple(viol["observable"]),
             hidden=tuple(viol["hidden"]),
+            values=tuple(viol.get("values", ())),
         )
         kw = {
             f.name: meta[f.name]

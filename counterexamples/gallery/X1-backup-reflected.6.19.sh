@@ -673,9 +673,13 @@ def main(plan, host_ns, peer_ns):
             print(f"  {k}:\n    model:  {model[k]}\n    kernel: {seen.get(k)}")
         if differ and first is None:
             first = i
-    print(f"\nafter the last step this kernel ({os.uname().release}) shows:")
-    for k, v in sorted(seen.items(), key=lambda kv: kv[0] not in ("result", "new_id")):
-        print(f"  {k}: {v}")
+    print(f"\nafter the last step, the model and this kernel ({os.uname().release}):")
+    for k in sorted(set(seen) | set(model), key=lambda k: k not in ("result", "new_id")):
+        want, got = model.get(k), seen.get(k)
+        if want == got:
+            print(f"  {k}: {got}  (both)")
+        else:
+            print(f"  {k}:\n    model:  {want}\n    kernel: {got}")
     if first is not None:
         print(f"\nNOT REPRODUCED: this kernel differs from the model from step {first} on")
         return 0
