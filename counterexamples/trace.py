@@ -258,6 +258,11 @@ def from_itf(doc: Any) -> Trace:
         ) from None
     if len(trace.states) != len(trace.steps) + 1:
         raise TraceFormatError(f"{len(trace.steps)} steps but {len(trace.states)} states")
+    from pmcheck.model.versions import KernelVersion
+
+    known = [v.value for v in KernelVersion]
+    if trace.kernel not in known:  # else `replay` would "reproduce" on a kernel it has no model of
+        raise TraceFormatError(f"unknown kernel {trace.kernel!r} (known: {', '.join(known)})")
     return trace
 
 

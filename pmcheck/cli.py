@@ -21,9 +21,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from pmcheck import __version__
+from pmcheck.argtypes import positive_int, seconds
 from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
-from pmcheck.errors import UsageError
+from pmcheck.errors import Terminated, UsageError
 from pmcheck.interp import BACKENDS, run_model
 from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
 from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
@@ -272,13 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ck.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=600.0,
         help="seconds per solver query; exhausted = UNKNOWN (default 600)",
     )
     ck.add_argument(
         "--rlimit",
-        type=int,
+        type=positive_int,
         default=10**10,
         help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)",
     )
@@ -299,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         "model functions citing them (exit 1 if any)",
     )
     st.add_argument("src_dir", help="a kernel tree (or a copy of net/mptcp/ and its headers)")
+    sub.add_parser(
+        "cleanup",
+        help="remove pmcheck namespaces (pmck-PID-*) whose process is gone (root)",
+    )
     return p
 
 
@@ -332,6 +337,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--bitmap-width {args.bitmap_width}: one of 16, 32, 64, 128, 256")
     if args.depth < 0:
         raise UsageError("--depth must be >= 0")
+    if getattr(args, "out", None):  # before the work, not after it
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out}: exists and is not a directory")
+        parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"--out {args.out}: {str(parent)!r} is not writable")
     from pmcheck.ci import emit_reports, kernel_versions, run_check, to_json
 
     versions = kernel_versions(args.kernel)
@@ -347,7 +359,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             two_pm_scope(v, bitmap_width=args.bitmap_width),
         )
     ]
-    run = run_check(args, chosen, scopes, opts)
+    from pmcheck.checker.interrupt import interruptible
+
+    with interruptible():  # Ctrl-C / SIGTERM stop the query in flight, not just skip it
+        run = run_check(args, chosen, scopes, opts)
     code = run.exit_code
     if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
         print(to_json(run))
@@ -415,7 +430,20 @@ def render_step(step: object) -> str:
     return step_text(step)
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """Namespaces a killed run left behind (a run also sweeps them itself
+    before it creates its own)."""
+    from pmcheck.live.netns import sweep_stale_netns
+
+    if os.geteuid() != 0:
+        raise LiveUnavailable("cleanup needs root (ip netns)")
+    removed = sweep_stale_netns()
+    print("\n".join(f"removed {n}" for n in removed) or "nothing to remove")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "cleanup": cmd_cleanup,
     "simulate": cmd_simulate,
     "kernel": cmd_kernel,
     "diff": cmd_diff,
@@ -445,8 +473,10 @@ COMMANDS.update(show=cmd_counterexample, replay=cmd_counterexample, selftest=cmd
 def cmd_ask(args: argparse.Namespace) -> int:
     """`ask` and `versions` (pmcheck.ask.command; loads Z3 only when used)."""
     from pmcheck.ask.command import COMMANDS
+    from pmcheck.checker.interrupt import interruptible
 
-    return COMMANDS[args.command](args)
+    with interruptible():
+        return COMMANDS[args.command](args)
 
 
 COMMANDS.update(ask=cmd_ask, versions=cmd_ask)
@@ -490,6 +520,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pmcheck: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("pmcheck: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # `pmcheck simulate x | head`: the reader left, so do we
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except Exception as e:  # never a traceback for users; say what broke
         print(f"pmcheck: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         if os.environ.get("PMCHECK_DEBUG"):

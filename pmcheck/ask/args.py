@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pmcheck.argtypes import seconds
 from pmcheck.model.versions import DEFAULT_VERSION
 
 ENGINES = ("auto", "symbolic", "explicit", "both")
@@ -59,5 +60,5 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
         default=500,
         help="stop after this many outcomes (reported as incomplete)",
     )
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per solver query")
+    p.add_argument("--timeout", type=seconds, default=120.0, help="seconds per solver query")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -207,9 +207,17 @@ def run_suite(
             started = {
                 pool.submit(_timed, run_one, job.props, job.scope, opts): job for job in pending
             }
-            for fut in concurrent.futures.as_completed(started):
-                results, seconds = fut.result()
-                finish(started[fut], results, seconds)
+            try:
+                for fut in concurrent.futures.as_completed(started):
+                    results, seconds = fut.result()
+                    finish(started[fut], results, seconds)
+            except BaseException:
+                # Interrupted: do not wait for the jobs still running (the
+                # pool's exit would); their results are not stored.
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
     runs = [done[j.id] for j in jobs]
     records = [
@@ -238,8 +246,13 @@ def run_suite(
 
 
 def _timed(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], float]:
+    """A -j worker's job; Ctrl-C reaches the workers too (one process group)
+    and must stop their queries as it stops the parent's."""
+    from pmcheck.checker.interrupt import interruptible
+
     t0 = time.perf_counter()
-    return fn(*args), time.perf_counter() - t0
+    with interruptible():
+        return fn(*args), time.perf_counter() - t0
 
 
 # --- the --json document (schema pmcheck-verdicts/2, docs/ci.md) ------------------------

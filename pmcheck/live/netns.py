@@ -21,6 +21,7 @@ import contextlib
 import functools
 import os
 import pickle
+import re
 import secrets
 import signal
 import threading
@@ -55,6 +56,33 @@ def remove_netns(name: str) -> None:
     """Remove a named namespace; a name that is already gone is not an error."""
     if name in _pr_netns.listnetns():
         _pr_netns.remove(name)
+
+
+_OWNER = re.compile(r"^pmck-(?:repro-)?(\d+)-")  # ours, and the standalone reproducers'
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_netns() -> list[str]:
+    """Remove the pmcheck namespaces whose owner process is gone (a run that
+    was SIGKILLed, a reproducer killed with -9): the pid in the name says
+    who owns one. Returns the names removed."""
+    removed = []
+    for name in sorted(_pr_netns.listnetns()):
+        m = _OWNER.match(name)
+        if m and not _alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                _pr_netns.remove(name)
+                removed.append(name)
+    return removed
 
 
 def owned_netns(pid: int | None = None) -> list[str]:
@@ -111,6 +139,7 @@ def temporary_netns() -> Iterator[str]:
 
     For several namespaces, nest these (or use contextlib.ExitStack)."""
     name = new_netns_name()
+    sweep_stale_netns()  # what a killed earlier run could not remove
     with signals_raise():
         try:
             create_netns(name)

@@ -252,3 +252,20 @@ class Scenario:
         """Does the scenario need the two-host testbed (connections, or an
         in-kernel peer to configure)?"""
         return self.peer_kernel or any(isinstance(s.command, EVENT_COMMANDS) for s in self.steps)
+
+
+# --- the live testbed ------------------------------------------------------------
+
+TESTBED_LINKS = 4
+
+
+def testbed_addresses(links: int = TESTBED_LINKS) -> tuple[list[str], list[str]]:
+    """Host and peer addresses of the live testbed: link N has host 10.0.N.2 /
+    dead:beef:N::2 and peer 10.0.N.1 / dead:beef:N::1."""
+    host = [f"10.0.{n}.2" for n in range(1, links + 1)] + [
+        f"dead:beef:{n}::2" for n in range(1, links + 1)
+    ]
+    peer = [f"10.0.{n}.1" for n in range(1, links + 1)] + [
+        f"dead:beef:{n}::1" for n in range(1, links + 1)
+    ]
+    return host, peer

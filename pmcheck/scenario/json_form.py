@@ -98,7 +98,12 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ScenarioError(Loc(file, e.lineno, e.colno), f"invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise ScenarioError(Loc(file, 0, 0), "invalid JSON: nested too deeply") from None
     where = Loc(file, 0, 0)
+    bad = _control_character(data)
+    if bad is not None:
+        raise ScenarioError(where, f"{bad}: control characters are not allowed")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ScenarioError(where, f'not a pmcheck scenario (need "format": "{FORMAT}")')
     if data.get("version") != VERSION:
@@ -110,10 +115,13 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
     if not isinstance(steps, list):
         raise ScenarioError(where, '"steps" must be a list')
     lines = []
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise ScenarioError(where, f"unknown key(s) {sorted(unknown)} (known: {sorted(TOP_KEYS)})")
     kernel = data.get("kernel")
     if kernel is not None:
-        if not isinstance(kernel, str):
-            raise ScenarioError(where, '"kernel" must be a string or null')
+        if not _is_scalar(kernel) or not isinstance(kernel, str):
+            raise ScenarioError(where, '"kernel" must be one word (a version) or null')
         lines.append(f"kernel {kernel}")
     peer_pm = data.get("peer_pm", "scripted")
     if peer_pm not in ("scripted", "kernel"):
@@ -140,6 +148,10 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         idx = e.loc.line - 1 - offset
         path = f"steps[{idx}]" if idx >= 0 else '"kernel"'
         raise ScenarioError(Loc(file, 0, 0), f"{path}: {e.message}") from None
+    if len(parsed.steps) != len(steps):  # one array entry, one step: never more, never fewer
+        raise ScenarioError(
+            where, f"{len(steps)} steps in the array but {len(parsed.steps)} parsed (a bug)"
+        )
     return Scenario(
         source=file,
         kernel=parsed.kernel,
@@ -175,15 +187,55 @@ def _step_line(step: Any) -> str:
             continue
         value = step[name]
         if name == "flags":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError('"flags" must be a list of names')
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and re.fullmatch(r"[a-z]+", v) and v not in OPTION_WORDS
+                for v in value
+            ):
+                raise ValueError('"flags" must be a list of flag names, one word each')
             kwargs[name] = value
-        elif _is_scalar(value):
+        elif value is None or (_is_scalar(value) and _typed(name, value)):
             kwargs[name] = value
         else:
-            raise ValueError(f'"{name}" must be a number, a single word, or null')
+            want = "an integer" if name in INT_FIELDS else "a single word"
+            raise ValueError(f'"{name}" must be {want}' + ("" if name in REQUIRED else " or null"))
     # Render through the text syntax (flags by name) and let the parser judge.
     return prefix + _line_for(cls, kwargs)
+
+
+TOP_KEYS = {"format", "version", "kernel", "peer_pm", "host_addrs", "peer_addrs", "steps"}
+INT_FIELDS = {"id", "port", "subflows", "add_addr_accepted", "conn"}
+OPTION_WORDS = {"id", "port", "dev"}  # a "flag" spelled so would become an option
+BOOL_FIELDS = {"deny_join_id0", "server"}
+REQUIRED = {"addr", "to", "local", "remote"}
+
+
+def _typed(name: str, value: Any) -> bool:
+    """The JSON type the field has in the text form: ids, ports, limits and
+    connection numbers are integers ("5" is not 5), switches booleans,
+    the rest words."""
+    if name in INT_FIELDS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name in BOOL_FIELDS:
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _control_character(value: Any, path: str = "$") -> str | None:
+    """The JSON path of the first string (key or value) holding a control
+    character (C0, DEL, C1, or a Unicode line/paragraph separator)."""
+    if isinstance(value, str):
+        return path if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _control_character(k, path) or _control_character(v, f"{path}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _control_character(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _is_scalar(value: Any) -> bool:

@@ -36,28 +36,16 @@ from pmcheck.scenario.ast import (
     Scenario,
     SubflowClose,
     canonical_address,
+    testbed_addresses,
 )
 
 V4_KEYS = range(1, V6_KEY_BASE)  # IPv4 (and v4-mapped) addresses
 V6_KEYS = range(V6_KEY_BASE, 256)  # IPv6-only addresses
 MAX_DEVS = 255
-TESTBED_LINKS = 4
 
 
 class UniverseFull(ValueError):
     pass
-
-
-def testbed_addresses(links: int = TESTBED_LINKS) -> tuple[list[str], list[str]]:
-    """Host and peer addresses of the live testbed: link N has host 10.0.N.2 /
-    dead:beef:N::2 and peer 10.0.N.1 / dead:beef:N::1."""
-    host = [f"10.0.{n}.2" for n in range(1, links + 1)] + [
-        f"dead:beef:{n}::2" for n in range(1, links + 1)
-    ]
-    peer = [f"10.0.{n}.1" for n in range(1, links + 1)] + [
-        f"dead:beef:{n}::1" for n in range(1, links + 1)
-    ]
-    return host, peer
 
 
 def _base(addr: str) -> str:

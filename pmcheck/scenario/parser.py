@@ -46,6 +46,7 @@ from pmcheck.scenario.ast import (
     Step,
     SubflowClose,
     canonical_address,
+    testbed_addresses,
 )
 from pmcheck.scenario.errors import ScenarioError
 
@@ -59,7 +60,9 @@ ADD_FLAGS = {
 }
 CHANGE_OPTS = {"backup": FLAG_BACKUP, "fullmesh": FLAG_FULLMESH, "nobackup": 0, "nofullmesh": 0}
 MAX_STEPS = 10_000
-_DEV_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
+# An interface name the kernel takes (dev_valid_name): 1-15 bytes, no '/',
+# ':' or blank, not "." or "..".
+_DEV_RE = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,15}$")
 
 
 class _Tokens:
@@ -108,6 +111,8 @@ def _number(t: _Tokens, what: str, lo: int, hi: int) -> int:
     word = t.next(what)
     if not re.fullmatch(r"[0-9]+", word):
         raise t.error(f"{what} must be a number, found {word!r}", back=1)
+    if len(word) > 9:  # int() of thousands of digits is slow, then refused
+        raise t.error(f"{what} {word[:12]}... out of range {lo}..{hi}", back=1)
     value = int(word)
     if not lo <= value <= hi:
         raise t.error(f"{what} {value} out of range {lo}..{hi}", back=1)
@@ -368,6 +373,35 @@ def _event(t: _Tokens, opened: int, peer_pm: str) -> Command:
 EVENT_HEADS = ("connect", "peer", "subflow")
 
 
+def _check_connect_addresses(steps: list[Step], extra: dict[str, list[str]]) -> None:
+    """A connection runs between the testbed's two hosts: its host end must
+    be a host address (a link's 10.0.N.2 / dead:beef:N::2, or a `host addr`),
+    its peer end a peer address; else no interpreter can open it (the
+    kernel's bind fails with EADDRNOTAVAIL)."""
+    host, peer = testbed_addresses()
+
+    def plain(a: str) -> str:
+        ip = ipaddress.ip_address(a)
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return str(mapped or ip)
+
+    ends = {
+        "host": {plain(a) for a in (*host, *extra["host"])},
+        "peer": {plain(a) for a in (*peer, *extra["peer"])},
+    }
+    for step in steps:
+        cmd = step.command
+        if not isinstance(cmd, Connect):
+            continue
+        for side, addr in (("host", cmd.local), ("peer", cmd.remote)):
+            if plain(addr) not in ends[side]:
+                raise ScenarioError(
+                    step.loc,
+                    f"{addr} is not a {side} address of the testbed "
+                    f"({', '.join(sorted(ends[side]))}; add one with '{side} addr {addr}')",
+                )
+
+
 def parse_text(text: str, file: str = "<scenario>") -> Scenario:
     """Parse a scenario's text; raises ScenarioError on the first problem."""
     kernel: str | None = None
@@ -375,7 +409,11 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
     steps: list[Step] = []
     extra: dict[str, list[str]] = {"host": [], "peer": []}
     opened = 0
-    for n, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only (a CR before it is dropped): str.splitlines would
+    # also end one at a form feed, NEL or U+2028 inside a comment, and every
+    # later line number would be wrong. A UTF-8 byte order mark is not text.
+    for n, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
             continue
@@ -431,6 +469,7 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
         steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
+    _check_connect_addresses(steps, extra)
     return Scenario(
         source=file,
         kernel=kernel,

@@ -1,0 +1,151 @@
+"""Input that must not smuggle steps or mean "no limit": each case of the
+honest-gates issue, through the CLI (exit 2 with the place and the
+problem, never exit 4 or a traceback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pmcheck.cli import build_parser, main
+from pmcheck.scenario.errors import ScenarioError
+from pmcheck.scenario.json_form import from_json_text
+from pmcheck.scenario.parser import parse_text
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    rc = main(argv)
+    return rc, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "abc"])
+@pytest.mark.parametrize("command", [["check", "P1"], ["ask", "x.ask"]])
+def test_a_timeout_is_a_finite_positive_number(
+    command: list[str], value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, err = _run([*command, "--timeout", value], capsys)
+    assert rc == 2, err
+    assert "--timeout" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5"])
+def test_an_rlimit_is_a_positive_integer(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = _run(["check", "P1", "--rlimit", value], capsys)
+    assert rc == 2 and "internal error" not in err
+
+
+def test_a_tiny_timeout_is_the_smallest_real_one_not_none() -> None:
+    args = build_parser().parse_args(["check", "P1", "--timeout", "0.0004"])
+    assert args.timeout == 0.001  # 1 ms: Z3 would read 0 ms as "no timeout"
+
+
+def _doc(**step: object) -> str:
+    base = {"op": "endpoint add", "addr": "10.0.2.2"}
+    return json.dumps({"format": "pmcheck-scenario", "version": 1, "steps": [{**base, **step}]})
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        (_doc(flags=["subflow\nip mptcp endpoint flush"]), "control characters"),
+        (_doc(flags=["subflow", "#", "bogus"]), '"flags" must be a list of flag names'),
+        (_doc(flags=["dev", "x0"]), '"flags" must be a list of flag names'),
+        (_doc(flags=["id", "7", "dev", "x0"]), '"flags" must be a list of flag names'),
+        (_doc(id="5"), '"id" must be an integer'),
+        (_doc(port=True), '"port" must be an integer'),
+        (_doc(dev=5), '"dev" must be a single word'),
+        (
+            json.dumps(
+                {
+                    "format": "pmcheck-scenario",
+                    "version": 1,
+                    "kernel": "6.18\nip mptcp endpoint add 10.0.9.9",
+                    "steps": [],
+                }
+            ),
+            "control characters",
+        ),
+        (
+            json.dumps({"format": "pmcheck-scenario", "version": 1, "steps": [], "extra": 1}),
+            "unknown key(s) ['extra']",
+        ),
+        ('{"format": "pmcheck-scenario", "version": 1, "steps": ' + "[" * 100_000, "invalid JSON"),
+    ],
+)
+def test_the_json_form_cannot_smuggle_steps(doc: str, needle: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        from_json_text(doc, "s.json")
+    assert needle in str(err.value), str(err.value)
+
+
+def test_a_byte_order_mark_and_odd_line_breaks_keep_line_numbers() -> None:
+    scn = parse_text("\ufeffip mptcp endpoint add 10.0.2.2 subflow\n", "bom.scn")
+    assert len(scn.steps) == 1
+    text = (
+        "# a form feed \x0c, a NEL \x85 and U+2028 \u2028 in a comment\nip mptcp endpoint lamnar\n"
+    )
+    with pytest.raises(ScenarioError) as err:
+        parse_text(text, "odd.scn")
+    assert err.value.loc.line == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("ip mptcp endpoint add 10.0.2.2 id " + "9" * 5000, "out of range 1..255"),
+        ("ip mptcp endpoint add 10.0.2.2 dev ..", "bad interface name"),
+        ("ip mptcp endpoint add 10.0.2.2 dev eth0:1", "bad interface name"),
+        ("connect 10.9.9.9 10.0.1.1", "not a host address of the testbed"),
+        ("connect 10.0.1.2 192.168.7.7", "not a peer address of the testbed"),
+    ],
+)
+def test_bad_values_are_input_errors_with_their_line(
+    text: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.scn"
+    path.write_text(text + "\n")
+    rc, err = _run(["simulate", str(path)], capsys)
+    assert rc == 2 and "bad.scn:1" in err and needle in err, err
+
+
+def test_a_testbed_address_added_with_host_addr_may_be_connected_from() -> None:
+    scn = parse_text("host addr 10.9.9.9\nconnect 10.9.9.9 10.0.1.1\n", "ok.scn")
+    assert len(scn.steps) == 1
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "long.scn"
+    path.write_text("ip mptcp endpoint show\n" * 300)
+    r = subprocess.run(
+        f"{sys.executable} -c 'import sys; from pmcheck.cli import main; "
+        f"sys.exit(main())' simulate {path} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        executable="/bin/bash",
+    )
+    assert r.stdout.startswith("model") and r.stderr == "", r.stderr
+
+
+def test_out_is_checked_before_the_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "file"
+    taken.write_text("")
+    rc, err = _run(["check", "M8", "--out", str(taken)], capsys)
+    assert rc == 2 and "not a directory" in err
+
+
+def test_replay_refuses_a_kernel_it_has_no_model_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pmcheck.counterexamples import gallery
+
+    doc = json.loads((gallery.GALLERY / "P2-id-bitmap.6.18.json").read_text())
+    doc["#meta"]["pmcheck"]["kernel"] = "9.99"
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    rc, err = _run(["replay", str(path)], capsys)
+    assert rc == 2 and "unknown kernel '9.99'" in err
