@@ -113,3 +113,14 @@ def test_laminar_outranks_the_c_flag_case() -> None:
     last = last_table("laminar-hides-cflag.scn")
     assert SubflowRow("10.0.3.2", 2, "10.0.3.1", 1) in last.table
     assert last.local_addr_used == 0  # the subflow endpoint 10.0.2.2 stayed unused
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.value)
+def test_join_to_an_unknown_address_on_a_full_table_is_refused(version: KernelVersion) -> None:
+    """mptcp_pm_get_local_id cannot add the IMPLICIT endpoint (-ERANGE): no
+    subflow, the table keeps its 8 endpoints, extra_subflows stays 0."""
+    scn = parse_file(KNOWN / "full-table-join-erange.scn")
+    last = run_model(scn, version).outcomes[-1]
+    assert last.errno == 0 and len(last.endpoints) == 8
+    assert all(r.remote_id == 0 for r in last.conns[0].table)  # only the initial subflow
+    assert last.conns[0].subflows == 0

@@ -410,13 +410,17 @@ class LiveTestbed:
         what: str,
         gone: FourTuple | None = None,
         retry_args: tuple[Any, ...] | None = None,
+        peer_match: EventMatch | None = None,
     ) -> OpResult:
         """Send one userspace-PM command on the peer, wait for the host's
         reaction, settle. `retry_args`: sent instead if the first answer is
         ESRCH (a v4 subflow of a dual-stack peer socket is known by its
-        v4-mapped addresses)."""
+        v4-mapped addresses). `peer_match`: a peer event that also ends the
+        wait (the peer's SUB_CLOSED for a join the host answered with a RST
+        and no counter of its own moved)."""
         start = time.monotonic()
         mark = self._mark(self.host)
+        peer_mark = self._mark(self.peer) if peer_match is not None else None
         base = None
         if mib_keys:
             mib = self.host.call(sockops.mib)
@@ -426,11 +430,35 @@ class LiveTestbed:
             reply = self.peer.call(sockops.upm_call, method, *retry_args)
         if reply.errno:
             return OpResult(reply, None, (), None, time.monotonic() - start)
-        wait = self._wait_host_from(mark, match if self._events_on else None, base, gone, what)
+        if peer_mark is not None and peer_match is not None:
+            wait = self._wait_host_or_peer(mark, match, base, peer_mark, peer_match, what)
+        else:
+            wait = self._wait_host_from(mark, match if self._events_on else None, base, gone, what)
         settled = self.settle()
         return OpResult(
             reply, wait, self._host_events_since(mark), settled, time.monotonic() - start
         )
+
+    def _wait_host_or_peer(
+        self,
+        mark: int | None,
+        match: EventMatch | None,
+        base: dict[str, int] | None,
+        peer_mark: int,
+        peer_match: EventMatch,
+        what: str,
+    ) -> HostWait:
+        """The host's reaction, or the peer's event, whichever comes first
+        (the two agents are polled in turn, 50 ms each)."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            wait = self.host.call(sockops.wait_host, mark, match, 0.05, base, None)
+            if not wait.timed_out:
+                return wait
+            event = self.peer.call(sockops.wait_event, peer_mark, peer_match, 0.05)
+            if event is not None:
+                return HostWait(event, (), False, wait.waited)
+        raise LiveTimeout(f"no {what} within {self.timeout}s (host or peer)")
 
     def peer_announce(self, conn: ConnId, addr: str, id: int, port: int = 0) -> OpResult:
         """ADD_ADDR from the peer; waits for the host's ANNOUNCED (or, without
@@ -465,12 +493,19 @@ class LiveTestbed:
             (("saddr", host_addr), ("daddr", peer_addr)),
         )
         args = (conn.peer_token, peer_addr, peer_id, host_addr, conn.host_port, backup)
+        # A join the host refuses before any counter of its own moves (e.g.
+        # -ERANGE from mptcp_pm_get_local_id on a full table: only
+        # MPJoinSynRx, then a RST) shows as the peer's SUB_CLOSED.
+        refused = EventMatch(
+            (EV_SUB_CLOSED,), conn.peer_token, (("saddr", peer_addr), ("daddr", host_addr))
+        )
         return self._peer_op(
             "subflow_create",
             args,
             match,
             ("MPJoinAckRx", *JOIN_REFUSAL_MIB),
             f"host join {peer_addr} -> {host_addr}",
+            peer_match=refused if self._events_on else None,
         )
 
     def _ensure_host_listener(self, addr: str, port: int) -> None:
