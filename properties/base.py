@@ -41,6 +41,14 @@ class Property:
     # or "two-pm"; by default connection properties go to the connection scope.
     scope_kind: str = ""
     versions: frozenset[KernelVersion] = frozenset(KernelVersion)  # where it is checked
+    # Why the premise cannot hold in the scope it is checked in, for a
+    # property that is PROVED there on purpose; "" = a PROVED verdict needs
+    # a trigger witness (pmcheck.checker.run.vacuity_gate).
+    premise_unreachable: str = ""
+    # Scope kinds where the property is not reported but offered to Houdini
+    # as a lemma (an inductive invariant that may strengthen the others'
+    # proofs); its own truth there is established by the same fixpoint.
+    lemma_in: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.scope_kind:

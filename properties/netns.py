@@ -267,6 +267,12 @@ P7 = register(
         premise=lambda ops, st: ops.or_(
             *(ops.and_(e.used, ops.has(e.flags, FLAG_IMPLICIT)) for e in st.netns.endp)
         ),
+        # Implicit endpoints only arise from connections (mptcp_pm_get_local_id
+        # for a join or an ANY-filler subflow): checked where they can.
+        needs_connections=True,
+        # In the namespace scope it still holds (no implicit endpoint there)
+        # and P4's proof needs it: a lemma, not a verdict.
+        lemma_in=frozenset({"netns"}),
     )
 )
 NETNS_PROPERTIES = (P1, P2, P3, P4, P4F, P5, P6, P7)

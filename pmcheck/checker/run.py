@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+from pmcheck.checker import progress
 from pmcheck.checker.engines import SolverLimits, bmc, houdini, k_induction, pdr, recheck_inductive
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import System
@@ -36,9 +37,11 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
     system = System(scope)
     props = [p for p in props if scope.version in p.versions]
     results: dict[str, Result] = {}
+    progress.scope(f"{scope.version.value} {scope.kind}")
     if opts.engine in ("auto", "kind"):
+        progress.note(f"{len(props)} properties", "houdini")
         t0 = time.perf_counter()
-        inductive, dropped = houdini(system, props, opts.limits)
+        inductive, dropped = houdini(system, props + lemmas_for(scope, props), opts.limits)
         if inductive and not recheck_inductive(system, inductive, opts.limits):
             for p in inductive:
                 results[p.name] = Result(
@@ -48,12 +51,16 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
         seconds = time.perf_counter() - t0
         cert = tuple(p.name for p in inductive)
         for p in inductive:
-            results[p.name] = Result(p.name, Verdict.PROVED, "kind", seconds, 1, certificate=cert)
+            if p in props:  # lemmas strengthen the proof but are not reported here
+                results[p.name] = Result(
+                    p.name, Verdict.PROVED, "kind", seconds, 1, certificate=cert
+                )
         for p in props:
             if p.name in results:
                 continue
             r = bmc(system, p, opts.depth, opts.limits)
             if r.verdict is Verdict.HOLDS_TO_DEPTH:
+                progress.note(p.name, "k-induction", opts.k_max)
                 ind = k_induction(system, p, inductive, opts.k_max, opts.limits)
                 r = (
                     ind
@@ -66,6 +73,7 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
             results[p.name] = bmc(system, p, opts.depth, opts.limits)
     elif opts.engine == "pdr":
         for p in props:
+            progress.note(p.name, "pdr")
             r = pdr(system, p, opts.limits)
             if r.verdict is not Verdict.PROVED:
                 b = bmc(system, p, opts.depth, opts.limits)
@@ -77,9 +85,36 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
     for p in props:
         r = results[p.name]
         if opts.witnesses:
-            r = replace(r, witness=witness(system, p, opts))
+            r = vacuity_gate(p, replace(r, witness=witness(system, p, opts)), opts.depth)
         out.append(r)
     return out
+
+
+def lemmas_for(scope: Scope, props: list[Property]) -> list[Property]:
+    """Registered properties that serve as Houdini lemmas in this scope kind
+    (`Property.lemma_in`) and are not checked here themselves."""
+    from pmcheck.properties import catalog
+
+    return [
+        q
+        for q in catalog.all_properties().values()
+        if scope.kind in q.lemma_in and q not in props and scope.version in q.versions
+    ]
+
+
+def vacuity_gate(prop: Property, r: Result, depth: int) -> Result:
+    """A property no reachable state triggers says nothing: PROVED or
+    HOLDS-TO-DEPTH without a trigger witness becomes UNKNOWN (exit 3),
+    unless the property states why its premise is unreachable here."""
+    holding = r.verdict in (Verdict.PROVED, Verdict.HOLDS_TO_DEPTH)
+    if not holding or r.witness is not None or prop.premise_unreachable:
+        return r
+    return replace(
+        r,
+        verdict=Verdict.UNKNOWN,
+        reason=f"vacuous: no state within depth {depth} of this scope meets the premise; "
+        f"{r.verdict.value} would say nothing",
+    )
 
 
 def witness(system: System, prop: Property, opts: Options) -> tuple | None:
