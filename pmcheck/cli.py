@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from pmcheck import __version__
+from pmcheck import __version__, signals
 from pmcheck.argtypes import positive_int, seconds
 from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
@@ -284,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Z3 resource limit per query (deterministic; exhausted = UNKNOWN)",
     )
     ck.add_argument("--json", action="store_true", help="machine-readable verdicts")
+    ck.add_argument(
+        "--progress",
+        action="store_true",
+        help="print each step (property, engine, depth, elapsed) to stderr as plain "
+        "lines; on a terminal a status line is shown anyway",
+    )
     from pmcheck.counterexamples import cli as cx_cli
 
     cx_cli.add_check_arguments(ck)  # --trace-format, --out (issue 7)
@@ -359,10 +365,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             two_pm_scope(v, bitmap_width=args.bitmap_width),
         )
     ]
+    from pmcheck.checker import progress
     from pmcheck.checker.interrupt import interruptible
 
-    with interruptible():  # Ctrl-C / SIGTERM stop the query in flight, not just skip it
-        run = run_check(args, chosen, scopes, opts)
+    tty = sys.stderr.isatty() and not args.json
+    progress.start("lines" if args.progress else "tty" if tty else None)
+    try:
+        with interruptible():  # Ctrl-C / SIGTERM stop the query in flight, not just skip it
+            run = run_check(args, chosen, scopes, opts)
+    finally:
+        progress.done()
     code = run.exit_code
     if args.json:  # schema pmcheck-verdicts/2, docs/ci.md
         print(to_json(run))
@@ -528,6 +540,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes
         return 141
     except Exception as e:  # never a traceback for users; say what broke
+        stop = signals.stopped()
+        if stop is not None:  # Z3 failed because a Ctrl-C / SIGTERM interrupted it
+            print(f"pmcheck: {'interrupted' if stop == 2 else 'terminated'}", file=sys.stderr)
+            return 128 + stop
         print(f"pmcheck: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         if os.environ.get("PMCHECK_DEBUG"):
             raise

@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM stop a check within a moment (Z3 would otherwise turn
-SIGINT into one UNKNOWN and go on), with exit 130 / 143 and one line."""
+SIGINT into one UNKNOWN and go on), with exit 130 / 143 and one line; with
+-j the workers end too (the pool would otherwise wait for them)."""
 
 from __future__ import annotations
 
@@ -45,13 +46,14 @@ LONG = ["check", "M8", "--kernel", "6.18", "--no-cache"]
 def test_a_signal_stops_check(sig: int, code: int, word: str) -> None:
     rc, took, err = _stop_after(LONG, sig)
     assert rc == code, err
-    assert took < 5, took
-    assert word in err and "Traceback" not in err, err
+    assert took < 2, took
+    assert err.strip() == f"pmcheck: {word}", err  # one line, no traceback
 
 
 def test_ctrl_c_stops_parallel_jobs() -> None:
     rc, took, err = _stop_after(["check", "M8", "--kernel", "all", "-j", "2", "--no-cache"],
                                 signal.SIGINT, wait=6.0)  # fmt: skip
     assert rc == 130, err
-    assert took < 5, took
-    assert "Traceback" not in err and "AstRef" not in err, err
+    assert took < 2, took
+    # One line: no worker traceback, no "Exception ignored in AstRef.__del__".
+    assert err.strip() == "pmcheck: interrupted", err

@@ -56,6 +56,7 @@ from pmcheck.model.symbolic import INPUTS_TEMPLATE, SymbolicStep
 from pmcheck.model.topology import Topology
 from pmcheck.model.versions import KernelVersion
 from pmcheck.model.z3_ops import Z3Ops
+from pmcheck.signals import raise_if_stopped
 
 OPS = Z3Ops()
 ENV_INPUTS = Inputs(NO_ADDR, NO_LIMITS, NO_EVENT)
@@ -272,6 +273,7 @@ class _Queries:
             s.set("rlimit", self.rlimit)
         s.add(*facts)
         r = s.check()
+        raise_if_stopped()  # a Ctrl-C's canceled query is not an answer
         self.count += 1
         return r, (s.model() if r == z3.sat else s.reason_unknown() if r == z3.unknown else None)
 

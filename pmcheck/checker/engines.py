@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import z3
 
+from pmcheck.checker import progress
 from pmcheck.checker.system import RuleStep, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.properties.base import Property
+from pmcheck.signals import raise_if_stopped
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,18 @@ class Unroll:
         self.states.append(nxt)
 
 
+def _solve(solver: z3.Solver) -> z3.CheckSatResult:
+    """solver.check(), then honour a Ctrl-C / SIGTERM that interrupted it
+    (pmcheck.checker.interrupt): its "unknown" is not a verdict."""
+    r = solver.check()
+    raise_if_stopped()
+    return r
+
+
 def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
     solver.push()
     solver.add(*assumptions)
-    r = solver.check()
+    r = _solve(solver)
     if r == z3.sat:
         solver.last_model = solver.model()  # type: ignore[attr-defined]
     solver.pop()
@@ -77,6 +87,7 @@ def bmc(
     solver = limits.solver()
     path = Unroll(system, solver)
     for k in range(depth + 1):
+        progress.note(prop.name, "bmc" if goal == "violation" else "witness", k)
         s = path.states[k]
         target = z3.Not(system.holds(prop, s)) if goal == "violation" else system.premise(prop, s)
         r = _check(solver, target)
@@ -183,7 +194,7 @@ def recheck_inductive(system: System, invariant: list[Property], limits: SolverL
         for r in range(len(system.rules)):
             solver = limits.solver()
             solver.add(trans, *hyps, choice == r, z3.Not(system.holds(p, s1)))
-            if solver.check() != z3.unsat:
+            if _solve(solver) != z3.unsat:
                 return False
     return True
 
@@ -259,6 +270,7 @@ def pdr(system: System, prop: Property, limits: SolverLimits) -> Result:
     fp.rule(inv(*tvars), [inv(*svars), system.trans(s, i, c, t)])
     try:
         r = fp.query(z3.And(inv(*svars), z3.Not(system.holds(prop, s))))
+        raise_if_stopped()
     except z3.Z3Exception as e:
         return Result(
             prop.name, Verdict.UNKNOWN, "pdr", time.perf_counter() - t0, reason=f"spacer: {e}"
@@ -324,7 +336,7 @@ def recheck_pdr(
         for q in queries:
             solver = limits.solver()
             solver.add(q)
-            if solver.check() != z3.unsat:
+            if _solve(solver) != z3.unsat:
                 ok = False
                 break
         if ok:

@@ -9,8 +9,11 @@ query, so a check could keep running for minutes after Ctrl-C. Here:
   while the main thread is inside a Z3 call (which holds no GIL); a
   watcher thread reads it and interrupts Z3 (`Context.interrupt()`), so
   the query returns at once;
-- back in Python, the handler raises: KeyboardInterrupt for SIGINT,
-  `Terminated` for SIGTERM, and the CLI exits 130 / 143 with one line.
+- the Python-level handler only records the signal (pmcheck.signals):
+  raising there could land inside a Z3 ctypes callback and be lost; the
+  solver loops raise after the interrupted query returns (KeyboardInterrupt
+  for SIGINT, `Terminated` for SIGTERM), and the CLI exits 130 / 143 with
+  one line.
 
 Used by `check` and `ask` in the main process and in every `-j` worker.
 """
@@ -26,11 +29,11 @@ from types import FrameType
 
 import z3
 
-from pmcheck.errors import Terminated
+from pmcheck import signals
 
 
-def _on_term(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(signum)
+def _record(signum: int, frame: FrameType | None) -> None:
+    signals.request(signum)
 
 
 def _watch(fd: int) -> None:
@@ -45,10 +48,16 @@ def _watch(fd: int) -> None:
             z3.main_ctx().interrupt()
 
 
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    os._exit(128 + signum)  # a -j worker: nothing to clean up, nothing to print
+
+
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
+def interruptible(worker: bool = False) -> Iterator[None]:
     """While active, SIGINT/SIGTERM interrupt the Z3 query in flight and
-    raise in the main thread. A no-op outside the main thread."""
+    raise in the main thread (`worker`: end the process at once, silently;
+    an exception there would be caught by the pool's worker loop, or print
+    from inside a Z3 object's __del__). A no-op outside the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -56,12 +65,15 @@ def interruptible() -> Iterator[None]:
     r, w = os.pipe()
     os.set_blocking(w, False)
     old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    old_term = signal.signal(signal.SIGTERM, _on_term)
+    handler = _exit_now if worker else _record
+    signals.clear()
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
     watcher = threading.Thread(target=_watch, args=(r,), name="z3-interrupt", daemon=True)
     watcher.start()
     try:
         yield
+        signals.raise_if_stopped()  # a stop that came after the last query
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)

@@ -215,7 +215,7 @@ def run_suite(
                 # Interrupted: do not wait for the jobs still running (the
                 # pool's exit would); their results are not stored.
                 for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
+                    proc.kill()  # SIGKILL: a worker has nothing to clean up
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
@@ -251,7 +251,10 @@ def _timed(fn: Callable[..., list[Result]], *args: Any) -> tuple[list[Result], f
     from pmcheck.checker.interrupt import interruptible
 
     t0 = time.perf_counter()
-    with interruptible():
+    # A signal ends the worker process itself: as an exception it would be
+    # caught by the pool's worker loop, which then waits for the next job
+    # forever (and the parent's exit joins it).
+    with interruptible(worker=True):
         return fn(*args), time.perf_counter() - t0
 
 
