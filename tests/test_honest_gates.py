@@ -149,3 +149,24 @@ def test_replay_refuses_a_kernel_it_has_no_model_of(
     path.write_text(json.dumps(doc))
     rc, err = _run(["replay", str(path)], capsys)
     assert rc == 2 and "unknown kernel '9.99'" in err
+
+
+@pytest.mark.live
+def test_namespaces_of_a_dead_run_are_swept() -> None:
+    """A SIGKILLed run cannot remove its pmck-PID-* namespaces; the next run
+    (or `pmcheck cleanup`) does, and leaves those of live processes alone."""
+    from tests.live import require_live_kernel
+
+    require_live_kernel()
+    from pmcheck.live.netns import create_netns, new_netns_name, remove_netns, sweep_stale_netns
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = create_netns(f"pmck-{gone.pid}-5ca1ab1e")
+    ours = create_netns(new_netns_name())
+    try:
+        removed = sweep_stale_netns()
+        assert stale in removed and ours not in removed
+    finally:
+        remove_netns(stale)
+        remove_netns(ours)
