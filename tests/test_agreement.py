@@ -10,9 +10,10 @@ every kernel version, with connection events and the environment's steps.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 from pmcheck import interp
+from pmcheck.model.backend import recording
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.rules import RULES, Ctx
 from pmcheck.model.state import initial_state
@@ -87,10 +88,45 @@ def test_concrete_and_z3_agree_on_connection_events(version: KernelVersion, scn)
         return post, out
 
     state = initial_state()
-    for step in scn.steps:
-        name, inputs = lower(step.command, universe)
-        state, _ = both(name, state, inputs)
-        state = interp.settle(both, state, topo, step.loc)
+    with recording() as notes:
+        for step in scn.steps:
+            name, inputs = lower(step.command, universe)
+            state, _ = both(name, state, inputs)
+            state = interp.settle(both, state, topo, step.loc)
+    for path in filler_paths(notes):
+        event(f"filler: {path}")  # `pytest --hypothesis-show-statistics` shows the spread
+
+
+FILLERS = (
+    "fill_local_addresses_vec: FULLMESH",
+    "fill_local_laminar_endp",
+    "fill_local_addresses_vec_c_flag",
+    "fill_local_address_any",
+)
+
+
+def filler_paths(notes: list) -> set[str]:
+    """Which of the four fillers of fill_local_addresses_vec ran (their notes)."""
+    return {f for f in FILLERS for fmt, _ in notes if fmt.startswith(f)}
+
+
+@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+def test_connection_scenarios_reach_every_filler(version: KernelVersion) -> None:
+    """The agreement test's scenarios run every filler path (deterministic
+    sample of 300, concrete only, ~3 s): a strategy that stops reaching one would
+    leave that path's agreement untested."""
+    seen: set[str] = set()
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(scn=connection_scenario_st())
+    def run(scn) -> None:
+        with recording() as notes:
+            interp.run_model(scn, version)
+        seen.update(filler_paths(notes))
+
+    run()
+    assert seen == set(FILLERS), f"never reached: {set(FILLERS) - seen}"
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
