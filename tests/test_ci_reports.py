@@ -232,16 +232,27 @@ SARIF_SUBSET = {  # the parts of the SARIF 2.1.0 schema pmcheck writes, with its
 }
 
 
+def test_the_sarif_schema_check_can_fail() -> None:
+    """The subset schema is not vacuous: a document with the wrong version or
+    a result level SARIF does not know is refused."""
+    import jsonschema
+
+    doc = json.loads(sarif.render(every_kind()))
+    for broken in (
+        {**doc, "version": "2.0.0"},
+        {**doc, "runs": [{**doc["runs"][0], "results": [{"level": "fatal"}]}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SARIF_SUBSET)
+
+
 def test_sarif_parses_has_required_fields_and_every_verdict() -> None:
     recs = every_kind()
     doc = json.loads(sarif.render(recs))
     assert sarif.problems(doc) == []
-    try:
-        import jsonschema
-    except ImportError:  # optional: the required-field check above always runs
-        pass
-    else:
-        jsonschema.validate(doc, SARIF_SUBSET)
+    import jsonschema  # a dev dependency: the schema check always runs
+
+    jsonschema.validate(doc, SARIF_SUBSET)
     run = doc["runs"][0]
     results = run["results"]
     assert len(results) == len(recs)
