@@ -30,9 +30,8 @@ from pmcheck.counterexamples.confirm import (
 from pmcheck.counterexamples.names import field_groups
 from pmcheck.counterexamples.trace import Trace
 from pmcheck.results import ConnView, StepOutcome, errno_text
-from pmcheck.scenario.ast import EndpointAdd, OnPeer, Scenario
+from pmcheck.scenario.ast import TESTBED_LINKS, OnPeer, Scenario, plain_address
 
-LINKS = 4
 NS_PREFIX = "pmck-repro"
 
 
@@ -69,17 +68,6 @@ def prediction(out: StepOutcome) -> dict[str, Any]:
     return pred
 
 
-def _devices(scn: Scenario, peer: bool) -> list[str]:
-    names = []
-    for s in scn.steps:
-        cmd = s.command
-        on_peer = isinstance(cmd, OnPeer)
-        inner = cmd.command if isinstance(cmd, OnPeer) else cmd
-        if on_peer == peer and isinstance(inner, EndpointAdd) and inner.dev:
-            names.append(inner.dev)
-    return [n for n in dict.fromkeys(names) if n != "lo"]
-
-
 def _local_addrs(scn: Scenario, peer: bool) -> list[str]:
     """Addresses each side needs beside its link addresses: the scenario's
     `host addr`/`peer addr`, and, without connections (one namespace, as
@@ -87,11 +75,8 @@ def _local_addrs(scn: Scenario, peer: bool) -> list[str]:
     can bind their listener."""
     found = list(scn.peer_addrs if peer else scn.host_addrs)
     if not scn.has_connections and not peer:
-        found += [s.command.addr for s in scn.steps if getattr(s.command, "addr", None)]
-    out = []
-    for a in dict.fromkeys(found):
-        out.append(a.removeprefix("::ffff:") if a.startswith("::ffff:") and "." in a else a)
-    return list(dict.fromkeys(out))
+        found += scn.addresses()
+    return list(dict.fromkeys(plain_address(a) for a in found))
 
 
 def plan_of(trace: Trace) -> tuple[Scenario, dict[str, Any]]:
@@ -160,7 +145,7 @@ def _setup(scn: Scenario) -> list[str]:
     ]
     if scn.has_connections:
         out += [
-            f"for n in $(seq 1 {LINKS}); do",
+            f"for n in $(seq 1 {TESTBED_LINKS}); do",
             '\tip -n "$H" link add "hosteth$n" type veth peer name "peereth$n" netns "$P"',
             '\tfor side in "$H hosteth$n 2 1" "$P peereth$n 1 2"; do',
             "\t\tset -- $side",
@@ -180,7 +165,7 @@ def _setup(scn: Scenario) -> list[str]:
             for a in addrs:
                 plen = "128 nodad" if ":" in a else "32"
                 out.append(f'ip -n "{ns}" addr add {shlex.quote(a)}/{plen} dev pmck0')
-        for dev in _devices(scn, peer):
+        for dev in scn.devices(peer):
             out.append(_dummy(ns, shlex.quote(dev)))
     return out
 

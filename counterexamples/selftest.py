@@ -36,7 +36,7 @@ mptcp_join.sh has no helper for (a join from the server, `peer connect`,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pmcheck.model.inputs import Outcome
 from pmcheck.model.state import SUBFLOW_KIND_ACTIVE, State
@@ -78,7 +78,6 @@ class Counts:
     join_syn: int = 0  # MP_JOIN SYNs the host sent (ns1 MPJoinSynRx)
     join_ack: int = 0  # of those, established (SynAckRx on ns2, AckRx on ns1)
     add_rx: int = 0  # ADD_ADDRs that reached the host (ns2 AddAddr)
-    notes: list[str] = field(default_factory=list)
 
     def observe(self, rule: str, before: State, after: State, out: Outcome) -> None:
         for c0, c1 in zip(before.conns, after.conns, strict=True):

@@ -4,7 +4,9 @@ callers, pm_kernel.c `mptcp_pm_nl_rm_addr`), and sending an RM_ADDR
 
 from __future__ import annotations
 
-from pmcheck.model.backend import Ops, Value, note
+from functools import partial
+
+from pmcheck.model.backend import Ops, Value, note, same
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Conn, Netns
 from pmcheck.model.subflows import close_subflows, dec, u8
@@ -26,6 +28,13 @@ def mptcp_pm_remove_addr(k: Ctx, conn: Conn, ids: Value, when: Value) -> Conn:
     return conn._replace(rm_tx=ops.ite(send, ids, conn.rm_tx))
 
 
+RM_ADDR_DEC = "mptcp_pm_nl_rm_addr: remote id {id} removed: add_addr_accepted {n}"
+RM_ADDR_NONE = (
+    "mptcp_pm_rm_addr_or_subflow: no subflow uses the removed id: add_addr_accepted stays {n}"
+)
+RM_ADDR_WARN = "mptcp_pm_nl_rm_addr: remote id {id}, add_addr_accepted already 0: WARN_ON_ONCE"
+
+
 def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Value) -> Conn:
     """`mptcp_pm_nl_rm_addr`: give back an accepted ADD_ADDR (not id 0);
     WARN_ON_ONCE if the counter is already 0 (it leaks when the subflow had
@@ -33,18 +42,13 @@ def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Value) -> Conn:
     zero = ops.eq(conn.add_addr_accepted, u8(ops, 0))
     nonzero_id = ops.ne(rm_id, u8(ops, 0))
     accepted = dec(ops, conn.add_addr_accepted)
+    note(ops, ops.and_(nonzero_id, ops.not_(zero)), RM_ADDR_DEC, id=rm_id, n=accepted)
+    note(ops, ops.and_(nonzero_id, zero), RM_ADDR_WARN, id=rm_id)
     done = conn._replace(
         add_addr_accepted=accepted,
         accept_addr=ops.or_(conn.accept_addr, ops.ult(accepted, ns.limit_add_addr_accepted)),
     )
     return ops.ite(nonzero_id, ops.ite(zero, conn._replace(warned=ops.true()), done), conn)
-
-
-RM_ADDR_DEC = "mptcp_pm_nl_rm_addr: remote id {id} removed: add_addr_accepted {n}"
-RM_ADDR_NONE = (
-    "mptcp_pm_rm_addr_or_subflow: no subflow uses the removed id: add_addr_accepted stays {n}"
-)
-RM_ADDR_WARN = "mptcp_pm_nl_rm_addr: remote id {id}, add_addr_accepted already 0: WARN_ON_ONCE"
 
 
 def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Value) -> Conn:
@@ -72,10 +76,10 @@ def mptcp_pm_rm_addr_recv(k: Ctx, conn: Conn, ns: Netns) -> Conn:
             ops.and_(closed_join[j], ops.eq(before[j].remote_id, s.remote_id)) for j in range(i)
         ]
         first_of_id = ops.and_(closed_join[i], ops.not_(ops.or_(*earlier)))
-        counted = ops.and_(first_of_id, ops.ne(s.remote_id, u8(ops, 0)))
-        zero = ops.eq(conn.add_addr_accepted, u8(ops, 0))
-        dec_n = ops.sub(conn.add_addr_accepted, u8(ops, 1), 8)
-        note(ops, ops.and_(counted, ops.not_(zero)), RM_ADDR_DEC, id=s.remote_id, n=dec_n)
-        note(ops, ops.and_(counted, zero), RM_ADDR_WARN, id=s.remote_id)
-        conn = ops.ite(first_of_id, mptcp_pm_nl_rm_addr(ops, conn, ns, s.remote_id), conn)
+        # Lazily: the concrete reading runs (and notes) only the call the kernel makes.
+        conn = ops.cond(
+            first_of_id,
+            partial(mptcp_pm_nl_rm_addr, ops, conn, ns, s.remote_id),
+            partial(same, conn),
+        )
     return conn

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -542,7 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # never a traceback for users; say what broke
         stop = signals.stopped()
         if stop is not None:  # Z3 failed because a Ctrl-C / SIGTERM interrupted it
-            print(f"pmcheck: {'interrupted' if stop == 2 else 'terminated'}", file=sys.stderr)
+            word = "interrupted" if stop == signal.SIGINT else "terminated"
+            print(f"pmcheck: {word}", file=sys.stderr)
             return 128 + stop
         print(f"pmcheck: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         if os.environ.get("PMCHECK_DEBUG"):

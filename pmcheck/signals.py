@@ -8,6 +8,8 @@ happens while a stop is pending to the same exit code (130 / 143)."""
 
 from __future__ import annotations
 
+import signal
+
 from pmcheck.errors import Terminated
 
 _pending: int | None = None  # the signal number, once one arrived
@@ -31,6 +33,6 @@ def raise_if_stopped() -> None:
     """KeyboardInterrupt for SIGINT, Terminated for SIGTERM, if one came."""
     if _pending is None:
         return
-    if _pending == 2:  # SIGINT
+    if _pending == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(_pending)

@@ -484,7 +484,8 @@ class Testbed:
 
     def _infos(self):
         """The PM fields of MPTCP_INFO (counters, flags) of every socket."""
-        return [s.info(c)[:7] + s.info(c)[11:12] for s in (self.host, self.peer) for c in s.conns]
+        infos = [s.info(c) for s in (self.host, self.peer) for c in s.conns]
+        return [i[:7] + i[11:12] for i in infos]
 
     def side(self, name):
         return self.peer if name == "peer" else self.host

@@ -23,7 +23,6 @@ from pmcheck.live.interpreter import (
     _send,
     dump_rows,
     read_limits,
-    scenario_devices,
 )
 from pmcheck.live.links import add_dummy, ifindex
 from pmcheck.live.results import ConnId, LiveTimeout, OpResult
@@ -151,16 +150,6 @@ def conn_view(tb: LiveTestbed, n: int, conn: ConnId, side: str = HOST) -> ConnVi
     return ConnView(n, i.subflows, i.add_addr_signal, i.add_addr_accepted, i.local_addr_used, table)
 
 
-def peer_devices(scn: Scenario) -> list[str]:
-    """Interface names the peer's endpoints mention."""
-    names = [
-        s.command.command.dev
-        for s in scn.steps
-        if isinstance(s.command, OnPeer) and isinstance(s.command.command, EndpointAdd)
-    ]
-    return list(dict.fromkeys(n for n in names if n and n != "lo"))
-
-
 def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
     outcomes = []
     with LiveTestbed(
@@ -168,8 +157,9 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
         extra_peer_addrs=scn.peer_addrs,
         peer_kernel_pm=scn.peer_kernel,
     ) as tb:
-        ifnames = tb.host.call(prepare_devices, scenario_devices(scn))
-        peer_ifnames = tb.peer.call(prepare_devices, peer_devices(scn)) if scn.peer_kernel else {}
+        ifnames = tb.host.call(prepare_devices, scn.devices())
+        peer_devs = scn.devices(peer=True)
+        peer_ifnames = tb.peer.call(prepare_devices, peer_devs) if scn.peer_kernel else {}
         conns: list[ConnId] = []
         for index, step in enumerate(scn.steps):
             cmd = step.command

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pyroute2.netlink.generic import GenericNetlinkSocket
 
 from pmcheck.live.genl import GENL_NAME, MptcpPmMsg
+from pmcheck.scenario.ast import plain_address as plain_addr  # the live layer's name
 
 EVENTS_GROUP = "mptcp_pm_events"
 
@@ -342,14 +343,6 @@ class LiveSubflow:
             self.rem_id,
             self.backup,
         )
-
-
-def plain_addr(addr: str) -> str:
-    """v4-mapped v6 addresses (a dual-stack socket) as plain v4."""
-    ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 def _key(event: PmEvent) -> _FourTuple | None:

@@ -50,35 +50,19 @@ def execute_in_current_netns(scenario: Scenario) -> tuple[StepOutcome, ...]:
 # --- namespace preparation ---------------------------------------------------
 
 
-def scenario_devices(scenario: Scenario) -> list[str]:
-    """Interface names the scenario mentions (besides lo), in first-use order."""
-    names = [s.command.dev for s in scenario.steps if isinstance(s.command, EndpointAdd)]
-    return list(dict.fromkeys(n for n in names if n and n != "lo"))
-
-
-def scenario_addresses(scenario: Scenario) -> list[str]:
-    """Every endpoint address the scenario mentions, first-use order, no repeats."""
-    found: list[str] = []
-    for step in scenario.steps:
-        addr = getattr(step.command, "addr", None)
-        if addr:
-            found.append(addr)
-    return list(dict.fromkeys(found))
-
-
 def prepare_links(scenario: Scenario) -> IfNames:
     """Create the scenario's interfaces and local addresses; return ifindex -> name.
 
     The addresses make port (listener) endpoints bindable, as on a real host
     where endpoints name local addresses."""
     with IPRoute() as ipr:
-        for dev in [ADDR_DEV, *scenario_devices(scenario)]:
+        for dev in [ADDR_DEV, *scenario.devices()]:
             if not ipr.link_lookup(ifname=dev):
                 add_dummy(ipr, dev)
-        for dev in ["lo", ADDR_DEV, *scenario_devices(scenario)]:
+        for dev in ["lo", ADDR_DEV, *scenario.devices()]:
             ipr.link("set", index=ifindex(ipr, dev), state="up")
         index = ifindex(ipr, ADDR_DEV)
-        for addr in scenario_addresses(scenario):
+        for addr in scenario.addresses():
             _add_local_address(ipr, index, addr)
         return {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
 

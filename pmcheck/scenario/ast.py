@@ -40,6 +40,15 @@ def canonical_address(text: str) -> str:
     return str(ip)
 
 
+def plain_address(addr: str) -> str:
+    """The identity of an address under v4-mapped equality: a v4-mapped v6
+    address (a dual-stack socket's view) as the plain v4 one."""
+    ip = ipaddress.ip_address(addr)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
 def flag_names(flags: int) -> tuple[str, ...]:
     """Flag names in the kernel tools' print order; unknown bits as hex."""
     names = [name for name, bit in FLAG_NAMES if flags & bit]
@@ -246,6 +255,22 @@ class Scenario:
     @property
     def peer_kernel(self) -> bool:
         return self.peer_pm == "kernel"
+
+    def devices(self, peer: bool = False) -> list[str]:
+        """Interface names the host's (or, `peer`, the peer's) endpoint adds
+        mention, besides lo, in first-use order."""
+        names = []
+        for s in self.steps:
+            on_peer = isinstance(s.command, OnPeer)
+            cmd = s.command.command if isinstance(s.command, OnPeer) else s.command
+            if on_peer == peer and isinstance(cmd, EndpointAdd) and cmd.dev:
+                names.append(cmd.dev)
+        return [n for n in dict.fromkeys(names) if n != "lo"]
+
+    def addresses(self) -> list[str]:
+        """Every address the host's commands mention, first-use order, no repeats."""
+        found = [a for s in self.steps if (a := getattr(s.command, "addr", None))]
+        return list(dict.fromkeys(found))
 
     @property
     def has_connections(self) -> bool:

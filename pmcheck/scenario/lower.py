@@ -36,6 +36,7 @@ from pmcheck.scenario.ast import (
     Scenario,
     SubflowClose,
     canonical_address,
+    plain_address,
     testbed_addresses,
 )
 
@@ -46,14 +47,6 @@ MAX_DEVS = 255
 
 class UniverseFull(ValueError):
     pass
-
-
-def _base(addr: str) -> str:
-    """The identity of an address under v4-mapped equality."""
-    ip = ipaddress.ip_address(addr)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 @dataclass
@@ -71,7 +64,7 @@ class Universe:
     def addr_key(self, addr: str) -> int:
         """IPv4 bases get keys below V6_KEY_BASE, IPv6 ones from it, so the
         model reads an address's v4-ness off its key."""
-        base = _base(addr)
+        base = plain_address(addr)
         if base not in self.keys:
             pool = V6_KEYS if ":" in base else V4_KEYS
             used = [k for k in self.texts if k in pool]
@@ -147,8 +140,8 @@ class Universe:
         host, peer = testbed_addresses()
         u = cls(
             peer_kernel=scn.peer_kernel,
-            host=[_base(a) for a in [*host, *scn.host_addrs]],
-            peer=[_base(a) for a in [*peer, *scn.peer_addrs]],
+            host=[plain_address(a) for a in [*host, *scn.host_addrs]],
+            peer=[plain_address(a) for a in [*peer, *scn.peer_addrs]],
         )
         for a in [*u.host, *u.peer]:
             u.addr_key(a)

@@ -46,6 +46,7 @@ from pmcheck.scenario.ast import (
     Step,
     SubflowClose,
     canonical_address,
+    plain_address,
     testbed_addresses,
 )
 from pmcheck.scenario.errors import ScenarioError
@@ -379,22 +380,16 @@ def _check_connect_addresses(steps: list[Step], extra: dict[str, list[str]]) -> 
     its peer end a peer address; else no interpreter can open it (the
     kernel's bind fails with EADDRNOTAVAIL)."""
     host, peer = testbed_addresses()
-
-    def plain(a: str) -> str:
-        ip = ipaddress.ip_address(a)
-        mapped = getattr(ip, "ipv4_mapped", None)
-        return str(mapped or ip)
-
     ends = {
-        "host": {plain(a) for a in (*host, *extra["host"])},
-        "peer": {plain(a) for a in (*peer, *extra["peer"])},
+        "host": {plain_address(a) for a in (*host, *extra["host"])},
+        "peer": {plain_address(a) for a in (*peer, *extra["peer"])},
     }
     for step in steps:
         cmd = step.command
         if not isinstance(cmd, Connect):
             continue
         for side, addr in (("host", cmd.local), ("peer", cmd.remote)):
-            if plain(addr) not in ends[side]:
+            if plain_address(addr) not in ends[side]:
                 raise ScenarioError(
                     step.loc,
                     f"{addr} is not a {side} address of the testbed "
