@@ -40,7 +40,9 @@ def runtime_text() -> str:
 
 
 def _conn_text(c: ConnView) -> str:
-    rows = " ".join(r.describe() for r in c.table) or "-"
+    # The standalone runtime reads subflows from PM events, which do not
+    # carry both B bits: it compares the ids only.
+    rows = " ".join(r.ids_text() for r in c.table) or "-"
     return (
         f"subflows {c.subflows} signal {c.add_addr_signal} accepted {c.add_addr_accepted} "
         f"used {c.local_addr_used} | {rows}"

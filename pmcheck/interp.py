@@ -140,7 +140,12 @@ def conn_views(conns: tuple[Conn, ...], u: Universe, opened: int) -> tuple[ConnV
         table = tuple(
             sorted(
                 SubflowRow(
-                    u.addr_text(s.local_addr), s.local_id, u.addr_text(s.remote_addr), s.remote_id
+                    u.addr_text(s.local_addr),
+                    s.local_id,
+                    u.addr_text(s.remote_addr),
+                    s.remote_id,
+                    bool(s.backup),
+                    bool(s.remote_backup),
                 )
                 for s in c.sf
                 if s.used and s.established and not s.fin_rx

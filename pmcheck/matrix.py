@@ -681,7 +681,8 @@ the one exception: the peer connects (the host is the server) and joins
 with a server that runs the in-kernel PM too, announcing its own signal
 endpoints, are in [With an in-kernel server](#with-an-in-kernel-server).
 
-**Columns.** Subflows are `local#local_id → remote#remote_id`; `extra`,
+**Columns.** Subflows are `local#local_id → remote#remote_id`, then `/B`
+when our B bit is set (request_bkup), `/b` for the peer's; `extra`,
 `accepted`, `used`, `signal` are MPTCP_INFO's `subflows`,
 `add_addr_accepted`, `local_addr_used`, `add_addr_signal`; the endpoint
 table is `id address flags`.

@@ -51,15 +51,26 @@ class Limits:
 
 @dataclass(frozen=True, order=True)
 class SubflowRow:
-    """One established subflow of a connection, as the host sees it."""
+    """One established subflow of a connection, as the host sees it.
+
+    `backup` is our B bit (the kernel's subflow->request_bkup, sock_diag's
+    MPTCP_SUBFLOW_FLAG_BKUP_LOC), `remote_backup` the peer's (subflow->backup,
+    BKUP_REM): set by the join's SYN/SYN-ACK and changed by MP_PRIO."""
 
     local: str
     local_id: int
     remote: str
     remote_id: int
+    backup: bool = False
+    remote_backup: bool = False
+
+    def ids_text(self) -> str:
+        return f"{self.local}#{self.local_id}>{self.remote}#{self.remote_id}"
 
     def describe(self) -> str:
-        return f"{self.local}#{self.local_id}>{self.remote}#{self.remote_id}"
+        """`local#id>remote#id`, then `/B` (our B bit), `/b` (the peer's) or `/Bb`."""
+        bits = ("B" if self.backup else "") + ("b" if self.remote_backup else "")
+        return self.ids_text() + (f"/{bits}" if bits else "")
 
 
 @dataclass(frozen=True)

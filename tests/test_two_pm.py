@@ -26,6 +26,7 @@ from pmcheck.checker.oracle import explore
 from pmcheck.checker.scope import two_pm_scope
 from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Verdict
+from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
 from pmcheck.model import pm_events, wire
 from pmcheck.model.concrete_ops import CONCRETE
@@ -134,6 +135,39 @@ def test_a_server_limit_of_two_refuses_the_third_and_fourth_fullmesh_joins() -> 
     (host,), (server,) = last.conns, last.peer.conns
     assert server.subflows == 2
     assert len(host.table) == 3  # the initial subflow and the two accepted joins
+
+
+def test_both_b_bits_follow_the_syn_ack_and_mp_prio() -> None:
+    # The server's backup signal endpoint sets B in its SYN-ACK (the
+    # client's subflow->backup, /b); the client's `endpoint change backup`
+    # sets its request_bkup (/B) and its MP_PRIO the server's view. The
+    # live differential test runs this file and compares every bit.
+    run = run_model(parse_file(EXAMPLES / "backup-bits.scn"), STABLE)
+    *_, joined, changed = run.outcomes
+    assert [r.describe() for r in joined.conns[0].table] == [
+        "10.0.1.2#0>10.0.1.1#0",
+        "10.0.2.2#1>10.0.2.1#1/b",
+    ]
+    assert [r.describe() for r in joined.peer.conns[0].table][1] == "10.0.2.1#1>10.0.2.2#1/B"
+    assert [r.describe() for r in changed.conns[0].table][1] == "10.0.2.2#1>10.0.2.1#1/Bb"
+    assert [r.describe() for r in changed.peer.conns[0].table][1] == "10.0.2.1#1>10.0.2.2#1/Bb"
+
+
+def test_diff_reports_a_b_bit_that_differs() -> None:
+    run = run_model(parse_file(EXAMPLES / "backup-bits.scn"), STABLE)
+    last = run.outcomes[-1]
+    (conn,) = last.conns
+    flipped = tuple(dataclasses.replace(r, backup=not r.backup) for r in conn.table)
+    other = dataclasses.replace(
+        run,
+        outcomes=(
+            *run.outcomes[:-1],
+            dataclasses.replace(last, conns=(dataclasses.replace(conn, table=flipped),)),
+        ),
+    )
+    mismatch = first_mismatch(run, other)
+    assert mismatch is not None and (mismatch.index, mismatch.field) == (last.index, "conns")
+    assert "/Bb" in describe_value("conns", mismatch.left)
 
 
 def test_the_default_order_puts_the_rm_addr_before_the_fin() -> None:

@@ -16,6 +16,7 @@ from errno import ETIMEDOUT
 
 from pmcheck.live.agent import AgentState
 from pmcheck.live.connections import LiveTestbed
+from pmcheck.live.diag import SF_FLAG_BKUP_LOC, SF_FLAG_BKUP_REM, TCP_ESTABLISHED
 from pmcheck.live.genl import PmClient
 from pmcheck.live.interpreter import (
     IfNames,
@@ -145,7 +146,20 @@ def _pick(conns: list[ConnId], ref: int | None) -> ConnId:
 
 def conn_view(tb: LiveTestbed, n: int, conn: ConnId, side: str = HOST) -> ConnView:
     snap = tb.snapshot(conn) if side == HOST else tb.peer_snapshot(conn)
-    table = tuple(sorted(SubflowRow(la, li, ra, ri) for la, li, ra, ri, _ in snap.subflows))
+    table = tuple(
+        sorted(
+            SubflowRow(
+                d.saddr,
+                d.loc_id,
+                d.daddr,
+                d.rem_id,
+                bool(d.flags & SF_FLAG_BKUP_LOC),
+                bool(d.flags & SF_FLAG_BKUP_REM),
+            )
+            for d in snap.diag
+            if d.state == TCP_ESTABLISHED
+        )
+    )
     i = snap.info
     return ConnView(n, i.subflows, i.add_addr_signal, i.add_addr_accepted, i.local_addr_used, table)
 
