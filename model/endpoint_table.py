@@ -38,7 +38,7 @@ from pmcheck.model.pernet import (
     lookup_addr_hits,
     mptcp_pm_nl_append_new_local_addr,
 )
-from pmcheck.model.rules import Ctx, Inputs, first_error, rule
+from pmcheck.model.rules import ENDPOINT_TABLE, Ctx, Inputs, conn_fields, first_error, rule
 from pmcheck.model.state import Endpoint, State
 
 # --- parsing ---------------------------------------------------------------
@@ -63,7 +63,28 @@ def parse_family_checks(
 # --- ADD -------------------------------------------------------------------
 
 
-@rule("endpoint add", writes=("netns", "conns"), reads_inputs=("addr",))
+# What the endpoint commands touch on each connection: the announce list and
+# its counter, the subflows they open or close, the id bitmap and the counters
+# that follow them, and the worker kick.
+_ON_CONNS = conn_fields(
+    "accept_subflow",
+    "add_addr_signaled",
+    "anno",
+    "extra_subflows",
+    "id_avail",
+    "local_addr_used",
+    "mpc_accounted",
+    "mpc_endpoint_id",
+    "overflow",
+    "rm_tx",
+    "sf",
+    "w_subflow_established",
+    "warned",
+    "work_pending",
+)
+
+
+@rule("endpoint add", writes=(*ENDPOINT_TABLE, *_ON_CONNS), reads_inputs=("addr",))
 def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_add_addr_doit` (pm_kernel.c): validate, then append.
 
@@ -118,7 +139,7 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 # --- DEL -------------------------------------------------------------------
 
 
-@rule("endpoint delete", writes=("netns", "conns"), reads_inputs=("addr",))
+@rule("endpoint delete", writes=(*ENDPOINT_TABLE, *_ON_CONNS), reads_inputs=("addr",))
 def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_del_addr_doit` (pm_kernel.c).
 
@@ -171,7 +192,7 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 # --- FLUSH -----------------------------------------------------------------
 
 
-@rule("endpoint flush", writes=("netns", "conns"))
+@rule("endpoint flush", writes=(*ENDPOINT_TABLE, *_ON_CONNS))
 def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_flush_addrs_doit`: detach the whole list (implicit entries
     too), `__reset_counters`, next_id = 1, clear id_bitmap. Limits stay. On
@@ -197,7 +218,11 @@ def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State,
 # --- SET_FLAGS ---------------------------------------------------------------
 
 
-@rule("endpoint change", writes=("netns", "conns"), reads_inputs=("addr",))
+@rule(
+    "endpoint change",
+    writes=("netns.endp", "netns.endp_fullmesh_max", *_ON_CONNS),
+    reads_inputs=("addr",),
+)
 def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_set_flags` (pm_kernel.c) behind `mptcp_pm_nl_set_flags_doit`.
 

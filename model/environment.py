@@ -191,7 +191,15 @@ def _run_rule(name: str, k: Ctx, st: State, ev: EventInput) -> State:
     return RULES[name](k, st, Inputs(NO_ADDR, NO_LIMITS, ev))[0]
 
 
-@rule("environment", writes=("netns", "conns", "peer"), reads_inputs=("event",))
+# The environment only runs other rules: its frame is the union of theirs.
+_RUNS = (*SCRIPTED_RULES, *(name for name, _, _ in WIRE_KINDS))
+
+
+@rule(
+    "environment",
+    writes=tuple(dict.fromkeys(w for name in _RUNS for w in RULES[name].writes)),
+    reads_inputs=("event",),
+)
 def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`environment_step` (no kernel function: the world's next move) runs
     one pending environment action, or nothing when quiescent (value 0).

@@ -33,7 +33,7 @@ NETLINK_ON_PEER = tuple(
 for _r in NETLINK_ON_PEER:
     rule(
         PEER_PREFIX + _r.name,
-        writes=("peer",) if _r.writes else (),
+        writes=tuple(f"peer[*].{w}" for w in _r.writes),
         reads_inputs=_r.reads_inputs,
         kernel=_r.kernel_function,
     )(on_peer(_r))

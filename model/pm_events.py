@@ -29,7 +29,7 @@ from pmcheck.model.local_ids import (
 from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.pm_worker import mptcp_pm_worker
 from pmcheck.model.rm_addr import rm_list
-from pmcheck.model.rules import Ctx, Inputs, rule
+from pmcheck.model.rules import ENDPOINT_TABLE, Ctx, Inputs, conn_fields, on_both_sides, rule
 from pmcheck.model.state import (
     NO_TWIN,
     SUBFLOW_KIND_ACTIVE,
@@ -191,7 +191,37 @@ def open_side(k: Ctx, st: State, ci: int, ev: EventInput) -> State:
     return set_conn(st, ci, fresh)
 
 
-@rule("connect", writes=("conns", "peer"), reads_inputs=("event",))
+# --- frames (model/rules.py): each event writes these on whichever side it runs ---
+_WORKER = on_both_sides(
+    *ENDPOINT_TABLE,  # mptcp_pm_get_local_id adds IMPLICIT entries
+    *conn_fields(
+        "accept_addr",
+        "accept_subflow",
+        "add_addr_accepted",
+        "add_addr_signaled",
+        "anno",
+        "extra_subflows",
+        "id_avail",
+        "local_addr_used",
+        "mpc_accounted",
+        "mpc_endpoint_id",
+        "overflow",
+        "sf",
+        "w_add_addr",
+        "w_established",
+        "w_rm_addr",
+        "w_subflow_established",
+        "warned",
+        "work_pending",
+    ),
+)
+_SUBFLOW_GONE = on_both_sides(
+    *conn_fields("accept_subflow", "extra_subflows", "sf", "w_subflow_established", "work_pending")
+)
+_ANNOUNCE_ECHOED = on_both_sides(*conn_fields("anno", "w_subflow_established"))
+
+
+@rule("connect", writes=on_both_sides("conns[*]"), reads_inputs=("event",))
 def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """A connection opens on a free slot: `mptcp_pm_new_connection` on the
     host and, with an in-kernel peer, on the peer (its addresses swapped,
@@ -213,7 +243,7 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
     return st, outcome(ops, applied)
 
 
-@rule("worker", writes=("netns", "conns", "peer"), reads_inputs=("event",))
+@rule("worker", writes=_WORKER, reads_inputs=("event",))
 def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The msk worker runs (`mptcp_worker`, protocol.c): its PM part,
     `mptcp_pm_worker` (pm.c), then `__mptcp_close_subflow`, which reaps the
@@ -298,7 +328,9 @@ def mptcp_pm_add_addr_received(
 
 @rule(
     "peer announce",
-    writes=("conns", "peer"),
+    writes=on_both_sides(
+        *conn_fields("pm_remote_addr", "pm_remote_id", "pm_remote_port", "w_add_addr")
+    ),
     reads_inputs=("event",),
     kernel="mptcp_pm_add_addr_received",
 )
@@ -326,7 +358,7 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[S
 
 @rule(
     "peer remove",
-    writes=("conns", "peer"),
+    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr")),
     reads_inputs=("event",),
     kernel="mptcp_pm_rm_addr_received",
 )
@@ -402,7 +434,10 @@ def subflow_check_req(
 
 @rule(
     "peer join",
-    writes=("netns", "conns", "peer"),
+    writes=on_both_sides(
+        *ENDPOINT_TABLE,  # the IMPLICIT entry of an unknown address
+        *conn_fields("accept_subflow", "extra_subflows", "overflow", "sf", "w_subflow_established"),
+    ),
     reads_inputs=("event",),
     kernel="subflow_check_req",
 )
@@ -457,7 +492,7 @@ def syn_sent(ops: Ops, c: Conn, i: int) -> Value:
 
 @rule(
     "join result",
-    writes=("conns", "peer"),
+    writes=_SUBFLOW_GONE,
     reads_inputs=("event",),
     kernel="subflow_finish_connect",
 )
@@ -480,7 +515,7 @@ def join_result(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 # --- subflow close, echoes, timers --------------------------------------------------
 
 
-@rule("subflow close", writes=("conns", "peer"), reads_inputs=("event",))
+@rule("subflow close", writes=_SUBFLOW_GONE, reads_inputs=("event",))
 def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The subflow from `laddr` to `raddr` is closed by the network or the
     peer: `mptcp_close_ssk` -> `mptcp_pm_subflow_check_next`. The endpoint it
@@ -528,7 +563,7 @@ def echo_due(ops: Ops, c: Conn, i: int) -> Value:
 
 @rule(
     "add_addr echo",
-    writes=("conns", "peer"),
+    writes=_ANNOUNCE_ECHOED,
     reads_inputs=("event",),
     kernel="mptcp_pm_add_addr_echoed",
 )
@@ -548,7 +583,7 @@ def add_addr_echo(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
-@rule("add_addr timeout", writes=("conns", "peer"), reads_inputs=("event",))
+@rule("add_addr timeout", writes=_ANNOUNCE_ECHOED, reads_inputs=("event",))
 def mptcp_pm_add_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """No echo ever came for announcement slot `slot`: `mptcp_pm_add_timer`
     retransmits up to ADD_ADDR_RETRANS_MAX times, then gives up and calls

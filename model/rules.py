@@ -51,7 +51,7 @@ class Rule:
     name: str  # the command or event, as the scenario language says it
     kernel_function: str
     fn: RuleFn
-    writes: tuple[str, ...]  # state paths (prefixes) the rule may change
+    writes: tuple[str, ...]  # state paths (prefixes, `[*]` any index) the rule may change
     reads_inputs: tuple[str, ...]  # which Inputs fields matter
 
     def __call__(self, ctx: Ctx, state: State, inputs: Inputs) -> tuple[State, Outcome]:
@@ -59,6 +59,35 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+
+
+# --- frames: what a rule may write, as state paths (`[*]`: any index) -----------------
+# A rule that runs on the in-kernel peer's side too writes the same fields there
+# (`on_both_sides`). tests/test_frames.py holds every rule to its frame.
+
+ENDPOINT_TABLE = tuple(
+    f"netns.{f}"
+    for f in (
+        "endp",
+        "endpoints",
+        "id_bitmap",
+        "next_id",
+        "endp_signal_max",
+        "endp_subflow_max",
+        "endp_laminar_max",
+        "endp_fullmesh_max",
+    )
+)
+
+
+def conn_fields(*fields: str) -> tuple[str, ...]:
+    """Fields of any connection's `msk->pm` / subflow list."""
+    return tuple(f"conns[*].{f}" for f in fields)
+
+
+def on_both_sides(*paths: str) -> tuple[str, ...]:
+    """`paths` on the host and the same paths on an in-kernel peer."""
+    return (*paths, *(f"peer[*].{p}" for p in paths))
 
 
 def rule(

@@ -44,11 +44,9 @@ from pmcheck.model.pm_events import (
     subflow_finish_connect,
     syn_sent,
 )
-from pmcheck.model.rules import Ctx, Inputs, rule
+from pmcheck.model.rules import ENDPOINT_TABLE, Ctx, Inputs, conn_fields, on_both_sides, rule
 from pmcheck.model.state import NO_TWIN, Conn, Netns, State, mirror
 from pmcheck.model.subflows import slot_index, u8
-
-WIRE = ("conns", "peer", "netns")
 
 
 def onehot(ops: Ops, slot: Value, n: int) -> list[Value]:
@@ -300,6 +298,36 @@ def deliver_accept(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Val
 
 # --- the rules ---------------------------------------------------------------------------
 
+# What each delivery may write, on whichever host receives it.
+FRAMES: dict[str, tuple[str, ...]] = {
+    "wire established": conn_fields("already_established", "w_established"),
+    "wire add_addr": conn_fields(
+        "already_established",
+        "anno",
+        "pm_remote_addr",
+        "pm_remote_id",
+        "pm_remote_port",
+        "w_add_addr",
+        "w_established",
+    ),
+    "wire echo": conn_fields("anno", "w_subflow_established"),
+    "wire join": (
+        *ENDPOINT_TABLE,  # the IMPLICIT entry of an unknown address
+        *conn_fields(
+            "accept_subflow",
+            "extra_subflows",
+            "overflow",
+            "sf",
+            "w_subflow_established",
+            "work_pending",
+        ),
+    ),
+    "wire rm_addr": conn_fields("rm_rx", "rm_tx", "w_rm_addr"),
+    "wire mp_prio": conn_fields("sf"),
+    "wire close": conn_fields("sf"),
+    "wire accept": conn_fields("attached"),
+}
+
 DELIVERIES: dict[str, tuple[str, Callable[[Ctx, State, int, Value], tuple[State, Value]]]] = {
     "wire established": ("check_fully_established", deliver_established),
     "wire add_addr": ("mptcp_pm_add_addr_received", deliver_add_addr),
@@ -321,7 +349,9 @@ def _register(
 
     wire_rule.__doc__ = fn.__doc__
     wire_rule.__name__ = fn.__name__
-    rule(name, writes=WIRE, reads_inputs=("event",), kernel=kernel)(wire_rule)
+    rule(name, writes=on_both_sides(*FRAMES[name]), reads_inputs=("event",), kernel=kernel)(
+        wire_rule
+    )
 
 
 for _name, (_kernel, _fn) in DELIVERIES.items():

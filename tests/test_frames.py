@@ -7,6 +7,8 @@ declared frame, even under a condition, fails here.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pmcheck.model.catalog import PEER_NETLINK_RULES, WIRE_RULES
@@ -36,12 +38,45 @@ def test_rule_stays_in_its_frame(name: str, two_pm: bool, version: KernelVersion
         for (path, _, before), (_, _, after) in zip(
             leaves(step.pre), leaves(step.post), strict=True
         )
-        if not any(
-            path == w or path.startswith(w + ".") or path.startswith(w + "[") for w in rule.writes
-        )
-        and not before.eq(after)
+        if not in_frame(path, rule.writes) and not before.eq(after)
     ]
     assert not outside, f"{rule.kernel_function} writes {outside} outside {rule.writes}"
+
+
+def in_frame(path: str, writes: tuple[str, ...]) -> bool:
+    """`path` (with concrete indices) lies under one of the frame's paths
+    (where `[*]` stands for any index)."""
+    generic = re.sub(r"\[\d+\]", "[*]", path)
+    return any(
+        generic == w or generic.startswith(w + ".") or generic.startswith(w + "[") for w in writes
+    )
+
+
+def test_no_rule_declares_a_whole_top_level_field() -> None:
+    # A frame of "netns", "conns" or "peer" would let the rule write anything
+    # there unchecked; `connect` alone writes whole records: the connection
+    # it opens (on either side).
+    whole = {"netns", "conns", "peer", "peer[*]", "peer[*].conns", "peer[*].netns"}
+    for rule in RULES.values():
+        assert not whole & set(rule.writes), (rule.name, rule.writes)
+        if rule.name != "connect":
+            assert not {"conns[*]", "peer[*].conns[*]"} & set(rule.writes), rule.name
+
+
+def test_the_frame_check_catches_a_write_outside_the_frame() -> None:
+    # The same comparison on a rule given too small a frame: `endpoint
+    # flush` without the id bitmap.
+    rule = RULES["endpoint flush"]
+    step = symbolic_step(rule.name, KernelVersion.V6_18_STABLE, Topology())
+    narrowed = tuple(w for w in rule.writes if w != "netns.id_bitmap")
+    outside = [
+        path
+        for (path, _, before), (_, _, after) in zip(
+            leaves(step.pre), leaves(step.post), strict=True
+        )
+        if not in_frame(path, narrowed) and not before.eq(after)
+    ]
+    assert any(p.startswith("netns.id_bitmap") for p in outside), outside
 
 
 def test_every_rule_names_its_kernel_function() -> None:

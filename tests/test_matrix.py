@@ -11,6 +11,8 @@ page's claim of which rows differ from the scripted peer's.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pmcheck import matrix
@@ -36,16 +38,29 @@ def test_page_and_scenarios_are_current(generated: tuple[dict, dict]) -> None:
     )
 
 
-def test_every_cell_scenario_replays_to_its_outcome(generated: tuple[dict, dict]) -> None:
-    _, table = generated
+def test_every_cell_scenario_replays_to_what_the_committed_page_says() -> None:
+    # Independent of generate(): the committed scenario file, run on the
+    # model, must end as the committed page's row for that cell says.
+    page = matrix.DOC.read_text(encoding="utf-8").splitlines()
     cells = [c for c in matrix.cells() if c.lines]
-    assert len(cells) == len(table) == 83 + 78
+    assert len(cells) == 83 + 78
     for c in cells:
+        at = next(i for i, line in enumerate(page) if f"[{c.path.stem}](../{c.rel})" in line)
+        rows = [page[at]]
+        rows += itertools.takewhile(lambda line: line.startswith("|  | "), page[at + 1 :])
         scn = parse_file(c.path)
         for v in matrix.VERSIONS:
-            assert matrix.result_of(run_model(scn, v)) == table[(c.event.key, c.etype.key)][v], (
+            r = matrix.result_of(run_model(scn, v))
+            ends = "<br>".join(r.endpoints) or "(empty)"
+            said = (
+                f"{matrix._subflows_text(r)} | {r.extra} | {r.accepted} | {r.used} | "
+                f"{r.signal} | {ends} |"
+            )
+            assert any(said in row and (" all |" in row or f" {v.value}" in row) for row in rows), (
                 c.rel,
                 v.value,
+                said,
+                rows,
             )
 
 
