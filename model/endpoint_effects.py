@@ -13,6 +13,7 @@ from functools import partial
 from pmcheck.model.backend import Ops, Value, first_true, same
 from pmcheck.model.constants import ALL_IDS, FLAG_BACKUP, FLAG_FULLMESH, FLAG_IMPLICIT, FLAG_SUBFLOW
 from pmcheck.model.local_ids import mptcp_pm_mp_prio_send_ack, msk_local_port, set_conn
+from pmcheck.model.patching import patchable
 from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.pm_worker import mptcp_pm_create_subflow_or_signal_addr
 from pmcheck.model.rm_addr import mptcp_pm_remove_addr, mptcp_pm_rm_subflow, rm_list
@@ -75,6 +76,7 @@ def mptcp_lookup_subflow_by_saddr(ops: Ops, conn: Conn, e: Endpoint) -> Value:
     )
 
 
+@patchable
 def for_each_conn(k: Ctx, st: State, fn: Value) -> State:
     """Run `fn(st, ci) -> st` for every connection slot that is in use."""
     for ci, conn in enumerate(st.conns):
@@ -82,6 +84,7 @@ def for_each_conn(k: Ctx, st: State, fn: Value) -> State:
     return st
 
 
+@patchable
 def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> State:
     """After an endpoint add, every (fully established) in-kernel msk: adopt
     it as the MPC endpoint if it is the msk's local address (port-aware
@@ -104,6 +107,7 @@ def mptcp_nl_add_subflow_or_signal_addr(k: Ctx, st: State, new: Endpoint) -> Sta
     return for_each_conn(k, st, one)
 
 
+@patchable
 def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> State:
     """After an endpoint delete, every in-kernel msk: drop its announcement
     (`mptcp_pm_remove_anno_addr`: add_addr_signaled--, and before
@@ -151,6 +155,7 @@ def mptcp_nl_remove_subflow_and_signal_addr(k: Ctx, st: State, e: Endpoint) -> S
     return for_each_conn(k, st, one)
 
 
+@patchable
 def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Value, port: Value) -> State:
     """`del id 0 ADDR`: on every msk whose local address is ADDR (port
     compared only if given) and that has subflows: RM_ADDR{0}, close the
@@ -178,6 +183,7 @@ def mptcp_nl_remove_id_zero_address(k: Ctx, st: State, addr: Value, port: Value)
     return for_each_conn(k, st, one)
 
 
+@patchable
 def mptcp_pm_flush_addrs_and_subflows(k: Ctx, st: State, flushed: Netns) -> State:
     """Flush, per msk: announcements of flushed endpoints are dropped
     (add_addr_signaled -= their number, one RM_ADDR for those only: F7),
@@ -209,11 +215,13 @@ def mptcp_pm_flush_addrs_and_subflows(k: Ctx, st: State, flushed: Netns) -> Stat
     return for_each_conn(k, st, one)
 
 
+@patchable
 def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Value) -> State:
     """After set-flags: a BACKUP change sends MP_PRIO on the *first* subflow
-    from that address only (F5); a FULLMESH change on a SUBFLOW endpoint
-    (`mptcp_pm_nl_fullmesh`) closes its subflows, marks it available and
-    reruns `mptcp_pm_create_subflow_or_signal_addr` in the new mode."""
+    from that address only (F5; since 7.1 the first that can send); a
+    FULLMESH change on a SUBFLOW endpoint (`mptcp_pm_nl_fullmesh`) closes its
+    subflows, marks it available and reruns
+    `mptcp_pm_create_subflow_or_signal_addr` in the new mode."""
     ops = k.ops
     backup_changed = ops.has(changed, FLAG_BACKUP)
     remesh = ops.and_(ops.has(e.flags, FLAG_SUBFLOW), ops.has(changed, FLAG_FULLMESH))
@@ -222,8 +230,10 @@ def mptcp_pm_nl_set_flags_all(k: Ctx, st: State, e: Endpoint, changed: Value) ->
     def one(st: State, ci: int) -> State:
         conn = st.conns[ci]
         live = ops.or_(*(s.used for s in conn.sf))
-        firsts = first_true(ops, [ops.and_(s.used, ops.eq(s.local_addr, e.addr)) for s in conn.sf])
-        firsts = [ops.and_(backup_changed, f) for f in firsts]
+        matching = [ops.and_(s.used, ops.eq(s.local_addr, e.addr)) for s in conn.sf]
+        if k.version.mp_prio_skips_inactive:  # 166b78344031: only subflows that can send
+            matching = [ops.and_(m, s.established) for m, s in zip(matching, conn.sf, strict=True)]
+        firsts = [ops.and_(backup_changed, f) for f in first_true(ops, matching)]
         conn = mptcp_pm_mp_prio_send_ack(k, conn, firsts, new_backup)
         local_id = mptcp_endp_get_local_id(ops, conn, e.id)
         meshed = mptcp_pm_rm_subflow(k, conn, st.netns, local_id)

@@ -79,6 +79,8 @@ P2 = register(
             KernelVersion.V6_18: VIOLATED,
             KernelVersion.V6_19: VIOLATED,
             KernelVersion.V6_18_STABLE: PROVED,
+            KernelVersion.V7_0: PROVED,  # 8e2760eaab77 reverted needs_id
+            KernelVersion.V7_1: PROVED,
         },
     )
 )
@@ -161,8 +163,12 @@ P4F = register(
         "7.1-rc2 'mptcp: pm: kernel: reset fullmesh counter after flush'",
         holds=p4_fullmesh,
         premise=lambda ops, st: ops.ne(st.netns.endp_fullmesh_max, _u8(ops, 0)),
-        expected={KernelVersion.V6_19: VIOLATED},
-        versions=frozenset({KernelVersion.V6_19}),
+        expected={
+            KernelVersion.V6_19: VIOLATED,
+            KernelVersion.V7_0: VIOLATED,
+            KernelVersion.V7_1: PROVED,  # 1774d3cf3cf1
+        },
+        versions=frozenset({KernelVersion.V6_19, KernelVersion.V7_0, KernelVersion.V7_1}),
     )
 )
 

@@ -72,11 +72,33 @@ def test_release_mapping() -> None:
     assert version_of_release("6.18.44-fc-v595") is KernelVersion.V6_18_STABLE
     assert version_of_release("6.18.10") is KernelVersion.V6_18
     assert version_of_release("6.19.2") is KernelVersion.V6_19
+    assert version_of_release("7.0.7") is KernelVersion.V7_0
+    assert version_of_release("7.1.0-rc3") is KernelVersion.V7_1
+    assert version_of_release("7.2.1") is KernelVersion.V7_1  # the newest modeled
 
 
-VERSION_CASES = sorted(
-    (Path(__file__).resolve().parents[1] / "examples" / "versions").glob("*.scn")
-)
+# Each upstream fix the model has as a version delta, on the same files:
+# the version before and after, as each file's comment says.
+UPSTREAM_EFFECT = {
+    "rm-endp-marks-id-available": (KernelVersion.V6_19, KernelVersion.V7_0),  # d191101dee25
+    "signal-subflow-always-used": (KernelVersion.V6_19, KernelVersion.V7_0),  # 579a752464a6
+    "mp-prio-skips-inactive": (KernelVersion.V7_0, KernelVersion.V7_1),  # 166b78344031
+}
+
+
+@pytest.mark.parametrize("stem", sorted(UPSTREAM_EFFECT))
+def test_upstream_fix_separates_the_releases_as_it_does_the_backport(stem: str) -> None:
+    """The same change between the upstream releases as between 6.18.10 and
+    6.18-stable (the backport), and no other on these files."""
+    scn = parse_file(EXAMPLES_VERSIONS / f"{stem}.scn")
+    before, after = UPSTREAM_EFFECT[stem]
+    [old] = run_model(scn, before).outcomes[-1].conns
+    [new] = run_model(scn, after).outcomes[-1].conns
+    assert (old.describe(), new.describe()) == BACKPORT_EFFECT[stem]
+
+
+EXAMPLES_VERSIONS = Path(__file__).resolve().parents[1] / "examples" / "versions"
+VERSION_CASES = sorted(EXAMPLES_VERSIONS.glob("*.scn"))
 
 
 # What each file's comment says the backport changes: the connection at the
@@ -86,6 +108,12 @@ BACKPORT_EFFECT = {
         "conn 1: subflows 1 signal 0 accepted 0 used 1 | 10.0.3.2#2>10.0.1.1#0",
         "conn 1: subflows 2 signal 0 accepted 0 used 2 | "
         "10.0.2.2#1>10.0.1.1#0 10.0.3.2#2>10.0.1.1#0",
+    ),
+    "mp-prio-skips-inactive": (
+        "conn 1: subflows 2 signal 0 accepted 1 used 0 | "
+        "10.0.1.2#0>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1",
+        "conn 1: subflows 2 signal 0 accepted 1 used 0 | "
+        "10.0.1.2#0>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1/B",
     ),
     "signal-subflow-always-used": (
         "conn 1: subflows 0 signal 1 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0",
