@@ -31,7 +31,6 @@ from pmcheck.model.inputs import (
 )
 from pmcheck.model.rules import RULES, Inputs
 from pmcheck.model.state import State
-from pmcheck.model.versions import parse_version
 from pmcheck.properties.base import Property
 
 ENVIRONMENT = "environment"  # the checker's composite world step
@@ -74,7 +73,10 @@ def scope_from_data(data: dict[str, Any]) -> Scope:
     their defaults (an older one); replay then says whether it still violates."""
     known = {f.name for f in dataclasses.fields(Scope)}
     kw = {k: _tuples(v) for k, v in data.items() if k in known and k != "version"}
-    return Scope(parse_version(data["version"]), **kw)
+    from pmcheck.patches import resolve
+
+    # A trace may name registered patches (a ledger fix), never a file.
+    return Scope(resolve(data["version"], files=False), **kw)  # type: ignore[arg-type]
 
 
 def inputs_to_data(inputs: Inputs) -> dict[str, Any]:

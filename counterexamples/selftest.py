@@ -142,10 +142,10 @@ def selftest_text(
     """The mptcp_join.sh function for `scn` on the model of `version`;
     `read` names the counters the violated condition reads (marked buggy)."""
     from pmcheck.interp import run_model
-    from pmcheck.model.versions import parse_version
+    from pmcheck.patches import resolve
 
     counts = Counts()
-    run = run_model(scn, parse_version(version), observer=counts.observe)
+    run = run_model(scn, resolve(version, files=False), observer=counts.observe)
     scripted = not scn.peer_kernel
     body: list[str] = []
     missing: list[str] = []

@@ -28,6 +28,7 @@ from pmcheck.model.constants import (
     MSG,
 )
 from pmcheck.model.inputs import AddrInput, Outcome
+from pmcheck.model.patching import patchable
 from pmcheck.model.pernet import (
     address_use_port,
     count_flag,
@@ -85,6 +86,7 @@ _ON_CONNS = conn_fields(
 
 
 @rule("endpoint add", writes=(*ENDPOINT_TABLE, *_ON_CONNS), reads_inputs=("addr",))
+@patchable
 def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_add_addr_doit` (pm_kernel.c): validate, then append.
 
@@ -140,6 +142,7 @@ def mptcp_pm_nl_add_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 
 
 @rule("endpoint delete", writes=(*ENDPOINT_TABLE, *_ON_CONNS), reads_inputs=("addr",))
+@patchable
 def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_del_addr_doit` (pm_kernel.c).
 
@@ -193,6 +196,7 @@ def mptcp_pm_nl_del_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 
 
 @rule("endpoint flush", writes=(*ENDPOINT_TABLE, *_ON_CONNS))
+@patchable
 def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_flush_addrs_doit`: detach the whole list (implicit entries
     too), `__reset_counters`, next_id = 1, clear id_bitmap. Limits stay. On
@@ -223,6 +227,7 @@ def mptcp_pm_nl_flush_addrs_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State,
     writes=("netns.endp", "netns.endp_fullmesh_max", *_ON_CONNS),
     reads_inputs=("addr",),
 )
+@patchable
 def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_set_flags` (pm_kernel.c) behind `mptcp_pm_nl_set_flags_doit`.
 
@@ -289,6 +294,7 @@ def mptcp_pm_nl_set_flags(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
     writes=("netns.limit_add_addr_accepted", "netns.limit_extra_subflows"),
     reads_inputs=("limits",),
 )
+@patchable
 def mptcp_pm_nl_set_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_set_limits_doit`: each attribute optional, a value above
     MPTCP_PM_ADDR_MAX fails with nothing written (both or none)."""
@@ -324,6 +330,7 @@ def mptcp_pm_nl_set_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, 
 
 
 @rule("endpoint get", writes=(), reads_inputs=("addr",))
+@patchable
 def mptcp_pm_nl_get_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_get_addr_doit` -> `mptcp_pm_nl_get_addr`: lookup by id;
     not found -> -EINVAL. The reply itself is read by views.get_addr."""
@@ -336,6 +343,7 @@ def mptcp_pm_nl_get_addr_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Ou
 
 
 @rule("endpoint dump", writes=())
+@patchable
 def mptcp_pm_nl_dump_addr(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_dump_addr`: always succeeds; the rows are views.dump_addr."""
     zero = k.ops.const(0, 8)
@@ -343,6 +351,7 @@ def mptcp_pm_nl_dump_addr(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcom
 
 
 @rule("limits show", writes=())
+@patchable
 def mptcp_pm_nl_get_limits_doit(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`mptcp_pm_nl_get_limits_doit`: always succeeds."""
     zero = k.ops.const(0, 8)

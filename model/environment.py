@@ -38,6 +38,7 @@ from pmcheck.model import wire
 from pmcheck.model.backend import Ops, Value, first_true, same, select
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, EventInput, Outcome
+from pmcheck.model.patching import patchable
 from pmcheck.model.pm_events import echo_due, syn_sent, worker_due
 from pmcheck.model.rules import RULES, Ctx, Inputs, rule
 from pmcheck.model.state import Conn, State, Subflow, mirror
@@ -200,6 +201,7 @@ _RUNS = (*SCRIPTED_RULES, *(name for name, _, _ in WIRE_KINDS))
     writes=tuple(dict.fromkeys(w for name in _RUNS for w in RULES[name].writes)),
     reads_inputs=("event",),
 )
+@patchable
 def environment_step(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """`environment_step` (no kernel function: the world's next move) runs
     one pending environment action, or nothing when quiescent (value 0).

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from pmcheck.model.backend import Ops, Value, early_returns, loop_while, note
 from pmcheck.model.constants import FLAG_BACKUP, FLAG_FULLMESH, FLAG_LAMINAR, FLAG_SUBFLOW
 from pmcheck.model.local_ids import first_endpoint, select_local_address
+from pmcheck.model.patching import patchable
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Conn, Netns
 from pmcheck.model.subflows import (
@@ -52,6 +53,7 @@ def _pad(ops: Ops, first: Local, n: int) -> tuple[Local, ...]:
     return (first, *[_nothing(ops)] * (n - 1))
 
 
+@patchable
 def fill_local_addresses_vec_fullmesh(
     k: Ctx, conn: Conn, ns: Netns, raddr: Value, c_flag_case: Value
 ) -> Filled:
@@ -90,6 +92,7 @@ def fill_local_addresses_vec_fullmesh(
 FILL_LAMINAR_BUSY = "fill_local_laminar_endp: {addr} id {id} skipped, its id is in use"
 
 
+@patchable
 def fill_local_laminar_endp(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_laminar_endp`: the first LAMINAR endpoint of a matching
     family whose mapped id no live subflow uses; marked used if it also has
@@ -135,6 +138,7 @@ C_FLAG_SKIP = (
 )
 
 
+@patchable
 def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_addresses_vec_c_flag`: while local_addr_used <
     endp_subflow_max, take `select_local_address` (none: break) and clear its
@@ -173,6 +177,7 @@ def fill_local_addresses_vec_c_flag(k: Ctx, conn: Conn, ns: Netns, raddr: Value)
     )
 
 
+@patchable
 def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Filled:
     """`fill_local_address_any`: one wildcard local (v4 if the remote is v4
     or v4-mapped; none for a v6 remote on a v4 msk), extra_subflows++ with no
@@ -188,6 +193,7 @@ def fill_local_address_any(k: Ctx, conn: Conn, ns: Netns, raddr: Value) -> Fille
     return conn, _pad(ops, wildcard, len(ns.endp))
 
 
+@patchable
 def fill_local_addresses_vec(k: Ctx, conn: Conn, ns: Netns, raddr: Value, rid: Value) -> Filled:
     """`fill_local_addresses_vec`: the fullmesh result if it found any
     endpoint (6.19, e461e8a799a2: if any FULLMESH endpoint exists, even when

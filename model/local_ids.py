@@ -14,6 +14,7 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
+from pmcheck.model.patching import patchable
 from pmcheck.model.pernet import lookup_addr_hits, mptcp_pm_nl_append_new_local_addr
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import SUBFLOW_KIND_MPC, Conn, Endpoint, Netns, State
@@ -39,6 +40,7 @@ def first_endpoint(ops: Ops, ns: Netns, conds: list[Value]) -> tuple[Value, Endp
     return ops.or_(*hits), select(ops, hits, list(ns.endp), ns.endp[-1])
 
 
+@patchable
 def mptcp_pm_mp_prio_send_ack(k: Ctx, conn: Conn, first: list[Value], bkup: Value) -> Conn:
     """`mptcp_pm_mp_prio_send_ack` on the one-hot `first` subflow (the first
     whose local address matched): its request_bkup becomes `bkup` and, with
@@ -52,6 +54,7 @@ def mptcp_pm_mp_prio_send_ack(k: Ctx, conn: Conn, first: list[Value], bkup: Valu
     return conn._replace(sf=sf)
 
 
+@patchable
 def mptcp_mpc_endpoint_setup(k: Ctx, conn: Conn, ns: Netns) -> Conn:
     """`mptcp_mpc_endpoint_setup`, once per msk: the endpoint equal to the
     initial subflow's local address becomes the MPC endpoint (id bit
@@ -71,6 +74,7 @@ def mptcp_mpc_endpoint_setup(k: Ctx, conn: Conn, ns: Netns) -> Conn:
     return ops.ite(conn.mpc_accounted, conn, setup)
 
 
+@patchable
 def mptcp_pm_get_local_id(
     k: Ctx, st: State, ci: int, addr: Value, when: Value, port: Value = None
 ) -> tuple[State, Value, Value]:

@@ -24,6 +24,7 @@ from pmcheck.model.constants import (
     MPTCP_PM_MAX_ADDR_ID,
     MSG,
 )
+from pmcheck.model.patching import patchable
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Endpoint, Netns
 
@@ -148,6 +149,7 @@ def allocate_id(ops: Ops, ns: Netns, nid: Value, alloc: Value, want: Value) -> t
     return new_id, nid
 
 
+@patchable
 def append_entry(
     k: Ctx,
     ns: Netns,
@@ -184,6 +186,7 @@ def append_entry(
     return added
 
 
+@patchable
 def mptcp_pm_nl_append_new_local_addr(
     k: Ctx, ns: Netns, entry: Endpoint, needs_id: Value
 ) -> tuple[Netns, list[tuple[Value, int, int]], Value]:

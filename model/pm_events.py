@@ -26,6 +26,7 @@ from pmcheck.model.local_ids import (
     mptcp_pm_nl_is_backup,
     set_conn,
 )
+from pmcheck.model.patching import patchable
 from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.pm_worker import mptcp_pm_worker
 from pmcheck.model.rm_addr import rm_list
@@ -51,6 +52,7 @@ from pmcheck.model.subflows import (
 from pmcheck.model.topology import is_v4
 
 
+@patchable
 def on_side(
     k: Ctx, st: State, side: Value, fn: Callable[[Ctx, State], tuple[State, Value]]
 ) -> Value:
@@ -66,6 +68,7 @@ def on_side(
     return k.ops.cond(side, peer, lambda: fn(k, st))
 
 
+@patchable
 def for_conn(k: Ctx, st: State, inp: Inputs, fn: Value) -> tuple[State, Value]:
     """Apply `fn(k, st, ci) -> (st, applied)` to the connection the event
     names, on the side it names."""
@@ -145,6 +148,7 @@ def mptcp_pm_fully_established(ops: Ops, conn: Conn) -> Conn:
     )
 
 
+@patchable
 def open_side(k: Ctx, st: State, ci: int, ev: EventInput) -> State:
     """One side of a new connection on slot `ci` (`laddr` local, `raddr`
     remote, `server` when this side accepted): `mptcp_pm_data_reset`, the
@@ -222,6 +226,7 @@ _ANNOUNCE_ECHOED = on_both_sides(*conn_fields("anno", "w_subflow_established"))
 
 
 @rule("connect", writes=on_both_sides("conns[*]"), reads_inputs=("event",))
+@patchable
 def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """A connection opens on a free slot: `mptcp_pm_new_connection` on the
     host and, with an in-kernel peer, on the peer (its addresses swapped,
@@ -244,6 +249,7 @@ def mptcp_pm_new_connection(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outc
 
 
 @rule("worker", writes=_WORKER, reads_inputs=("event",))
+@patchable
 def mptcp_worker(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The msk worker runs (`mptcp_worker`, protocol.c): its PM part,
     `mptcp_pm_worker` (pm.c), then `__mptcp_close_subflow`, which reaps the
@@ -267,6 +273,7 @@ def worker_due(ops: Ops, c: Conn) -> Value:
     return ops.and_(c.used, ops.or_(pm_work, reap))
 
 
+@patchable
 def __mptcp_close_subflow(k: Ctx, st: State, ci: int) -> State:
     """`__mptcp_close_subflow` (protocol.c): `mptcp_close_ssk` on every
     subflow in CLOSE_WAIT (the other end's FIN/RST came in)."""
@@ -285,6 +292,7 @@ ADD_ADDR_ECHO_ONLY = (
 ADD_ADDR_DROPPED = "mptcp_pm_add_addr_received: dropped, the previous one is still queued"
 
 
+@patchable
 def mptcp_pm_add_addr_received(
     k: Ctx, st: State, ci: int, raddr: Value, rid: Value, port: Value
 ) -> tuple[State, Value]:
@@ -334,6 +342,7 @@ def mptcp_pm_add_addr_received(
     reads_inputs=("event",),
     kernel="mptcp_pm_add_addr_received",
 )
+@patchable
 def peer_announce(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer sends ADD_ADDR: `mptcp_pm_add_addr_received`."""
     ev = inp.event
@@ -345,6 +354,7 @@ def peer_announce(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(k.ops, applied)
 
 
+@patchable
 def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[State, Value]:
     """`mptcp_pm_rm_addr_received`: schedule RM_ADDR_RECEIVED with the id
     list, or drop it (never retried) if that work is already pending.
@@ -362,6 +372,7 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[S
     reads_inputs=("event",),
     kernel="mptcp_pm_rm_addr_received",
 )
+@patchable
 def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer sends RM_ADDR for one id: `mptcp_pm_rm_addr_received`."""
 
@@ -390,6 +401,7 @@ def mptcp_pm_allow_new_subflow(ops: Ops, conn: Conn, limit: Value) -> tuple[Conn
     return ops.ite(allowed, counted, conn), allowed
 
 
+@patchable
 def subflow_check_req(
     k: Ctx,
     st: State,
@@ -441,6 +453,7 @@ def subflow_check_req(
     reads_inputs=("event",),
     kernel="subflow_check_req",
 )
+@patchable
 def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer opens an MP_JOIN subflow from `raddr` (address id
     `rid`) to the host's `laddr` (passive join, `subflow_check_req`). The
@@ -458,6 +471,7 @@ def peer_join(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
+@patchable
 def subflow_finish_connect(
     k: Ctx, st: State, ci: int, hits: list[Value], accepted: Value,
     remote_id: Value = None, remote_backup: Value = None, twin: Value = None,
@@ -496,6 +510,7 @@ def syn_sent(ops: Ops, c: Conn, i: int) -> Value:
     reads_inputs=("event",),
     kernel="subflow_finish_connect",
 )
+@patchable
 def join_result(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer answers the active join in subflow slot `slot`:
     accepted (`flag`, `subflow_finish_connect`) or reset."""
@@ -516,6 +531,7 @@ def join_result(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
 
 @rule("subflow close", writes=_SUBFLOW_GONE, reads_inputs=("event",))
+@patchable
 def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The subflow from `laddr` to `raddr` is closed by the network or the
     peer: `mptcp_close_ssk` -> `mptcp_pm_subflow_check_next`. The endpoint it
@@ -538,6 +554,7 @@ def mptcp_close_ssk(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     return st, outcome(ops, applied)
 
 
+@patchable
 def mptcp_pm_add_addr_echoed(k: Ctx, st: State, ci: int, hits: list[Value]) -> State:
     """`mptcp_pm_add_addr_echoed` for the one-hot announcement `hits`: the
     retransmit timer stops (the entry stays) and, if work is pending,
@@ -567,6 +584,7 @@ def echo_due(ops: Ops, c: Conn, i: int) -> Value:
     reads_inputs=("event",),
     kernel="mptcp_pm_add_addr_echoed",
 )
+@patchable
 def add_addr_echo(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """The scripted peer echoes our ADD_ADDR in announcement slot `slot`:
     `mptcp_pm_add_addr_echoed`."""
@@ -584,6 +602,7 @@ def add_addr_echo(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
 
 @rule("add_addr timeout", writes=_ANNOUNCE_ECHOED, reads_inputs=("event",))
+@patchable
 def mptcp_pm_add_timer(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
     """No echo ever came for announcement slot `slot`: `mptcp_pm_add_timer`
     retransmits up to ADD_ADDR_RETRANS_MAX times, then gives up and calls

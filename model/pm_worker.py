@@ -23,6 +23,7 @@ from pmcheck.model.local_ids import (
     select_signal_address,
     set_conn,
 )
+from pmcheck.model.patching import patchable
 from pmcheck.model.pernet import mptcp_addresses_equal
 from pmcheck.model.rm_addr import mptcp_pm_rm_addr_recv
 from pmcheck.model.rules import Ctx
@@ -101,6 +102,7 @@ def fill_remote_addresses_fullmesh(
     return conn._replace(extra_subflows=extra), out
 
 
+@patchable
 def fill_remote_addresses_vec(
     k: Ctx, conn: Conn, ns: Netns, when: Value, loc: Endpoint, local_id: Value
 ) -> tuple[Conn, list[Remote]]:
@@ -121,6 +123,7 @@ SUBFLOW_FROM = (
 )
 
 
+@patchable
 def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Value, Value, Endpoint]:
     """The ADD_ADDR half of `mptcp_pm_create_subflow_or_signal_addr`: if
     add_addr_signaled < endp_signal_max, the first available SIGNAL endpoint
@@ -148,6 +151,7 @@ def announce_signal_address(k: Ctx, conn: Conn, ns: Netns) -> tuple[Conn, Value,
     return conn, failed, sas, sig._replace(id=sent_id)
 
 
+@patchable
 def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
     """`mptcp_pm_create_subflow_or_signal_addr` (pm_kernel.c): MPC endpoint
     setup; at most one ADD_ADDR; then, unless the C-flag case holds,
@@ -226,6 +230,7 @@ ADD_ADDR_COUNTED = "mptcp_pm_nl_add_addr_received: a subflow was created: counte
 ADD_ADDR_LIMIT = "mptcp_pm_nl_add_addr_received: a limit is reached: accept_addr off"
 
 
+@patchable
 def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     """`mptcp_pm_nl_add_addr_received` (the worker side of an ADD_ADDR):
     echo, MPC endpoint setup; nothing if a live subflow already goes to that
@@ -283,6 +288,7 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     return ops.cond(seen, partial(same, before), accounted)
 
 
+@patchable
 def add_addr_accounting(k: Ctx, st: State, ci: int, created: Value, rid: Value) -> Conn:
     """The end of `mptcp_pm_nl_add_addr_received`: if a connect call
     succeeded, add_addr_accepted++ (not for id 0), and accept_addr turns
@@ -307,6 +313,7 @@ def add_addr_accounting(k: Ctx, st: State, ci: int, created: Value, rid: Value) 
     )
 
 
+@patchable
 def mptcp_pm_worker(k: Ctx, st: State, ci: int) -> State:
     """`mptcp_pm_worker` (pm.c) then `__mptcp_pm_kernel_worker`: each
     scheduled bit is cleared and handled, in the kernel's order:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from pmcheck.model.backend import Ops, Value, note, same
+from pmcheck.model.patching import patchable
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import Conn, Netns
 from pmcheck.model.subflows import close_subflows, dec, u8
@@ -17,6 +18,7 @@ def rm_list(ops: Ops, ident: Value) -> Value:
     return ops.bit_set(ops.const(0, 256), ident)
 
 
+@patchable
 def mptcp_pm_remove_addr(k: Ctx, conn: Conn, ids: Value, when: Value) -> Conn:
     """`mptcp_pm_remove_addr`: send an RM_ADDR listing `ids` (a 256-bit set).
     Dropped (never retried) while another signal is pending. Only an
@@ -51,6 +53,7 @@ def mptcp_pm_nl_rm_addr(ops: Ops, conn: Conn, ns: Netns, rm_id: Value) -> Conn:
     return ops.ite(nonzero_id, ops.ite(zero, conn._replace(warned=ops.true()), done), conn)
 
 
+@patchable
 def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Value) -> Conn:
     """`mptcp_pm_rm_subflow` -> `mptcp_pm_rm_addr_or_subflow(RMSUBFLOW)`:
     close every live subflow whose (mapped) local id is `local_id`."""
@@ -59,6 +62,7 @@ def mptcp_pm_rm_subflow(k: Ctx, conn: Conn, ns: Netns, local_id: Value) -> Conn:
     return conn
 
 
+@patchable
 def mptcp_pm_rm_addr_recv(k: Ctx, conn: Conn, ns: Netns) -> Conn:
     """`mptcp_pm_rm_addr_recv` -> `mptcp_pm_rm_addr_or_subflow(RMADDR)` on
     rm_list_rx: close every live subflow whose remote id is listed; then,

@@ -9,6 +9,7 @@ function it models.
 from __future__ import annotations
 
 from pmcheck.model.backend import Ops, Value, first_true
+from pmcheck.model.patching import patchable
 from pmcheck.model.rules import Ctx
 from pmcheck.model.state import (
     NO_TWIN,
@@ -140,6 +141,7 @@ def replace_slot(slots: tuple, i: int, new: Value) -> tuple:
     return (*slots[:i], new, *slots[i + 1 :])
 
 
+@patchable
 def __mptcp_subflow_connect(
     k: Ctx,
     conn: Conn,

@@ -32,6 +32,7 @@ from pmcheck.model.backend import Ops, Value, select
 from pmcheck.model.constants import FLAG_SIGNAL
 from pmcheck.model.inputs import Outcome
 from pmcheck.model.local_ids import set_conn
+from pmcheck.model.patching import patchable
 from pmcheck.model.pm_events import (
     for_conn,
     has_path,
@@ -156,6 +157,7 @@ def listening(ops: Ops, conn: Conn, ns: Netns, addr: Value, port: Value) -> Valu
     return ops.or_(own, ops.and_(nonzero, endpoint, announced))
 
 
+@patchable
 def deliver_add_addr(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's ADD_ADDR in announcement `slot` reaches the peer. It is a
     packet from the host, so a client peer not yet fully established becomes
@@ -180,6 +182,7 @@ def deliver_add_addr(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Va
     return ops.ite(hit, mirror(theirs), st), hit
 
 
+@patchable
 def deliver_echo(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The peer's echo of the host's announcement `slot` arrives:
     `mptcp_pm_add_addr_echoed` on the host."""
@@ -190,6 +193,7 @@ def deliver_echo(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]
     return mptcp_pm_add_addr_echoed(k, st, ci, hits), ops.or_(*hits)
 
 
+@patchable
 def deliver_join(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's MP_JOIN SYN in subflow `slot` reaches the peer and is
     answered: the peer's `subflow_check_req` (join id = our local id, B bit
@@ -220,6 +224,7 @@ def deliver_join(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]
     return ops.ite(hit, done, st), hit
 
 
+@patchable
 def deliver_rm_addr(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The host's RM_ADDR reaches the peer: `mptcp_pm_rm_addr_received`
     with its id list (dropped if one is already waiting there)."""
@@ -231,6 +236,7 @@ def deliver_rm_addr(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Va
     return ops.ite(due, mirror(theirs), st), due
 
 
+@patchable
 def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The host's MP_PRIO on subflow `slot` reaches the peer:
     `mptcp_pm_mp_prio_received` sets that subflow's `backup` (the host's B
@@ -261,6 +267,7 @@ def deliver_mp_prio(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Val
     return ops.ite(hit, mirror(theirs), st), hit
 
 
+@patchable
 def deliver_close(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value]:
     """The FIN/RST for the host's subflow `slot` arrives (its other end is
     gone): the subflow goes to CLOSE_WAIT (`subflow_sched_work_if_closed`)
@@ -277,6 +284,7 @@ def deliver_close(k: Ctx, st: State, ci: int, slot: Value) -> tuple[State, Value
     return set_conn(st, ci, c._replace(sf=sf)), ops.or_(*hits)
 
 
+@patchable
 def deliver_established(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The other host's first packet after the handshake reaches the host, a
     client: `check_fully_established` -> `mptcp_pm_fully_established`."""
@@ -286,6 +294,7 @@ def deliver_established(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State
     return set_conn(st, ci, ops.ite(due, mptcp_pm_fully_established(ops, c), c)), due
 
 
+@patchable
 def deliver_accept(k: Ctx, st: State, ci: int, _slot: Value) -> tuple[State, Value]:
     """The server application accept()s the connection (`mptcp_stream_accept`,
     `mptcp_sock_graft` on each subflow): the msk gets its socket, and from then on its

@@ -71,7 +71,8 @@ def add_report_arguments(g: argparse._ArgumentGroup | argparse.ArgumentParser) -
 
 def kernel_versions(text: str | None) -> list[KernelVersion]:
     """`--kernel`: one version, a comma-separated list, or `all`."""
-    from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version
+    from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion
+    from pmcheck.patches import resolve
 
     if not text:
         return [DEFAULT_VERSION]
@@ -80,7 +81,7 @@ def kernel_versions(text: str | None) -> list[KernelVersion]:
     out: list[KernelVersion] = []
     for part in text.split(","):
         try:
-            v = parse_version(part.strip())
+            v = resolve(part.strip())
         except ValueError as e:
             raise CIError(f"--kernel {text}: {e} (or `all`)") from None
         if v not in out:

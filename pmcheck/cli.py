@@ -27,7 +27,7 @@ from pmcheck.ci import CIError, add_check_arguments, add_merge_parser, cmd_merge
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.errors import Terminated, UsageError
 from pmcheck.interp import BACKENDS, run_model
-from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version, version_of_release
+from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, version_of_release
 from pmcheck.results import ConnView, EndpointRow, Limits, Run, StepOutcome
 from pmcheck.scenario.ast import Scenario, flag_names
 from pmcheck.scenario.errors import ScenarioError
@@ -42,11 +42,14 @@ DEFAULT_LIMITS = Limits(add_addr_accepted=0, subflows=2)
 
 def _version(args: argparse.Namespace, scn: Scenario, default: KernelVersion) -> KernelVersion:
     """--kernel wins over the scenario's `kernel` line, which wins over default."""
-    text = args.kernel or scn.kernel
-    if text is None:
+    from pmcheck.patches import resolve
+
+    if args.kernel is None and scn.kernel is None:
         return default
     try:
-        return parse_version(text)
+        if args.kernel is not None:
+            return resolve(args.kernel)  # type: ignore[return-value]
+        return resolve(scn.kernel, files=False)  # type: ignore[arg-type,return-value]
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -220,8 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         if kernel:
             sp.add_argument(
                 "--kernel",
-                choices=versions,
-                help="model version (default: the scenario's `kernel` line, "
+                metavar="V[+PATCH...]",
+                help=f"model version: {', '.join(versions)}, optionally with "
+                "patches (a registered fix-... or FILE.py; docs/reviewers.md) "
+                "(default: the scenario's `kernel` line, "
                 f"else {DEFAULT_VERSION.value}; for diff: the running "
                 "kernel's)",
             )
@@ -310,6 +315,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "cleanup",
         help="remove pmcheck namespaces (pmck-PID-*) whose process is gone (root)",
+    )
+    from pmcheck.review import add_parser as add_review
+
+    add_review(sub)
+    lg = sub.add_parser(
+        "ledger", help="the known kernel defects: code, versions, property, candidate fix"
+    )
+    lg.add_argument("--markdown", action="store_true", help="a Markdown table")
+    sub.add_parser(
+        "patches",
+        help="registered patches, and the switches and model functions a patch may change",
     )
     return p
 
@@ -511,6 +527,31 @@ def cmd_stale(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update(stale=cmd_stale)
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from pmcheck.ledger_view import render_ledger
+
+    print(render_ledger(args.markdown))
+    return EXIT_OK
+
+
+def cmd_patches(args: argparse.Namespace) -> int:
+    from pmcheck.ledger_view import render_patches
+
+    print(render_patches())
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from pmcheck.checker.interrupt import interruptible
+    from pmcheck.review import cmd_review as run
+
+    with interruptible():
+        return run(args)
+
+
+COMMANDS.update(ledger=cmd_ledger, patches=cmd_patches, review=cmd_review)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,7 +59,13 @@ class Property:
             object.__setattr__(self, "needs_connections", True)
 
     def expect(self, version: KernelVersion) -> str:
-        return self.expected.get(version, PROVED)
+        """The baseline on `version`; on a patched kernel, what the patch
+        says where it says something, else the base version's."""
+        return version.expectation(self.name) or self.expected.get(version.base, PROVED)
+
+    def applies(self, version: KernelVersion) -> bool:
+        """Checked on `version` (a patched kernel: where its base is)."""
+        return version.base in self.versions
 
 
 REGISTRY: dict[str, Property] = {}

@@ -130,17 +130,27 @@ M3 = register(
     )
 )
 
+
+def m4(ops: Ops, st: State, c: Conn) -> Value:
+    limit = st.netns.limit_add_addr_accepted
+    # mptcp_pm_add_addr_c_flag_case: "accept one ADD_ADDR if default limits
+    # are used" with the peer's C flag: intended, so one is allowed there.
+    c_flag_one = ops.and_(
+        c.deny_join_id0, ops.eq(limit, _u8(ops, 0)), ops.ule(c.add_addr_accepted, _u8(ops, 1))
+    )
+    return ops.or_(ops.ule(c.add_addr_accepted, limit), c_flag_one)
+
+
 M4 = register(
     Property(
         name="M4-add-addr-accepted-limit",
-        statement="add_addr_accepted <= the add_addr_accepted limit",
-        cites="mptcp_pm_nl_add_addr_received (the C-flag case accepts with accept_addr "
-        "false); notes M4",
-        holds=_per_conn(
-            lambda ops, st, c: ops.ule(c.add_addr_accepted, st.netns.limit_add_addr_accepted)
-        ),
+        statement="add_addr_accepted <= the add_addr_accepted limit (with the peer's "
+        "C flag and limit 0: at most the one ADD_ADDR the kernel means to accept)",
+        cites="mptcp_pm_nl_add_addr_received, mptcp_pm_add_addr_c_flag_case (reads "
+        "local_addr_used, not add_addr_accepted); notes M4",
+        holds=_per_conn(m4),
         premise=_some_conn(lambda ops, st, c: ops.ne(c.add_addr_accepted, _u8(ops, 0))),
-        expected=ALL,
+        expected=BOUNDED_ALL,
         group="connection",
         needs_connections=True,
     )
@@ -205,11 +215,15 @@ M6 = register(
 
 
 def m7(ops: Ops, st: State, c: Conn) -> Value:
+    # An endpoint whose own id is 0 is P2's defect, reported there.
+    zero_id_addrs = [(ops.and_(e.used, ops.eq(e.id, _u8(ops, 0))), e.addr) for e in st.netns.endp]
     return ops.and_(
         *(
             ops.or_(
                 ops.not_(s.used),
-                ops.eq(ops.eq(s.local_id, _u8(ops, 0)), ops.eq(s.local_addr, c.local_addr)),
+                ops.ne(s.local_id, _u8(ops, 0)),
+                ops.eq(s.local_addr, c.local_addr),
+                *(ops.and_(z, ops.eq(a, s.local_addr)) for z, a in zero_id_addrs),
             )
             for s in c.sf
         )
@@ -219,10 +233,11 @@ def m7(ops: Ops, st: State, c: Conn) -> Value:
 M7 = register(
     Property(
         name="M7-local-id-zero",
-        statement="a live subflow has local id 0 exactly when it leaves from the "
-        "connection's initial local address",
-        cites="fill_local_laminar_endp (F2: the raw MPC endpoint id), "
-        "mptcp_pm_get_local_id, mptcp_mpc_endpoint_setup; notes M7, F2, F3",
+        statement="a live subflow with local id 0 leaves from the connection's initial "
+        "local address (or from an endpoint whose own id is 0: P2's defect)",
+        cites="mptcp_pm_nl_flush_addrs_doit keeps mpc_endpoint_id while next_id "
+        "restarts (F3), so mptcp_endp_get_local_id maps a new endpoint to 0; "
+        "mptcp_mpc_endpoint_setup; notes M7, F3",
         holds=_per_conn(m7),
         premise=_some_conn(lambda ops, st, c: ops.or_(*(_active(ops, s) for s in c.sf))),
         expected=ALL,
@@ -232,14 +247,56 @@ M7 = register(
 )
 
 
+def m7b(ops: Ops, st: State, c: Conn) -> Value:
+    return ops.and_(
+        *(
+            ops.or_(
+                ops.not_(s.used),
+                ops.ne(s.local_addr, c.local_addr),
+                ops.eq(s.local_id, _u8(ops, 0)),
+            )
+            for s in c.sf
+        )
+    )
+
+
+M7B = register(
+    Property(
+        name="M7b-initial-address-id-zero",
+        statement="a live subflow from the connection's initial local address has local id 0",
+        cites="fill_local_laminar_endp returns the MPC endpoint's raw id while its "
+        "id-available test maps it to 0 (F2); mptcp_pm_get_local_id; notes M7, F2",
+        holds=_per_conn(m7b),
+        premise=_some_conn(
+            lambda ops, st, c: ops.or_(
+                *(ops.and_(_active(ops, s), ops.eq(s.local_addr, c.local_addr)) for s in c.sf)
+            )
+        ),
+        expected=ALL,
+        group="laminar",
+        needs_connections=True,
+    )
+)
+
+
 # --- M8 and the laminar properties --------------------------------------------
+
+
+def _to_announced(ops: Ops, c: Conn, s: Subflow) -> Value:
+    """A PM-created subflow toward an address the peer announced (not the
+    connection's initial remote address, which the `subflow` flag's own
+    connect-time subflows go to: intended, ledger.INTENDED)."""
+    return ops.and_(_active(ops, s), ops.ne(s.remote_addr, c.remote_addr))
 
 
 def m8(ops: Ops, st: State, c: Conn) -> Value:
     per = []
     for e in st.netns.endp:
         lam = ops.and_(e.used, ops.has(e.flags, FLAG_LAMINAR))
-        n = count(ops, [ops.and_(_active(ops, s), ops.eq(s.local_addr, e.addr)) for s in c.sf])
+        n = count(
+            ops,
+            [ops.and_(_to_announced(ops, c, s), ops.eq(s.local_addr, e.addr)) for s in c.sf],
+        )
         per.append(ops.or_(ops.not_(lam), ops.ule(n, _u8(ops, 1))))
     return ops.or_(_fullmesh_anywhere(ops, st), ops.and_(*per))
 
@@ -248,8 +305,8 @@ M8 = register(
     Property(
         name="M8-laminar-used-once",
         statement="with no FULLMESH endpoint, a LAMINAR endpoint's address is the source "
-        "of at most one live PM-created subflow (the notes' wording: whatever "
-        "path created them)",
+        "of at most one live PM-created subflow toward the peer's announced "
+        "addresses (the subflow flag's own subflow to the initial address aside)",
         cites="fill_local_laminar_endp (the id-available test uses the mapped id 0, the "
         "subflow the raw id: F2), fill_local_addresses_vec; notes M8",
         holds=_per_conn(m8),
@@ -260,14 +317,17 @@ M8 = register(
                         e.used,
                         ops.has(e.flags, FLAG_LAMINAR),
                         ops.or_(
-                            *(ops.and_(_active(ops, s), ops.eq(s.local_addr, e.addr)) for s in c.sf)
+                            *(
+                                ops.and_(_to_announced(ops, c, s), ops.eq(s.local_addr, e.addr))
+                                for s in c.sf
+                            )
                         ),
                     )
                     for e in st.netns.endp
                 )
             )
         ),
-        expected=ALL,
+        expected=BOUNDED_ALL,
         group="laminar",
         needs_connections=True,
     )
@@ -382,4 +442,4 @@ W1 = register(
     )
 )
 
-CONNECTION_PROPERTIES = (M1, M2, M3, M4, M5, M6, M7, M8, L1, M9, X1, W1)
+CONNECTION_PROPERTIES = (M1, M2, M3, M4, M5, M6, M7, M7B, M8, L1, M9, X1, W1)

@@ -640,7 +640,11 @@ def model_version(release):
     nums = [int(p) for p in release.split("-")[0].split(".")[:3] if p.isdigit()]
     if nums[:2] == [6, 18]:
         return "6.18-stable" if len(nums) > 2 and nums[2] > 10 else "6.18"
-    return "6.19" if nums[:2] >= [6, 19] else "6.18"
+    if nums[:2] == [6, 19]:
+        return "6.19"
+    if nums[:2] == [7, 0]:
+        return "7.0"
+    return "7.1" if nums[:2] >= [7, 1] else "6.18"
 
 
 def main(plan, host_ns, peer_ns):

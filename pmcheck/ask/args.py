@@ -25,13 +25,15 @@ def add_parsers(sub: Any, versions: list[str]) -> None:
     )
     ask.add_argument(
         "--kernel",
-        choices=versions,
-        help=f"model version (default: the file's `kernel` line, else {DEFAULT_VERSION.value})",
+        metavar="V[+PATCH...]",
+        help=f"model version: {', '.join(versions)}, optionally with patches "
+        f"(default: the file's `kernel` line, else {DEFAULT_VERSION.value})",
     )
     _engine_options(ask)
     vs = sub.add_parser(
         "versions",
-        help="where 6.18, 6.18-stable and 6.19 disagree on a scenario, an ask file or a property",
+        help="where kernel versions (or a version and a patch over it) disagree on a "
+        "scenario, an ask file or a property",
     )
     vs.add_argument("file", nargs="?", help="scenario (.scn/.json) or ask file")
     vs.add_argument(
@@ -41,6 +43,12 @@ def add_parsers(sub: Any, versions: list[str]) -> None:
         "shortest trace that separates them",
     )
     vs.add_argument("--depth", type=int, default=6, help="BMC bound for --property (default 6)")
+    vs.add_argument(
+        "--kernel",
+        metavar="V,V[,...]",
+        help="the versions to compare, each optionally with patches "
+        "(6.18-stable,6.18-stable+fix-F3; default: every released version)",
+    )
     _engine_options(vs)
 
 

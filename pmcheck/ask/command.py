@@ -28,7 +28,8 @@ from pmcheck.diff import FIELDS, describe_value, first_mismatch
 from pmcheck.errors import UsageError
 from pmcheck.interp import run_model
 from pmcheck.model.state import State
-from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion, parse_version
+from pmcheck.model.versions import DEFAULT_VERSION, KernelVersion
+from pmcheck.patches import resolve
 from pmcheck.results import Run
 from pmcheck.scenario.ast import Loc
 from pmcheck.scenario.errors import ScenarioError
@@ -87,7 +88,7 @@ def _version(text: str | None, loc: Loc) -> KernelVersion:
     if text is None:
         return DEFAULT_VERSION
     try:
-        return parse_version(text)
+        return resolve(text)  # type: ignore[return-value]
     except ValueError as e:
         raise ScenarioError(loc, str(e)) from None
 
@@ -95,7 +96,25 @@ def _version(text: str | None, loc: Loc) -> KernelVersion:
 # --- versions ------------------------------------------------------------------
 
 
+def compared(args: argparse.Namespace) -> list[KernelVersion]:
+    """`versions --kernel A,B,...`, else every released version."""
+    if not args.kernel:
+        return list(KernelVersion)
+    out: list[KernelVersion] = []
+    for text in args.kernel.split(","):
+        try:
+            v = resolve(text.strip())
+        except ValueError as e:
+            raise _usage(f"--kernel {args.kernel}: {e}") from None
+        if v not in out:
+            out.append(v)  # type: ignore[arg-type]
+    if len(out) < 2:
+        raise _usage(f"--kernel {args.kernel}: name at least two versions to compare")
+    return out
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
+    args.versions = compared(args)
     if args.property is not None:
         if args.file is not None:
             raise _usage("give a file or --property, not both")
@@ -114,9 +133,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 def _scenario_versions(args: argparse.Namespace) -> int:
     scn = parse_file(args.file)
-    runs = {v: run_model(scn, v) for v in KernelVersion}
+    vs = args.versions
+    runs = {v: run_model(scn, v) for v in vs}
     rows = step_differences(runs)
-    pairs = [(a, b, first_mismatch(runs[a], runs[b])) for a, b in combinations(KernelVersion, 2)]
+    pairs = [(a, b, first_mismatch(runs[a], runs[b])) for a, b in combinations(vs, 2)]
     if args.json:
         print(
             json.dumps(
@@ -126,7 +146,7 @@ def _scenario_versions(args: argparse.Namespace) -> int:
                     "differences": [
                         dict(
                             zip(
-                                ["line", "command", "field", *[v.value for v in KernelVersion]],
+                                ["line", "command", "field", *[v.value for v in vs]],
                                 r,
                                 strict=True,
                             )
@@ -144,7 +164,7 @@ def _scenario_versions(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_DIFFER if rows else EXIT_OK
-    names = ", ".join(v.value for v in KernelVersion)
+    names = ", ".join(v.value for v in vs)
     print(f"pmcheck versions {args.file}: models {names}, {len(scn.steps)} steps")
     if not rows:
         print(f"\nagree: every step gives the same result on {names}")
@@ -153,9 +173,9 @@ def _scenario_versions(args: argparse.Namespace) -> int:
     print(
         tabulate(
             rows,
-            headers=["line", "command", "field", *[v.value for v in KernelVersion]],
+            headers=["line", "command", "field", *[v.value for v in vs]],
             tablefmt="simple",
-            maxcolwidths=[None, 32, None, 34, 34, 34],
+            maxcolwidths=[None, 32, None, *[34] * len(vs)],
         )
     )
     print()
@@ -184,8 +204,9 @@ def step_differences(runs: dict[KernelVersion, Run]) -> list[list[Any]]:
 
 def _ask_versions(args: argparse.Namespace) -> int:
     spec = parse_ask_file(args.file)
-    problems = {v: build_problem(spec, v) for v in KernelVersion}
-    args.engine = engine_for(problems[DEFAULT_VERSION], args.engine)
+    vs = args.versions
+    problems = {v: build_problem(spec, v) for v in vs}
+    args.engine = engine_for(problems[vs[0]], args.engine)
     try:
         answers = {v: answer(p, args) for v, p in problems.items()}
     except EnginesDisagree as e:
@@ -194,14 +215,12 @@ def _ask_versions(args: argparse.Namespace) -> int:
     union: dict[Hashable, None] = {}
     for a in answers.values():
         union.update(dict.fromkeys(a.outcomes))
-    any_p = problems[DEFAULT_VERSION]
+    any_p = problems[vs[0]]
     rows = []
     for n, out in enumerate(union, start=1):
         marks = [str(len(a.outcomes[out])) if out in a.outcomes else "-" for a in answers.values()]
         rows.append([n, *any_p.projector.cells(out), *marks])
-    separating = {
-        (a, b): separate(problems[a], problems[b]) for a, b in combinations(KernelVersion, 2)
-    }
+    separating = {(a, b): separate(problems[a], problems[b]) for a, b in combinations(vs, 2)}
     incomplete = any(not a.complete or a.stopped for a in answers.values())
     same = all(
         set(answers[a].outcomes) == set(answers[b].outcomes) and sep is None
@@ -227,7 +246,7 @@ def _ask_versions(args: argparse.Namespace) -> int:
             )
         )
     else:
-        names = [v.value for v in KernelVersion]
+        names = [v.value for v in vs]
         print(
             f"pmcheck versions {spec.source}: outcomes on {', '.join(names)} "
             f"({args.engine} enumeration)"
@@ -323,7 +342,9 @@ def _property_versions(args: argparse.Namespace) -> int:
         raise _usage(f"unknown property {args.property} (known: {', '.join(props)})")
     if args.depth < 0:
         raise _usage("--depth must be >= 0")
-    result = split(prop, args.depth, SolverLimits(rlimit=10**10, timeout_s=args.timeout))
+    result = split(
+        prop, args.depth, SolverLimits(rlimit=10**10, timeout_s=args.timeout), args.versions
+    )
     if any(r.verdict.value == "UNKNOWN" for r in result.results.values()):
         code = EXIT_INCOMPLETE
     else:

@@ -17,6 +17,7 @@ from typing import Any
 from pmcheck.checker.scope import Scope
 from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Result, Verdict
+from pmcheck.model.patching import PatchedKernel
 from pmcheck.model.rules import Inputs
 from pmcheck.model.versions import KernelVersion
 from pmcheck.properties.base import Property
@@ -110,6 +111,8 @@ def jsonable(value: Any) -> Any:
     """Enums by value, tuples as lists, dataclasses as dicts: stable JSON."""
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, PatchedKernel):
+        return value.spec
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -137,7 +140,9 @@ def scope_from_json(data: Any) -> Scope:
         raise FormatError(f"scope fields {sorted(extra)} unknown to this pmcheck")
     try:
         kwargs = {k: _tuples(v) for k, v in data.items() if k != "version"}
-        return Scope(KernelVersion(data["version"]), **kwargs)
+        from pmcheck.patches import resolve
+
+        return Scope(resolve(data["version"]), **kwargs)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
         raise FormatError(f"not a stored scope: {e}") from None
 

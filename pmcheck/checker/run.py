@@ -35,7 +35,7 @@ def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
     # between two in-kernel PMs is a step) asks for a deeper BMC bound.
     opts = replace(opts, depth=max(opts.depth, scope.min_depth))
     system = System(scope)
-    props = [p for p in props if scope.version in p.versions]
+    props = [p for p in props if p.applies(scope.version)]
     results: dict[str, Result] = {}
     progress.scope(f"{scope.version.value} {scope.kind}")
     if opts.engine in ("auto", "kind"):
@@ -98,7 +98,7 @@ def lemmas_for(scope: Scope, props: list[Property]) -> list[Property]:
     return [
         q
         for q in catalog.all_properties().values()
-        if scope.kind in q.lemma_in and q not in props and scope.version in q.versions
+        if scope.kind in q.lemma_in and q not in props and q.applies(scope.version)
     ]
 
 

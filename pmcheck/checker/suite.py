@@ -75,7 +75,7 @@ def plan(props: list[Property], scopes: list[Scope]) -> list[Job]:
     jobs = []
     for scope in scopes:
         names = tuple(
-            p.name for p in props if scope.version in p.versions and p.scope_kind == scope.kind
+            p.name for p in props if p.applies(scope.version) and p.scope_kind == scope.kind
         )
         if names:
             jobs.append(Job(scope, names))

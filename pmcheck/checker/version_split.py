@@ -42,8 +42,13 @@ def violates(system: System, prop: Property, steps: tuple[RuleStep, ...]) -> boo
     return any(not prop.holds(CONCRETE, s) for s in system.replay(list(steps)))
 
 
-def split(prop: Property, depth: int, limits: SolverLimits) -> Split:
-    systems = {v: System(default_scope(prop, v)) for v in KernelVersion if v in prop.versions}
+def split(
+    prop: Property, depth: int, limits: SolverLimits, versions: list[KernelVersion] | None = None
+) -> Split:
+    """Verdict per version (default: every released one) and which versions
+    each violating trace violates on."""
+    chosen = versions if versions is not None else list(KernelVersion)
+    systems = {v: System(default_scope(prop, v)) for v in chosen if prop.applies(v)}
     results = {v: bmc(s, prop, depth, limits) for v, s in systems.items()}
     replays = {
         v: {w: violates(systems[w], prop, r.trace) for w in systems}

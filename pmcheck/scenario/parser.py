@@ -25,7 +25,6 @@ from pmcheck.model.constants import (
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
 )
-from pmcheck.model.versions import parse_version
 from pmcheck.scenario.ast import (
     PEER_PMS,
     Command,
@@ -421,7 +420,9 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
                 raise t.error("'kernel' must come before the first command", back=1)
             word = t.next("a kernel version")
             try:
-                kernel = parse_version(word).value
+                from pmcheck.patches import resolve
+
+                kernel = resolve(word, files=False).value
             except ValueError as e:
                 raise t.error(str(e), back=1) from None
             if not t.done():

@@ -1,0 +1,229 @@
+"""The defect ledger: every kernel defect the model reproduces, once.
+
+Each entry names the kernel function(s) it lives in (their lines come from
+the pinned v6.18.10 source, model/kernel_functions.json), the model versions
+that have it, the properties that it alone makes VIOLATED, the upstream fix
+if there is one, and a candidate fix: a model patch (properties/fixes/,
+`--kernel VERSION+fix-...`) under which those properties hold and every
+other verdict stays. tests/test_ledger.py holds the ledger to the baselines:
+every VIOLATED baseline is explained by exactly one entry.
+
+Behaviour the kernel documents as intended is listed in INTENDED and is
+kept out of the properties' statements, so it is never reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from pmcheck.model.versions import KernelVersion
+
+V = KernelVersion
+EVERY = frozenset(KernelVersion)
+
+
+@dataclass(frozen=True)
+class Defect:
+    key: str  # the reference notes' label where there is one (F1..F11)
+    title: str
+    functions: tuple[str, ...]  # kernel functions, as in the pinned source
+    versions: frozenset[KernelVersion]  # the model versions that have it
+    properties: tuple[str, ...]  # the properties it alone violates there
+    fix: str  # registered candidate fix (properties/fixes/), "" = none yet
+    upstream: str  # the upstream fix, or what is known of one
+    why: str  # what goes wrong, one or two sentences
+    # False: the property is VIOLATED here, but whether by this one cause
+    # alone is not established (no candidate fix flips it yet); the entry
+    # says what the shortest traces show.
+    isolated: bool = True
+
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect(
+        "ID0",
+        "an explicit `id 0` creates an endpoint with id 0",
+        ("mptcp_pm_nl_append_new_local_addr", "mptcp_pm_nl_add_addr_doit"),
+        frozenset({V.V6_18, V.V6_19}),
+        ("P2-id-bitmap",),
+        "fix-P2",
+        "8e2760eaab77 (revert of needs_id; v7.0, 6.18.y)",
+        "needs_id skips allocation when an ID attribute is present, so id 0 "
+        "becomes an endpoint's id and the bitmap no longer matches the list.",
+    ),
+    Defect(
+        "FMFLUSH",
+        "a flush leaves endp_fullmesh_max as it was",
+        ("__reset_counters",),
+        frozenset({V.V6_19, V.V7_0}),
+        ("P4F-fullmesh-counter",),
+        "fix-P4F",
+        "1774d3cf3cf1 (7.1-rc2, 7.0.7)",
+        "f88191c7f361 added the counter but not its reset, so after a flush "
+        "non-fullmesh endpoints are ignored for ADD_ADDR subflows.",
+    ),
+    Defect(
+        "F3",
+        "a flush keeps each connection's mpc_endpoint_id",
+        ("mptcp_pm_nl_flush_addrs_doit", "mptcp_pm_flush_addrs_and_subflows"),
+        EVERY,
+        ("M6-mpc-endpoint-exists", "M7-local-id-zero"),
+        "fix-F3",
+        "none known",
+        "next_id restarts at 1 while mpc_endpoint_id still names the flushed "
+        "MPC endpoint; the next endpoint with that id is taken for it and its "
+        "subflows leave with local id 0.",
+    ),
+    Defect(
+        "F2",
+        "the laminar filler gives the MPC endpoint's raw id to its subflow",
+        ("fill_local_laminar_endp",),
+        EVERY,
+        ("M7b-initial-address-id-zero",),
+        "fix-F2",
+        "none known",
+        "the id-available test maps the MPC endpoint to id 0, the subflow gets "
+        "the raw id: the initial address then serves a second ADD_ADDR.",
+    ),
+)
+
+# Violations whose single root cause is not isolated yet: each shortest
+# trace is described, and no fix is claimed.
+OPEN: tuple[Defect, ...] = (
+    Defect(
+        "F5",
+        "subflows do not all carry their endpoint's BACKUP flag",
+        ("mptcp_pm_nl_set_flags", "mptcp_pm_mp_prio_send_ack"),
+        EVERY,
+        ("X1-backup-reflected",),
+        "fix-F5",
+        "166b78344031 (7.1-rc3) only skips inactive subflows; it still stops at the first",
+        "mptcp_pm_mp_prio_send_ack returns after the first matching subflow, "
+        "so other subflows from the endpoint keep the old B bit. A second "
+        "path remains under fix-F5 (its check found it): a subflow made "
+        "before its address became a backup endpoint (replacing an IMPLICIT "
+        "entry) keeps B clear, since no MP_PRIO is sent on endpoint add.",
+        isolated=False,
+    ),
+    Defect(
+        "M1",
+        "local_addr_used drifts from the endpoint ids the connection marked used",
+        (
+            "mptcp_pm_create_subflow_or_signal_addr",
+            "fill_local_addresses_vec_c_flag",
+            "__mark_subflow_endp_available",
+        ),
+        EVERY,
+        ("M1-local-addr-used",),
+        "",
+        "579a752464a6 (7.0-rc2) closes the signal+subflow path; others remain",
+        "6.18/6.19: the peer's C flag keeps the subflow loop from running for "
+        "a signal+subflow endpoint whose id the signal loop marked (F1-like); "
+        "since the backport: an endpoint on the initial address added after "
+        "connect is counted before the lazy MPC accounting runs.",
+        isolated=False,
+    ),
+    Defect(
+        "M2",
+        "local_addr_used exceeds the SUBFLOW endpoints",
+        ("fill_local_laminar_endp", "mptcp_pm_nl_del_addr_doit"),
+        EVERY,
+        ("M2-used-within-endpoints",),
+        "",
+        "none known",
+        "6.18: a signal+subflow endpoint of another family, deleted; "
+        "6.18-stable: a subflow+laminar endpoint counted by the subflow loop "
+        "and again by the laminar filler.",
+        isolated=False,
+    ),
+    Defect(
+        "F4",
+        "the ADD_ADDR fillers add subflows without checking the limit",
+        ("mptcp_pm_nl_add_addr_received", "fill_local_address_any"),
+        EVERY,
+        ("M3-extra-subflows-limit",),
+        "",
+        "none known",
+        "a passive join fills the subflows limit; the next ADD_ADDR's filler "
+        "counts one more without comparing with the limit.",
+        isolated=False,
+    ),
+    Defect(
+        "ACCEPT",
+        "accept_addr is not recomputed when extra_subflows reaches the limit",
+        ("mptcp_pm_nl_add_addr_received", "mptcp_pm_allow_new_subflow"),
+        EVERY,
+        ("M5-accept-addr-gate",),
+        "",
+        "none known",
+        "a passive join (6.18) or a subflow endpoint (6.18-stable) fills the "
+        "subflows limit while accept_addr stays true.",
+        isolated=False,
+    ),
+    Defect(
+        "W1",
+        "__mark_subflow_endp_available underflows local_addr_used (WARN)",
+        ("__mark_subflow_endp_available", "mptcp_pm_nl_set_flags"),
+        EVERY,
+        ("W1-no-warn",),
+        "",
+        "an underflow WARN is still open upstream (mptcp_net-next#629)",
+        "an endpoint whose subflow was never counted is given back: after the "
+        "C-flag filler (6.18), or a fullmesh change (6.18-stable).",
+        isolated=False,
+    ),
+    Defect(
+        "X3",
+        "an RM_ADDR that finds no subflow leaves add_addr_accepted raised",
+        ("mptcp_pm_nl_rm_addr", "mptcp_pm_rm_addr_or_subflow"),
+        EVERY,
+        ("X3-signaled-covers-accepted",),
+        "",
+        "none known",
+        "the FIN of the join overtakes the RM_ADDR; the worker reaps the join "
+        "first and the RM_ADDR then gives nothing back.",
+        isolated=False,
+    ),
+)
+
+# What the kernel comments as intended: not a defect, kept out of the
+# properties (their statements say how).
+INTENDED: tuple[tuple[str, str, str], ...] = (
+    (
+        "C-flag default limits",
+        "mptcp_pm_add_addr_c_flag_case",
+        '"accept one ADD_ADDR if default limits are used": with the peer\'s '
+        "C flag and add_addr_accepted limit 0, one ADD_ADDR is accepted "
+        "(M4 allows exactly that one).",
+    ),
+    (
+        "subflow flag's own subflow",
+        "mptcp_pm_create_subflow_or_signal_addr",
+        "a subflow+laminar endpoint opens its connect-time subflow to the "
+        "initial remote address next to what laminar does for ADD_ADDR "
+        "(M8 counts only subflows to announced addresses).",
+    ),
+)
+
+
+def by_property() -> dict[str, list[Defect]]:
+    out: dict[str, list[Defect]] = {}
+    for d in (*DEFECTS, *OPEN):
+        for p in d.properties:
+            out.setdefault(p, []).append(d)
+    return out
+
+
+def causes(prop: str, version: KernelVersion) -> list[Defect]:
+    """The ledger entries that make `prop` VIOLATED on `version`."""
+    return [d for d in by_property().get(prop, []) if version in d.versions]
+
+
+def where(function: str) -> str:
+    """`file:line` of a kernel function in the pinned v6.18.10 source."""
+    pinned = json.loads(
+        resources.files("pmcheck.model").joinpath("kernel_functions.json").read_text()
+    )
+    f = pinned["functions"].get(function)
+    return f"{f['file']}:{f['line']}" if f else "(not in the pinned source)"

@@ -1,0 +1,132 @@
+"""The defect ledger against the baselines, the gallery and the candidate fixes.
+
+A fix must flip its own properties and nothing else: here, cheaply, on the
+concrete model (every gallery trace of its properties stops reproducing
+under the fix, every other gallery trace still reproduces) and, for the
+namespace defects, by proof. `pmcheck check --kernel VERSION+FIX` does the
+whole suite (EXPECT in the fix file states the flips it claims).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pmcheck.checker.engines import SolverLimits, bmc, houdini
+from pmcheck.checker.scope import Scope
+from pmcheck.checker.system import System
+from pmcheck.checker.verdict import Verdict
+from pmcheck.counterexamples import gallery
+from pmcheck.counterexamples.confirm import replay_model
+from pmcheck.counterexamples.trace import Trace, load
+from pmcheck.model.versions import KernelVersion
+from pmcheck.patches import registered, resolve
+from pmcheck.properties.base import VIOLATED
+from pmcheck.properties.catalog import all_properties
+from pmcheck.properties.ledger import DEFECTS, OPEN, causes, where
+
+PROPS = all_properties()
+V = KernelVersion
+LIMITS = SolverLimits(rlimit=10**10, timeout_s=600)
+
+
+def test_every_violated_baseline_has_exactly_one_ledger_entry() -> None:
+    for p in PROPS.values():
+        for v in KernelVersion:
+            if not p.applies(v):
+                continue
+            found = causes(p.name, v)
+            if p.expect(v) == VIOLATED:
+                assert len(found) == 1, (p.name, v.value, [d.key for d in found])
+            else:
+                assert not found, (p.name, v.value, "a ledger entry for a holding property")
+
+
+def test_entries_name_pinned_kernel_functions_and_registered_fixes() -> None:
+    fixes = registered()
+    for d in (*DEFECTS, *OPEN):
+        for f in d.functions:
+            assert "not in the pinned source" not in where(f), (d.key, f)
+        for p in d.properties:
+            assert p in PROPS, (d.key, p)
+        if d.isolated:  # an isolated cause has a fix that claims its flips
+            assert d.fix, d.key
+            patch = resolve(f"6.18-stable+{d.fix}").patches[0]  # type: ignore[union-attr]
+            assert set(patch.expect) == set(d.properties), d.key
+        if d.fix:
+            assert d.fix in fixes, d.key
+
+
+def _gallery() -> list[Trace]:
+    return [load(str(p)) for p in sorted(gallery.GALLERY.glob("*.json"))]
+
+
+def _under(t: Trace, fix: str) -> Trace:
+    """The trace with its kernel replaced by the kernel plus `fix`."""
+    scope = dict(t.scope, version=f"{t.scope['version']}+{fix}")
+    return dataclasses.replace(t, scope=scope)
+
+
+@pytest.mark.parametrize("defect", [d for d in (*DEFECTS, *OPEN) if d.fix], ids=lambda d: d.key)
+def test_a_fix_stops_its_traces_and_no_other(defect: object) -> None:
+    d = defect
+    assert isinstance(d, type(DEFECTS[0]))
+    mine, others = 0, 0
+    for t in _gallery():
+        version = KernelVersion(t.scope["version"])
+        if version not in d.versions:
+            continue
+        assert PROPS[t.property.name].expect(version) == VIOLATED, (t.name, "stale gallery")
+        report = replay_model(_under(t, d.fix))
+        if t.property.name in d.properties:
+            mine += 1
+            assert not report.ok, (t.name, "still violated under", d.fix)
+        else:
+            others += 1
+            assert report.ok, (t.name, "no longer violated under", d.fix, report.lines)
+    assert mine and others, (d.key, mine, others)
+
+
+NAMESPACE_FIXES = [(d, v) for d in DEFECTS for v in sorted(d.versions, key=lambda v: v.value)]
+
+
+@pytest.mark.parametrize(
+    ("defect", "version"),
+    [(d, v) for d, v in NAMESPACE_FIXES if PROPS[d.properties[0]].group == "netns"],
+    ids=lambda x: getattr(x, "key", getattr(x, "value", "")),
+)
+def test_a_namespace_fix_is_proved(defect: object, version: KernelVersion) -> None:
+    d = defect
+    prop = PROPS[d.properties[0]]  # type: ignore[attr-defined]
+    broken = System(Scope(version, endpoint_slots=2))
+    assert bmc(broken, prop, 3, LIMITS).verdict is Verdict.VIOLATED
+    fixed = System(Scope(resolve(f"{version.value}+{d.fix}"), endpoint_slots=2))  # type: ignore[arg-type,attr-defined]
+    assert prop in _inductive(fixed, version)
+
+
+# Upstream fixes that the model has as version deltas: the property that
+# catches the defect is VIOLATED on the version before and holds after.
+UPSTREAM = [
+    ("8e2760eaab77 revert needs_id", "P2-id-bitmap", V.V6_19, V.V7_0),
+    ("8e2760eaab77 in 6.18.y", "P2-id-bitmap", V.V6_18, V.V6_18_STABLE),
+    ("1774d3cf3cf1 reset fullmesh counter", "P4F-fullmesh-counter", V.V7_0, V.V7_1),
+]
+
+
+@pytest.mark.parametrize(("commit", "name", "before", "after"), UPSTREAM, ids=lambda x: str(x))
+def test_an_upstream_fix_flips_its_property(
+    commit: str, name: str, before: KernelVersion, after: KernelVersion
+) -> None:
+    prop = PROPS[name]
+    assert (prop.expect(before), prop.expect(after)) == ("VIOLATED", "PROVED"), commit
+    assert bmc(System(Scope(before, endpoint_slots=2)), prop, 3, LIMITS).verdict is Verdict.VIOLATED
+    assert prop in _inductive(System(Scope(after, endpoint_slots=2)), after), commit
+
+
+def _inductive(system: System, version: KernelVersion) -> list[object]:
+    """The namespace properties Houdini keeps (together they hold initially
+    and are 1-inductive: each is PROVED)."""
+    candidates = [p for p in PROPS.values() if p.group == "netns" and p.applies(version)]
+    kept, _ = houdini(system, candidates, LIMITS)
+    return list(kept)
