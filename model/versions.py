@@ -3,6 +3,12 @@
 A version is a plain Python value handed to every rule: rules may branch on it
 with `if` (it is configuration, never state), which keeps one rule body for
 all versions. Each trait names the upstream commit that introduced it.
+
+Not modeled: the 7.2 net-next series that raises the in-kernel PM limits
+(e845e6397d78 "increase endpoints limit", 607f16ab462b "allow flushing more
+than 8 endpoints", c8646664fbf1 "increase all limits to 64", 9031e5e31d5d):
+its diff could not be read here (only the subjects), so the new values of
+MPTCP_PM_ADDR_MAX and of the limits' maximum are unknown to the model.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ M5 = register(
         statement="accept_addr implies add_addr_accepted and extra_subflows are both "
         "below their limits",
         cites="mptcp_pm_data_reset, mptcp_pm_nl_add_addr_received / "
-        "mptcp_pm_nl_rm_addr_received (the only places accept_addr is recomputed); "
+        "mptcp_pm_nl_rm_addr (the only places accept_addr is recomputed); "
         "notes M5, F4",
         holds=_per_conn(m5),
         premise=_some_conn(lambda ops, st, c: c.accept_addr),
@@ -382,7 +382,7 @@ M9 = register(
     Property(
         name="M9-no-duplicate-subflow",
         statement="no two live PM-created subflows join the same local and remote addresses",
-        cites="lookup_subflow_by_daddr / lookup_subflow_by_saddr, "
+        cites="lookup_subflow_by_daddr / mptcp_lookup_subflow_by_saddr, "
         "fill_remote_addresses_fullmesh (unavail ids); notes M9",
         holds=_per_conn(m9),
         premise=_some_conn(

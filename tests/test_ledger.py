@@ -130,3 +130,34 @@ def _inductive(system: System, version: KernelVersion) -> list[object]:
     candidates = [p for p in PROPS.values() if p.group == "netns" and p.applies(version)]
     kept, _ = houdini(system, candidates, LIMITS)
     return list(kept)
+
+
+# Kernel library helpers and field names that properties' texts mention,
+# which are not functions of net/mptcp.
+NOT_FUNCTIONS = {
+    "find_next_zero_bit",
+    "__set_bit",
+    "__clear_bit",
+    "list_add_rcu",
+    "list_add_tail_rcu",
+    "set_flags",
+    "remote_id",
+    "fill_local_",
+}
+
+
+def test_every_kernel_function_a_property_cites_is_pinned() -> None:
+    import json
+    import re
+    from importlib import resources
+
+    pinned = json.loads(
+        resources.files("pmcheck.model").joinpath("kernel_functions.json").read_text()
+    )["functions"]
+    fields = ("add_addr", "local_addr", "extra_subflows", "mpc_endpoint", "id_avail", "endp_")
+    fields += ("next_id", "accept_addr", "id_bitmap", "needs_id", "request_bkup")
+    for p in PROPS.values():
+        for name in re.findall(r"\b(_*[a-z][a-z0-9]*_[a-z0-9_]+)\b", p.cites):
+            if name.startswith(fields) or name in NOT_FUNCTIONS:
+                continue
+            assert name in pinned, (p.name, name)
