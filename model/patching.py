@@ -100,15 +100,12 @@ class PatchedKernel:
         return f"PatchedKernel({self.value})"
 
     def __reduce__(self) -> tuple[object, ...]:
-        # -j workers load the same files again (LOADER: pmcheck.patches).
-        return (_load_again, (self.spec,))
+        # -j workers load the same files again: pickle names LOADER
+        # (pmcheck.patches.resolve) by module, so unpickling imports it.
+        if LOADER is None:
+            raise RuntimeError("a patched kernel needs pmcheck.patches to pickle it")
+        return (LOADER, (self.spec,))
 
 
 # Set by pmcheck.patches (the model does not read files): spec -> kernel.
 LOADER: Callable[[str], object] | None = None
-
-
-def _load_again(spec: str) -> object:
-    if LOADER is None:
-        raise RuntimeError("a patched kernel needs pmcheck.patches to load it")
-    return LOADER(spec)
