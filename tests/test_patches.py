@@ -131,3 +131,15 @@ def test_every_ledger_fix_is_registered() -> None:
     assert {"fix-F2", "fix-F3", "fix-F5", "fix-P2", "fix-P4F"} <= names
     for name in names:
         assert resolve(f"6.18-stable+{name}").patches[0].doc  # type: ignore[union-attr]
+
+
+def test_j_workers_load_a_patched_kernel_themselves(capsys: pytest.CaptureFixture[str]) -> None:
+    # -j runs jobs in spawned processes: the patched kernel must unpickle
+    # there without the parent's imports.
+    code = main(
+        ["check", "P6", "--kernel", "6.18-stable,6.18-stable+fix-P2", "-j", "2", "--slots", "1"]
+        + ["--depth", "1", "--no-cache"]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "kernel 6.18-stable+fix-P2" in out.out and "Traceback" not in out.err
