@@ -200,7 +200,7 @@ def fill_local_addresses_vec(k: Ctx, conn: Conn, ns: Netns, raddr: Value, rid: V
     it found none); else laminar if any LAMINAR endpoint exists; else the
     C-flag filler for an ADD_ADDR with a non-zero id; else one ADDR_ANY."""
     ops = k.ops
-    c_flag = ops.and_(ops.ne(rid, u8(ops, 0)), mptcp_pm_add_addr_c_flag_case(ops, conn, ns))
+    c_flag = ops.and_(ops.ne(rid, u8(ops, 0)), mptcp_pm_add_addr_c_flag_case(k, conn, ns))
     fullmesh = fill_local_addresses_vec_fullmesh(k, conn, ns, raddr, c_flag)
     if k.version.has_endp_fullmesh_max:
         take_fullmesh = ops.ne(ns.endp_fullmesh_max, u8(ops, 0))

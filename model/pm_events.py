@@ -313,7 +313,7 @@ def mptcp_pm_add_addr_received(
         ops.and_(
             ops.not_(id0),
             ops.not_(c.accept_addr),
-            ops.not_(mptcp_pm_add_addr_c_flag_case(ops, c, st.netns)),
+            ops.not_(mptcp_pm_add_addr_c_flag_case(k, c, st.netns)),
         ),
     )
     arrives = has_path(ops, c)

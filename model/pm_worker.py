@@ -193,7 +193,7 @@ def mptcp_pm_create_subflow_or_signal_addr(k: Ctx, st: State, ci: int) -> State:
             ops.ult(c.extra_subflows, ns.limit_extra_subflows),
         )
 
-    skip = ops.or_(failed, mptcp_pm_add_addr_c_flag_case(ops, conn, ns))
+    skip = ops.or_(failed, mptcp_pm_add_addr_c_flag_case(k, conn, ns))
     conn, sas = ops.cond(
         skip,
         lambda: (conn, sas),

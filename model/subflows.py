@@ -51,8 +51,14 @@ def mptcp_endp_get_local_id(ops: Ops, conn: Conn, ident: Value) -> Value:
     return ops.ite(ops.eq(conn.mpc_endpoint_id, ident), u8(ops, 0), ident)
 
 
-def mptcp_pm_add_addr_c_flag_case(ops: Ops, conn: Conn, ns: Netns) -> Value:
-    """`mptcp_pm_add_addr_c_flag_case` (protocol.h)."""
+@patchable
+def mptcp_pm_add_addr_c_flag_case(k: Ctx, conn: Conn, ns: Netns) -> Value:
+    """`mptcp_pm_add_addr_c_flag_case` (protocol.h): the peer sent the C
+    flag, no local address is used, the add_addr_accepted limit is 0 and a
+    subflow fits. It reads local_addr_used, not add_addr_accepted, so
+    laminar-only endpoints keep it true after the first ADD_ADDR (ledger
+    CFLAG)."""
+    ops = k.ops
     return ops.and_(
         conn.deny_join_id0,
         ops.eq(conn.local_addr_used, u8(ops, 0)),

@@ -32,7 +32,7 @@ def render_ledger(markdown: bool = False) -> str:
         fields = [
             ("code", "; ".join(f"{f} ({where(f)})" for f in d.functions)),
             ("versions", _versions(d.versions)),
-            ("caught by", ", ".join(d.properties)),
+            ("caught by", _caught(d)),
             ("fix", _fix_text(d.fix, d.isolated)),
             ("upstream", d.upstream),
             ("why", d.why),
@@ -50,6 +50,14 @@ def render_ledger(markdown: bool = False) -> str:
     return "\n".join(out)
 
 
+def _caught(d: object) -> str:
+    props = list(getattr(d, "properties", ()))
+    deeper = getattr(d, "deeper", ())
+    if deeper:
+        props.append(f"{', '.join(deeper)} beyond the default depth ({getattr(d, 'scenario', '')})")
+    return "; ".join(props)
+
+
 def _fix_text(fix: str, isolated: bool, quote: str = "") -> str:
     if not fix:
         return "(none yet)"
@@ -62,7 +70,7 @@ def _ledger_markdown() -> str:
             f"**{d.key}** {d.title}",
             "<br>".join(f"`{f}` ({where(f)})" for f in d.functions),
             _versions(d.versions),
-            ", ".join(d.properties),
+            _caught(d),
             _fix_text(d.fix, d.isolated, "`"),
             d.upstream,
         ]

@@ -34,6 +34,10 @@ class Defect:
     fix: str  # registered candidate fix (properties/fixes/), "" = none yet
     upstream: str  # the upstream fix, or what is known of one
     why: str  # what goes wrong, one or two sentences
+    # Properties the defect violates only beyond the default BMC depth (their
+    # baseline there is HOLDS-TO-DEPTH), and the scenario that shows it.
+    deeper: tuple[str, ...] = ()
+    scenario: str = ""
     # False: the property is VIOLATED here, but whether by this one cause
     # alone is not established (no candidate fix flips it yet); the entry
     # says what the shortest traces show.
@@ -85,6 +89,22 @@ DEFECTS: tuple[Defect, ...] = (
         "none known",
         "the id-available test maps the MPC endpoint to id 0, the subflow gets "
         "the raw id: the initial address then serves a second ADD_ADDR.",
+        deeper=("M8-laminar-used-once",),
+        scenario="examples/known/F2-laminar-raw-mpc-id.scn",
+    ),
+    Defect(
+        "CFLAG",
+        "with the peer's C flag and default limits, every ADD_ADDR is accepted",
+        ("mptcp_pm_add_addr_c_flag_case", "mptcp_pm_nl_add_addr_received"),
+        EVERY,
+        (),
+        "fix-CFLAG",
+        "none known",
+        "the case reads local_addr_used, not add_addr_accepted; laminar-only "
+        "endpoints never raise local_addr_used, so it holds for every "
+        "ADD_ADDR up to the subflows limit, not the one its comment means.",
+        deeper=("M4-add-addr-accepted-limit",),
+        scenario="examples/laminar/c-flag-default-limits.scn",
     ),
 )
 
@@ -213,6 +233,11 @@ def by_property() -> dict[str, list[Defect]]:
         for p in d.properties:
             out.setdefault(p, []).append(d)
     return out
+
+
+def deeper_causes(prop: str, version: KernelVersion) -> list[Defect]:
+    """The entries that violate `prop` on `version` beyond the default depth."""
+    return [d for d in (*DEFECTS, *OPEN) if prop in d.deeper and version in d.versions]
 
 
 def causes(prop: str, version: KernelVersion) -> list[Defect]:

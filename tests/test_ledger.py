@@ -10,6 +10,7 @@ whole suite (EXPECT in the fix file states the flips it claims).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ from pmcheck.model.versions import KernelVersion
 from pmcheck.patches import registered, resolve
 from pmcheck.properties.base import VIOLATED
 from pmcheck.properties.catalog import all_properties
-from pmcheck.properties.ledger import DEFECTS, OPEN, causes, where
+from pmcheck.properties.ledger import DEFECTS, OPEN, causes, deeper_causes, where
 
 PROPS = all_properties()
 V = KernelVersion
@@ -41,6 +42,35 @@ def test_every_violated_baseline_has_exactly_one_ledger_entry() -> None:
                 assert len(found) == 1, (p.name, v.value, [d.key for d in found])
             else:
                 assert not found, (p.name, v.value, "a ledger entry for a holding property")
+            if deeper_causes(p.name, v):  # known beyond the depth the baseline reaches
+                assert p.expect(v) == "HOLDS-TO-DEPTH", (p.name, v.value)
+
+
+def _violated(scenario: str, version: object) -> set[str]:
+    """The connection properties some state of the scenario's run breaks."""
+    from pmcheck.interp import run_model
+    from pmcheck.model.concrete_ops import CONCRETE
+    from pmcheck.scenario.files import parse_file
+
+    states: list[object] = []
+    path = Path(__file__).resolve().parents[1] / scenario
+    run_model(parse_file(path), version, observer=lambda r, b, a, o: states.append(a))  # type: ignore[arg-type]
+    return {
+        p.name
+        for p in PROPS.values()
+        if p.needs_connections
+        and p.scope_kind == "connection"
+        and any(not p.holds(CONCRETE, s) for s in states)
+    }
+
+
+@pytest.mark.parametrize("defect", [d for d in (*DEFECTS, *OPEN) if d.deeper], ids=lambda d: d.key)
+def test_a_defect_beyond_the_default_depth_has_a_scenario_its_fix_stops(defect: object) -> None:
+    d = defect
+    for v in sorted(d.versions, key=lambda v: v.value):  # type: ignore[attr-defined]
+        assert set(d.deeper) <= _violated(d.scenario, v), (d.key, v.value)  # type: ignore[attr-defined]
+        fixed = resolve(f"{v.value}+{d.fix}")  # type: ignore[attr-defined]
+        assert not set(d.deeper) & _violated(d.scenario, fixed), (d.key, v.value)  # type: ignore[attr-defined]
 
 
 def test_entries_name_pinned_kernel_functions_and_registered_fixes() -> None:
@@ -53,7 +83,7 @@ def test_entries_name_pinned_kernel_functions_and_registered_fixes() -> None:
         if d.isolated:  # an isolated cause has a fix that claims its flips
             assert d.fix, d.key
             patch = resolve(f"6.18-stable+{d.fix}").patches[0]  # type: ignore[union-attr]
-            assert set(patch.expect) == set(d.properties), d.key
+            assert set(patch.expect) == {*d.properties, *d.deeper}, d.key
         if d.fix:
             assert d.fix in fixes, d.key
 
@@ -85,7 +115,7 @@ def test_a_fix_stops_its_traces_and_no_other(defect: object) -> None:
         else:
             others += 1
             assert report.ok, (t.name, "no longer violated under", d.fix, report.lines)
-    assert mine and others, (d.key, mine, others)
+    assert others and (mine or d.deeper), (d.key, mine, others)
 
 
 NAMESPACE_FIXES = [(d, v) for d in DEFECTS for v in sorted(d.versions, key=lambda v: v.value)]
@@ -93,7 +123,11 @@ NAMESPACE_FIXES = [(d, v) for d in DEFECTS for v in sorted(d.versions, key=lambd
 
 @pytest.mark.parametrize(
     ("defect", "version"),
-    [(d, v) for d, v in NAMESPACE_FIXES if PROPS[d.properties[0]].group == "netns"],
+    [
+        (d, v)
+        for d, v in NAMESPACE_FIXES
+        if d.properties and PROPS[d.properties[0]].group == "netns"
+    ],
     ids=lambda x: getattr(x, "key", getattr(x, "value", "")),
 )
 def test_a_namespace_fix_is_proved(defect: object, version: KernelVersion) -> None:

@@ -136,10 +136,8 @@ def test_every_ledger_fix_is_registered() -> None:
 def test_j_workers_load_a_patched_kernel_themselves(capsys: pytest.CaptureFixture[str]) -> None:
     # -j runs jobs in spawned processes: the patched kernel must unpickle
     # there without the parent's imports.
-    code = main(
-        ["check", "P6", "--kernel", "6.18-stable,6.18-stable+fix-P2", "-j", "2", "--slots", "1"]
-        + ["--depth", "1", "--no-cache"]
-    )
+    kernels = "6.18-stable,6.18-stable+fix-P2"
+    code = main(["check", "P6", "--kernel", kernels, "-j", "2", "--slots", "1", "--depth", "1"])
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "kernel 6.18-stable+fix-P2" in out.out and "Traceback" not in out.err

@@ -40,10 +40,10 @@ from pmcheck.properties.connection import (
     M1,
     M2,
     M3,
-    M4,
     M5,
     M6,
     M7,
+    M7B,
     M8,
     M9,
     W1,
@@ -74,7 +74,6 @@ SERVER = "peer connect 10.0.1.1 10.0.1.2"
 # on 6.18-stable (docs/properties.md), and a narrowed scope that keeps them.
 SHORTEST: dict[str, tuple[int, Scope | None]] = {
     M1.name: (3, None),
-    M4.name: (4, None),
     M5.name: (3, None),
     M6.name: (3, None),
     M7.name: (4, None),
@@ -89,10 +88,6 @@ SHORTEST: dict[str, tuple[int, Scope | None]] = {
             (FLAG_SUBFLOW,),
             (1, 2),
         ),
-    ),
-    M8.name: (
-        6,
-        narrow((CONNECT, "peer announce 10.0.2.1 id 1"), (FLAG_SUBFLOW | FLAG_LAMINAR,), (1,)),
     ),
     X1.name: (5, narrow((CONNECT, "peer join 10.0.2.1 to 10.0.2.2 id 1"), (FLAG_SUBFLOW,), (2,))),
     W1.name: (5, narrow((CONNECT_C, "peer announce dead:beef:2::1 id 3"), (FLAG_SUBFLOW,), (0, 2))),
@@ -223,11 +218,11 @@ def test_checker_paths_are_scenario_runs() -> None:
 
 
 def test_oracle_and_bmc_agree_on_a_small_connection_scope() -> None:
-    scope = narrow((CONNECT_C, "peer announce 10.0.2.1 id 1"), (FLAG_LAMINAR,), (0,))
+    scope = narrow((CONNECT, "peer join 10.0.2.1 to 10.0.2.2 id 1"), (FLAG_LAMINAR,), (1,))
     scope = dataclasses.replace(scope, endpoint_slots=1)
-    oracle = explore(scope, [M4], max_depth=5)[M4.name]
-    result = bmc(System(scope), M4, 5, LIMITS)
-    assert oracle.violated_at == result.depth == 4
+    oracle = explore(scope, [M5], max_depth=5)[M5.name]
+    result = bmc(System(scope), M5, 5, LIMITS)
+    assert oracle.violated_at == result.depth == 3
 
 
 # --- the notes' own reproducers (examples/known, diffed live elsewhere) --------
@@ -235,7 +230,7 @@ def test_oracle_and_bmc_agree_on_a_small_connection_scope() -> None:
 
 KNOWN = {
     "F1-cflag-marks-skipped-endpoint.scn": {M1.name, W1.name},
-    "F2-laminar-raw-mpc-id.scn": {M7.name, M8.name},
+    "F2-laminar-raw-mpc-id.scn": {M7B.name, M8.name},
     "F3-flush-stale-mpc-id.scn": {M6.name, M7.name},
     "F4-extra-subflows-over-limit.scn": {M3.name, M5.name},
     "seed-laminar.scn": set(),

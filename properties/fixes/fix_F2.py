@@ -7,7 +7,7 @@ already does, so a subflow from the initial address carries id 0.
 
 from pmcheck.model.subflows import mptcp_endp_get_local_id
 
-EXPECT = {"M7b-initial-address-id-zero": "HOLDS-TO-DEPTH"}
+EXPECT = {"M7b-initial-address-id-zero": "HOLDS-TO-DEPTH", "M8-laminar-used-once": "HOLDS-TO-DEPTH"}
 
 
 def fill_local_laminar_endp(orig, k, conn, ns, raddr):
