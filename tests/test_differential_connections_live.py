@@ -27,7 +27,9 @@ from tests.strategies import connection_scenario_st
 pytestmark = pytest.mark.live
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 KNOWN = sorted(
-    p for d in ("known", "mixes", "versions", "sspi") for p in (EXAMPLES / d).glob("*.scn")
+    p
+    for d in ("known", "mixes", "versions", "sspi", "laminar")
+    for p in (EXAMPLES / d).glob("*.scn")
 )
 
 
