@@ -24,7 +24,12 @@ from tests.strategies import connection_scenario_st, scenario_st
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The same total number of examples as with three versions, spread over all.
+@settings(
+    max_examples=600 // len(KernelVersion),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scn=scenario_st)
 def test_concrete_and_z3_agree_on_every_step(version: KernelVersion, scn) -> None:
     universe = Universe.of(scn)
@@ -68,7 +73,11 @@ def test_find_next_zero_agrees_at_the_edges() -> None:
 
 
 @pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=75 // len(KernelVersion),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scn=connection_scenario_st())
 def test_concrete_and_z3_agree_on_connection_events(version: KernelVersion, scn) -> None:
     """Every rule application of a connection scenario, the environment's

@@ -118,7 +118,10 @@ def test_a_fix_stops_its_traces_and_no_other(defect: object) -> None:
     assert others and (mine or d.deeper), (d.key, mine, others)
 
 
-NAMESPACE_FIXES = [(d, v) for d in DEFECTS for v in sorted(d.versions, key=lambda v: v.value)]
+# One version per namespace defect: the first that has it.
+NAMESPACE_FIXES = [
+    (d, min(d.versions, key=lambda v: list(KernelVersion).index(v))) for d in DEFECTS
+]
 
 
 @pytest.mark.parametrize(
