@@ -666,7 +666,7 @@ The review thread asks what happens when endpoint types are mixed. Each table
 below is one event; each row one endpoint type configured on the host under
 test (the in-kernel PM side, here the client), with the connection's state
 after the event on the pmcheck model of each kernel version (`all` when
-6.18, 6.18-stable and 6.19 agree). Every cell links to the scenario that
+all five versions, 6.18 to 7.1, agree). Every cell links to the scenario that
 produces it: `pmcheck simulate FILE` shows it step by step, `pmcheck diff
 FILE` replays it on the live kernel; cells marked ✓ are replayed on the
 kernel (6.18.44) by `tests/test_matrix_live.py`. Notable cells (bold) are
