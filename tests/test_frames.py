@@ -27,7 +27,12 @@ CASES = [(n, False) for n in sorted(RULES) if n not in TWO_PM_ONLY] + [
 ]
 
 
-@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+# 7.0's traits are 6.18-stable's plus 6.19's fullmesh counter: every
+# branch it takes, another version takes too.
+FRAME_VERSIONS = [v for v in KernelVersion if v is not KernelVersion.V7_0]
+
+
+@pytest.mark.parametrize("version", FRAME_VERSIONS, ids=lambda v: v.value)
 @pytest.mark.parametrize(("name", "two_pm"), CASES, ids=lambda c: str(c))
 def test_rule_stays_in_its_frame(name: str, two_pm: bool, version: KernelVersion) -> None:
     rule = RULES[name]
