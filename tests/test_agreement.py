@@ -22,11 +22,16 @@ from pmcheck.model.versions import KernelVersion
 from pmcheck.scenario.lower import Universe, lower
 from tests.strategies import connection_scenario_st, scenario_st
 
+# The hypothesis agreement tests run on three versions that between them take
+# every value of every trait (model/versions.py): the oldest, the live one
+# and the newest. Each Z3 encoding costs seconds to set up whatever the
+# number of examples, so two more versions would cost more than they add.
+AGREEMENT_VERSIONS = [KernelVersion.V6_18, KernelVersion.V6_18_STABLE, KernelVersion.V7_1]
 
-@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
-# About the total of the three-version days (600), spread over all versions.
+
+@pytest.mark.parametrize("version", AGREEMENT_VERSIONS, ids=lambda v: v.value)
 @settings(
-    max_examples=500 // len(KernelVersion),
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -72,9 +77,9 @@ def test_find_next_zero_agrees_at_the_edges() -> None:
         )
 
 
-@pytest.mark.parametrize("version", list(KernelVersion), ids=lambda v: v.value)
+@pytest.mark.parametrize("version", AGREEMENT_VERSIONS, ids=lambda v: v.value)
 @settings(
-    max_examples=75 // len(KernelVersion),
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
