@@ -67,6 +67,7 @@ class PatchedKernel:
         self.base = base
         self.patches = patches
         self.value = base.value + "".join(f"+{p.name}" for p in patches)
+        # Identity: the base and each patch file's contents.
         self.key = base.value + "".join(f"+{p.name}@{p.digest[:16]}" for p in patches)
         self.spec = base.value + "".join(f"+{p.spec or p.name}" for p in patches)
 

@@ -50,11 +50,6 @@ class KernelVersion(enum.Enum):
         """The released version under any patches: itself."""
         return self
 
-    @property
-    def key(self) -> str:
-        """What identifies the model (cache keys): the name."""
-        return self.value
-
     def replacement(self, name: str) -> ModelFunction | None:
         """A patch's replacement of the model function `name`: none."""
         return None
@@ -120,7 +115,7 @@ DEFAULT_VERSION = KernelVersion.V6_18_STABLE
 TRAITS = tuple(
     name
     for name, attr in vars(KernelVersion).items()
-    if isinstance(attr, property) and name not in ("base", "key")
+    if isinstance(attr, property) and name != "base"
 )
 
 

@@ -14,6 +14,7 @@ kept out of the properties' statements, so it is never reported.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -245,10 +246,17 @@ def causes(prop: str, version: KernelVersion) -> list[Defect]:
     return [d for d in by_property().get(prop, []) if version in d.versions]
 
 
+@functools.cache
+def _pinned() -> dict[str, dict[str, object]]:
+    text = resources.files("pmcheck.model").joinpath("kernel_functions.json").read_text()
+    functions: dict[str, dict[str, object]] = json.loads(text)["functions"]
+    return functions
+
+
 def where(function: str) -> str:
     """`file:line` of a kernel function in the pinned v6.18.10 source."""
-    pinned = json.loads(
-        resources.files("pmcheck.model").joinpath("kernel_functions.json").read_text()
-    )
-    f = pinned["functions"].get(function)
-    return f"{f['file']}:{f['line']}" if f else "(not in the pinned source)"
+    f = _pinned().get(function)
+    return f"{f['file']}:{f['line']}" if f else NOT_PINNED
+
+
+NOT_PINNED = "(not in the pinned source)"

@@ -97,17 +97,16 @@ def _version(text: str | None, loc: Loc) -> KernelVersion:
 
 
 def compared(args: argparse.Namespace) -> list[KernelVersion]:
-    """`versions --kernel A,B,...`, else every released version."""
+    """`versions --kernel A,B,...` (parsed as `check --kernel` is), else
+    every released version."""
+    from pmcheck.ci import CIError, kernel_versions
+
     if not args.kernel:
         return list(KernelVersion)
-    out: list[KernelVersion] = []
-    for text in args.kernel.split(","):
-        try:
-            v = resolve(text.strip())
-        except ValueError as e:
-            raise _usage(f"--kernel {args.kernel}: {e}") from None
-        if v not in out:
-            out.append(v)  # type: ignore[arg-type]
+    try:
+        out = kernel_versions(args.kernel)
+    except CIError as e:
+        raise _usage(str(e)) from None
     if len(out) < 2:
         raise _usage(f"--kernel {args.kernel}: name at least two versions to compare")
     return out
