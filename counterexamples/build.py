@@ -14,7 +14,7 @@ from typing import Any
 
 from pmcheck import __version__
 from pmcheck.checker.lines import environment_text, step_text
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import Scope, checked_scope
 from pmcheck.checker.system import RuleStep
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.counterexamples.explain import explain
@@ -350,17 +350,30 @@ def build_trace(
 
 def from_result(result: Result, scope: Scope, prop: Property, *, minimized: bool = True) -> Trace:
     """The counterexample for a VIOLATED checker result: its path (the
-    shortest, from BMC), minimized unless asked not to, as a Trace."""
+    shortest, from BMC), minimized unless asked not to, as a Trace.
+
+    A property that assumes other defects' fixes (Property.assumes) was
+    checked on the patched kernel; its trace is minimized there, and is
+    reported on the unpatched kernel when every state along it is the same
+    there (the fixes never fired), so it is a plain kernel scenario."""
     if result.verdict is not Verdict.VIOLATED or not result.trace:
         raise NotAViolation(f"{result.prop}: {result.verdict.value}, no violating trace")
-    replayer = Replayer.for_scope(scope)
+    checked = checked_scope(prop, scope)
+    replayer = Replayer.for_scope(checked)
     steps = list(result.trace)
     found = figures(replayer, steps)
     if minimized:
         try:
-            steps = minimize(steps, prop, replayer, scope)
+            steps = minimize(steps, prop, replayer, checked)
         except ValueError as e:  # the solver's path does not violate concretely
             raise NotAViolation(str(e)) from None
-    return build_trace(
-        steps, scope, prop, shortest=len(result.trace), found=found, replayer=replayer
+    trace = build_trace(
+        steps, checked, prop, shortest=len(result.trace), found=found, replayer=replayer
     )
+    if checked is scope:
+        return trace
+    try:
+        plain = build_trace(steps, scope, prop, shortest=len(result.trace), found=found)
+    except NotAViolation:
+        return trace
+    return plain if plain.states == trace.states else trace

@@ -83,10 +83,10 @@ def _local_addrs(scn: Scenario, peer: bool) -> list[str]:
 
 def plan_of(trace: Trace) -> tuple[Scenario, dict[str, Any]]:
     from pmcheck.interp import run_model
-    from pmcheck.model.versions import parse_version
+    from pmcheck.patches import resolve
 
     scn = scenario_of(trace)
-    run = run_model(scn, parse_version(trace.kernel))
+    run = run_model(scn, resolve(trace.kernel, files=False))  # type: ignore[arg-type]
     steps = []
     for step, out in zip(scn.steps, run.outcomes, strict=True):
         cmd = step.command

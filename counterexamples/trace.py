@@ -259,10 +259,16 @@ def from_itf(doc: Any) -> Trace:
     if len(trace.states) != len(trace.steps) + 1:
         raise TraceFormatError(f"{len(trace.steps)} steps but {len(trace.states)} states")
     from pmcheck.model.versions import KernelVersion
+    from pmcheck.patches import resolve
 
     known = [v.value for v in KernelVersion]
-    if trace.kernel not in known:  # else `replay` would "reproduce" on a kernel it has no model of
-        raise TraceFormatError(f"unknown kernel {trace.kernel!r} (known: {', '.join(known)})")
+    try:  # else `replay` would "reproduce" on a kernel it has no model of
+        resolve(trace.kernel, files=False)  # a version, maybe with registered fixes
+    except ValueError:
+        raise TraceFormatError(
+            f"unknown kernel {trace.kernel!r} (known: {', '.join(known)}, "
+            "optionally +fix-... of the ledger)"
+        ) from None
     return trace
 
 

@@ -60,8 +60,10 @@ class Patch:
 class PatchedKernel:
     """A released version with patches over it, handed to the rules as
     `ctx.version`: every trait reads as the base's unless a patch switches
-    it, and a patch's function replaces the model function of that name.
-    The last patch wins. Equal when base and patch files are."""
+    it (the last switch wins), and a patch's function replaces the model
+    function of that name; two patches of one function compose, the later
+    wrapping the earlier, so fixes of different defects can be stacked.
+    Equal when base and patch files are."""
 
     def __init__(self, base: KernelVersion, patches: tuple[Patch, ...]) -> None:
         self.base = base
@@ -80,10 +82,16 @@ class PatchedKernel:
         return bool(getattr(self.base, name))
 
     def replacement(self, name: str) -> ModelFunction | None:
-        for p in reversed(self.patches):
-            if name in p.replaces:
-                return p.replaces[name]
-        return None
+        fns = [p.replaces[name] for p in self.patches if name in p.replaces]
+        if len(fns) <= 1:
+            return fns[0] if fns else None
+
+        def chained(orig: Any, k: Any, *args: Any, **kwargs: Any) -> Any:
+            for fn in fns:
+                orig = functools.partial(fn, orig)
+            return orig(k, *args, **kwargs)
+
+        return cast(ModelFunction, chained)
 
     def expectation(self, prop: str) -> str | None:
         for p in reversed(self.patches):

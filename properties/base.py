@@ -49,6 +49,12 @@ class Property:
     # as a lemma (an inductive invariant that may strengthen the others'
     # proofs); its own truth there is established by the same fixpoint.
     lemma_in: frozenset[str] = frozenset()
+    # Candidate fixes of *other* ledger defects (registered names, e.g.
+    # "fix-F3") applied while this property is checked: several defects
+    # break the same counter, and with the others fixed a VIOLATED verdict
+    # has exactly one root cause (pmcheck.checker.scope.checked_scope). A
+    # trace that also violates on the unpatched kernel is reported there.
+    assumes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.scope_kind:

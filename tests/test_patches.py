@@ -52,6 +52,41 @@ def test_a_registered_fix_is_a_patched_kernel_that_pickles() -> None:
     assert resolve("6.19+fix-P4F").flush_resets_fullmesh_max is True
 
 
+def test_two_patches_of_one_function_compose_in_order() -> None:
+    from pmcheck.model.patching import Patch
+
+    calls: list[str] = []
+
+    def wrap(tag: str):  # type: ignore[no-untyped-def]
+        def fn(orig, k, x):  # type: ignore[no-untyped-def]
+            calls.append(tag)
+            return orig(k, x + tag)
+
+        return fn
+
+    a = Patch("a", "0" * 64, "", replaces={"fill_local_address_any": wrap("a")})
+    b = Patch("b", "1" * 64, "", replaces={"fill_local_address_any": wrap("b")})
+    chained = PatchedKernel(STABLE, (a, b)).replacement("fill_local_address_any")
+    assert chained is not None
+    # The later patch wraps the earlier one, which wraps the model's function.
+    assert chained(lambda k, x: x, None, "") == "ba" and calls == ["b", "a"]
+
+
+def test_a_property_is_checked_with_the_fixes_it_assumes() -> None:
+    from pmcheck.checker.scope import checked_scope, connection_scope
+
+    prop = PROPS["M1-local-addr-used"]
+    scope = checked_scope(prop, connection_scope(STABLE))
+    assert scope.version.base is STABLE
+    assert [p.name for p in scope.version.patches] == list(prop.assumes)  # type: ignore[attr-defined]
+    # A fix the user already gave is not stacked twice; the user's comes first.
+    mine = checked_scope(prop, connection_scope(resolve("6.18-stable+fix-F3")))  # type: ignore[arg-type]
+    names = [p.name for p in mine.version.patches]  # type: ignore[attr-defined]
+    assert names[0] == "fix-F3" and names.count("fix-F3") == 1
+    plain = connection_scope(STABLE)
+    assert checked_scope(PROPS["M6-mpc-endpoint-exists"], plain) is plain
+
+
 def test_expectations_come_from_the_patch_then_the_base() -> None:
     k = resolve("6.18-stable+fix-F3")
     assert PROPS["M6-mpc-endpoint-exists"].expect(k) == "HOLDS-TO-DEPTH"

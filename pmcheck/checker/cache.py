@@ -31,6 +31,7 @@ Reuse rules:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -43,7 +44,7 @@ import z3
 
 from pmcheck.checker.records import FormatError, result_from_json, result_to_json, scope_to_json
 from pmcheck.checker.run import Options
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import Scope, checked_scope
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.properties.base import Property
 
@@ -134,6 +135,23 @@ class JobKeys:
         return _sha(json.dumps(ctx, sort_keys=True))
 
 
+def _rules_key() -> tuple[int, ...]:
+    """Which rule functions are registered now (a test may swap one)."""
+    from pmcheck.model.rules import RULES
+
+    return tuple(id(r.fn) for r in RULES.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _scope_digest(scope: Scope, rules: tuple[int, ...]) -> str:
+    """system_digest of the scope's System, once per scope and rule set in a
+    process: a connection scope is split into one job per property
+    (suite.plan), and each would otherwise encode the same system again."""
+    from pmcheck.checker.system import System
+
+    return system_digest(System(scope))
+
+
 def job_keys(
     props: list[Property], scope: Scope, opts: Options, engine_hash: str | None = None
 ) -> JobKeys:
@@ -141,10 +159,13 @@ def job_keys(
 
     system = System(scope)
     digests = {p.name: property_digest(system, p) for p in props}
+    for p in props:  # checked on a patched kernel: its patches are part of the key
+        if p.assumes:
+            digests[p.name] = _sha(digests[p.name], checked_scope(p, scope).version.key)  # type: ignore[attr-defined]
     context = {
         "schema": CACHE_SCHEMA,
         "engine_source": engine_hash or engine_digest(),
-        "system": system_digest(system),
+        "system": _scope_digest(scope, _rules_key()),
         "engine": opts.engine,
         "scope": scope_to_json(scope),
         "k_max": opts.k_max,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from pmcheck.checker import progress
 from pmcheck.checker.engines import SolverLimits, bmc, houdini, k_induction, pdr, recheck_inductive
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import Scope, checked_scope
 from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.properties.base import BOUNDED, PROVED, Property
@@ -31,6 +31,20 @@ class Options:
 
 
 def check(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
+    """Check `props` in `scope`: each group of properties that assume the
+    same other defects' fixes (Property.assumes) on its own patched kernel
+    (pmcheck.checker.scope.checked_scope), in the order given."""
+    groups: dict[tuple[str, ...], list[Property]] = {}
+    for p in props:
+        groups.setdefault(p.assumes, []).append(p)
+    results: dict[str, Result] = {}
+    for group in groups.values():
+        for r in _check_scope(group, checked_scope(group[0], scope), opts):
+            results[r.prop] = r
+    return [results[p.name] for p in props if p.name in results]
+
+
+def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Result]:
     # A scope whose shortest interesting paths are longer (every delivery
     # between two in-kernel PMs is a step) asks for a deeper BMC bound.
     opts = replace(opts, depth=max(opts.depth, scope.min_depth))

@@ -461,3 +461,23 @@ def _copy(universe: Any) -> Any:
     u = copy.deepcopy(universe)
     u.conns_opened = 1
     return u
+
+
+def checked_scope(prop: Any, scope: Scope) -> Scope:
+    """The scope `prop` is checked in: `scope` with the candidate fixes the
+    property assumes (Property.assumes) stacked on its kernel, after any
+    patch the user gave."""
+    if not prop.assumes:
+        return scope
+    from dataclasses import replace
+
+    from pmcheck.model.patching import PatchedKernel
+    from pmcheck.patches import load
+
+    version = scope.version
+    have = tuple(getattr(version, "patches", ()))
+    names = {p.name for p in have}
+    extra = tuple(load(n, files=False) for n in prop.assumes if n not in names)
+    if not extra:
+        return scope
+    return replace(scope, version=PatchedKernel(version.base, (*have, *extra)))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pmcheck.checker.engines import SolverLimits, bmc
-from pmcheck.checker.scope import default_scope
+from pmcheck.checker.scope import checked_scope, default_scope
 from pmcheck.checker.system import RuleStep, System
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.model.concrete_ops import CONCRETE
@@ -48,7 +48,9 @@ def split(
     """Verdict per version (default: every released one) and which versions
     each violating trace violates on."""
     chosen = versions if versions is not None else list(KernelVersion)
-    systems = {v: System(default_scope(prop, v)) for v in chosen if prop.applies(v)}
+    systems = {
+        v: System(checked_scope(prop, default_scope(prop, v))) for v in chosen if prop.applies(v)
+    }
     results = {v: bmc(s, prop, depth, limits) for v, s in systems.items()}
     replays = {
         v: {w: violates(systems[w], prop, r.trace) for w in systems}
