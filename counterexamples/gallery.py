@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pmcheck.checker.scope import Scope, default_scope
 from pmcheck.counterexamples.render import FORMATS, file_name, render
@@ -84,6 +85,8 @@ def generate(
             )
             continue
         trace = from_result(result, scope, prop)
+        if trace.kernel != version.value:  # needs the assumed fixes: try a plain one
+            trace = _plain(trace, prop, scope, result.depth, opts) or trace
         traces.append(trace)
         if log:
             print(
@@ -91,6 +94,25 @@ def generate(
                 f"{trace.minimized.describe()} ({time.perf_counter() - t0:.1f}s)"
             )
     return traces
+
+
+def _plain(trace: Trace, prop: Property, scope: Any, depth: int, opts: Any) -> Trace | None:
+    """A shortest trace of the same length found on the unpatched kernel, if
+    it also violates with the property's assumed fixes in and none of them
+    fires along it: a scenario the live kernel runs, where BMC on the
+    patched kernel happened to pick a path through a fixed function."""
+    from pmcheck.checker.engines import bmc
+    from pmcheck.checker.system import System
+    from pmcheck.counterexamples.build import NotAViolation, from_result
+
+    plain = bmc(System(scope), prop, depth, opts.limits)
+    if plain.verdict.value != VIOLATED or plain.depth != depth:
+        return None
+    try:
+        other = from_result(plain, scope, prop)
+    except NotAViolation:
+        return None
+    return other if other.kernel == trace.kernel.split("+")[0] else None
 
 
 def index(traces: list[Trace]) -> str:

@@ -429,6 +429,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                 tablefmt="simple",
             )
         )
+        assumed = [props[r.prop] for r in results if props[r.prop].assumes]
+        if assumed:  # each has one root cause because the others' fixes are in
+            print("checked with the other defects' candidate fixes (docs/properties.md):")
+            for p in assumed:
+                print(f"  {p.name}: {', '.join(p.assumes)}")
         for r in results:
             if r.trace and r.verdict.value == "VIOLATED":
                 print(

@@ -25,7 +25,7 @@ def render_ledger(markdown: bool = False) -> str:
         return _ledger_markdown()
     out: list[str] = []
     for d in (*DEFECTS, *OPEN):
-        if d is OPEN[0]:
+        if OPEN and d is OPEN[0]:
             out.append("Not isolated yet (no fix flips the property alone):")
             out.append("")
         out.append(f"{d.key}: {d.title}")

@@ -107,106 +107,113 @@ DEFECTS: tuple[Defect, ...] = (
         deeper=("M4-add-addr-accepted-limit",),
         scenario="examples/laminar/c-flag-default-limits.scn",
     ),
-)
-
-# Violations whose single root cause is not isolated yet: each shortest
-# trace is described, and no fix is claimed.
-OPEN: tuple[Defect, ...] = (
+    Defect(
+        "ACCEPT",
+        "accept_addr stays on when extra_subflows reaches the limit elsewhere",
+        (
+            "mptcp_pm_allow_new_subflow",
+            "mptcp_pm_create_subflow_or_signal_addr",
+            "mptcp_pm_nl_add_addr_received",
+        ),
+        EVERY,
+        ("M5-accept-addr-gate", "M3-extra-subflows-limit"),
+        "fix-ACCEPT",
+        "none known",
+        "only the ADD_ADDR worker turns accept_addr off at the subflows "
+        "limit; after a passive join or a SUBFLOW endpoint fills it, the "
+        "next ADD_ADDR still reaches the worker, whose filler counts one "
+        "more subflow without checking (F4: a check there would flip M3 "
+        "alone, since no other path gets past a correct gate).",
+    ),
+    Defect(
+        "CSKIP",
+        "with the peer's C flag, a signal+subflow endpoint is marked used but not counted",
+        ("mptcp_pm_create_subflow_or_signal_addr",),
+        frozenset({V.V6_18, V.V6_19}),
+        ("M1-local-addr-used",),
+        "fix-CSKIP",
+        "579a752464a6 (7.0-rc2, 6.18.y; mptcp_net-next#613)",
+        "the signal part clears the endpoint's id bit, then the C-flag case "
+        "skips the subflow loop that would have counted it in local_addr_used.",
+    ),
+    Defect(
+        "SIGID0",
+        "a signal+subflow endpoint on the initial address is counted in local_addr_used",
+        ("mptcp_pm_create_subflow_or_signal_addr",),
+        EVERY,
+        ("M1b-local-addr-used-at-most",),
+        "fix-SIGID0",
+        "none known",
+        "the signal part rewrites the MPC endpoint's id to 0 for the ADD_ADDR, "
+        "and the subflow loop reuses that entry: its id no longer equals "
+        "mpc_endpoint_id, so the MPC endpoint is counted.",
+    ),
+    Defect(
+        "LAMDOUBLE",
+        "the laminar filler counts an endpoint whose id is already marked used",
+        ("fill_local_laminar_endp",),
+        EVERY,
+        ("M2-used-within-endpoints",),
+        "fix-LAMDOUBLE",
+        "none known",
+        "it skips endpoints that a live subflow uses, not those whose id is "
+        "marked: a subflow+laminar endpoint whose connect-time subflow has "
+        "closed is counted a second time, past endp_subflow_max.",
+    ),
+    Defect(
+        "DELAVAIL",
+        "deleting an endpoint with no subflow leaves its id marked and counted",
+        ("mptcp_nl_remove_subflow_and_signal_addr", "mptcp_pm_nl_del_addr_doit"),
+        frozenset({V.V6_18, V.V6_19}),
+        ("M2b-delete-gives-back",),
+        "fix-DELAVAIL",
+        "d191101dee25 (6.19-rc8, 6.18.y; mptcp_net-next#606)",
+        "the id was given back only when a subflow was removed, so a "
+        "signal+subflow endpoint of the other family keeps local_addr_used "
+        "above endp_subflow_max once deleted.",
+    ),
+    Defect(
+        "F1",
+        "the C-flag filler marks an endpoint used without counting it",
+        ("fill_local_addresses_vec_c_flag", "__mark_subflow_endp_available"),
+        EVERY,
+        ("W1-no-warn",),
+        "fix-F1",
+        "an underflow WARN is still open upstream (mptcp_net-next#629)",
+        "the id bit is cleared before the family and MPC checks; a skipped "
+        "endpoint stays marked but uncounted, and giving it back (delete, "
+        "fullmesh change) underflows local_addr_used: WARN_ON_ONCE.",
+    ),
     Defect(
         "F5",
-        "subflows do not all carry their endpoint's BACKUP flag",
+        "a BACKUP change reaches only the first subflow from the endpoint's address",
         ("mptcp_pm_nl_set_flags", "mptcp_pm_mp_prio_send_ack"),
         EVERY,
         ("X1-backup-reflected",),
         "fix-F5",
         "166b78344031 (7.1-rc3) only skips inactive subflows; it still stops at the first",
         "mptcp_pm_mp_prio_send_ack returns after the first matching subflow, "
-        "so other subflows from the endpoint keep the old B bit. A second "
-        "path remains under fix-F5 (its check found it): a subflow made "
-        "before its address became a backup endpoint (replacing an IMPLICIT "
-        "entry) keeps B clear, since no MP_PRIO is sent on endpoint add.",
-        isolated=False,
+        "so other subflows from the endpoint keep the old B bit.",
     ),
     Defect(
-        "M1",
-        "local_addr_used drifts from the endpoint ids the connection marked used",
-        (
-            "mptcp_pm_create_subflow_or_signal_addr",
-            "fill_local_addresses_vec_c_flag",
-            "__mark_subflow_endp_available",
-        ),
+        "IMPLBKUP",
+        "a BACKUP endpoint that replaces an IMPLICIT entry leaves its subflows' B bit clear",
+        ("mptcp_pm_nl_add_addr_doit", "mptcp_pm_nl_append_new_local_addr"),
         EVERY,
-        ("M1-local-addr-used",),
-        "",
-        "579a752464a6 (7.0-rc2) closes the signal+subflow path; others remain",
-        "6.18/6.19: the peer's C flag keeps the subflow loop from running for "
-        "a signal+subflow endpoint whose id the signal loop marked (F1-like); "
-        "since the backport: an endpoint on the initial address added after "
-        "connect is counted before the lazy MPC accounting runs.",
-        isolated=False,
-    ),
-    Defect(
-        "M2",
-        "local_addr_used exceeds the SUBFLOW endpoints",
-        ("fill_local_laminar_endp", "mptcp_pm_nl_del_addr_doit"),
-        EVERY,
-        ("M2-used-within-endpoints",),
-        "",
-        "none known",
-        "6.18: a signal+subflow endpoint of another family, deleted; "
-        "6.18-stable: a subflow+laminar endpoint counted by the subflow loop "
-        "and again by the laminar filler.",
-        isolated=False,
-    ),
-    Defect(
-        "F4",
-        "the ADD_ADDR fillers add subflows without checking the limit",
-        ("mptcp_pm_nl_add_addr_received", "fill_local_address_any"),
-        EVERY,
-        ("M3-extra-subflows-limit",),
-        "",
-        "none known",
-        "a passive join fills the subflows limit; the next ADD_ADDR's filler "
-        "counts one more without comparing with the limit.",
-        isolated=False,
-    ),
-    Defect(
-        "ACCEPT",
-        "accept_addr is not recomputed when extra_subflows reaches the limit",
-        ("mptcp_pm_nl_add_addr_received", "mptcp_pm_allow_new_subflow"),
-        EVERY,
-        ("M5-accept-addr-gate",),
-        "",
-        "none known",
-        "a passive join (6.18) or a subflow endpoint (6.18-stable) fills the "
-        "subflows limit while accept_addr stays true.",
-        isolated=False,
-    ),
-    Defect(
-        "W1",
-        "__mark_subflow_endp_available underflows local_addr_used (WARN)",
-        ("__mark_subflow_endp_available", "mptcp_pm_nl_set_flags"),
-        EVERY,
-        ("W1-no-warn",),
-        "",
-        "an underflow WARN is still open upstream (mptcp_net-next#629)",
-        "an endpoint whose subflow was never counted is given back: after the "
-        "C-flag filler (6.18), or a fullmesh change (6.18-stable).",
-        isolated=False,
-    ),
-    Defect(
-        "X3",
-        "an RM_ADDR that finds no subflow leaves add_addr_accepted raised",
-        ("mptcp_pm_nl_rm_addr", "mptcp_pm_rm_addr_or_subflow"),
-        EVERY,
-        ("X3-signaled-covers-accepted",),
-        "",
-        "none known",
-        "the FIN of the join overtakes the RM_ADDR; the worker reaps the join "
-        "first and the RM_ADDR then gives nothing back.",
-        isolated=False,
+        ("X1b-backup-on-replace",),
+        "fix-IMPLBKUP",
+        "none known; whether add should send MP_PRIO is a design question",
+        "the endpoint replaces the IMPLICIT entry made for a passive join or a "
+        "routed subflow, but only `endpoint change` sends MP_PRIO: the subflow "
+        "already using the address stays non-backup while its endpoint says "
+        "backup.",
     ),
 )
+
+# Violations whose single root cause is not isolated yet: each shortest
+# trace is described, and no fix is claimed. Empty since every counter
+# property assumes the other counter defects fixed (Property.assumes).
+OPEN: tuple[Defect, ...] = ()
 
 # What the kernel comments as intended: not a defect, kept out of the
 # properties (their statements say how).
@@ -224,6 +231,14 @@ INTENDED: tuple[tuple[str, str, str], ...] = (
         "a subflow+laminar endpoint opens its connect-time subflow to the "
         "initial remote address next to what laminar does for ADD_ADDR "
         "(M8 counts only subflows to announced addresses).",
+    ),
+    (
+        "RM_ADDR after the subflow closed",
+        "mptcp_pm_nl_rm_addr",
+        '"if the subflow has been closed before, this add_addr_accepted '
+        "counter will not be decremented\": so a host's add_addr_accepted may "
+        "exceed the other host's add_addr_signaled for good (the former X3; "
+        "examples/two-pm/rm-addr-vs-fin.scn, tests/test_two_pm.py).",
     ),
 )
 

@@ -19,7 +19,7 @@ import pytest
 from pmcheck.checker.engines import SolverLimits, bmc, premise_path
 from pmcheck.checker.lines import step_text
 from pmcheck.checker.oracle import explore
-from pmcheck.checker.scope import Scope, connection_scope
+from pmcheck.checker.scope import Scope, checked_scope, connection_scope
 from pmcheck.checker.system import System
 from pmcheck.checker.verdict import Verdict
 from pmcheck.interp import run_model
@@ -37,7 +37,7 @@ from pmcheck.properties.base import BOUNDED, PROVED, VIOLATED
 from pmcheck.properties.connection import (
     CONNECTION_PROPERTIES,
     L1,
-    M1,
+    M1B,
     M2,
     M3,
     M5,
@@ -73,7 +73,7 @@ SERVER = "peer connect 10.0.1.1 10.0.1.2"
 # Shortest violations found by `pmcheck check` in the full connection scope
 # on 6.18-stable (docs/properties.md), and a narrowed scope that keeps them.
 SHORTEST: dict[str, tuple[int, Scope | None]] = {
-    M1.name: (3, None),
+    M1B.name: (3, None),
     M5.name: (3, None),
     M6.name: (3, None),
     M7.name: (4, None),
@@ -103,7 +103,7 @@ def replays_violation(system: System, prop: Any, trace: Any) -> bool:
 def test_known_violation_is_found_at_its_shortest_depth(name: str) -> None:
     prop = next(p for p in CONNECTION_PROPERTIES if p.name == name)
     depth, scope = SHORTEST[name]
-    system = System(scope or connection_scope(STABLE))
+    system = System(checked_scope(prop, scope or connection_scope(STABLE)))
     result = bmc(system, prop, depth, LIMITS)
     assert (result.verdict, result.depth) == (Verdict.VIOLATED, depth), result
     assert replays_violation(system, prop, result.trace)
@@ -229,7 +229,7 @@ def test_oracle_and_bmc_agree_on_a_small_connection_scope() -> None:
 
 
 KNOWN = {
-    "F1-cflag-marks-skipped-endpoint.scn": {M1.name, W1.name},
+    "F1-cflag-marks-skipped-endpoint.scn": {W1.name},
     "F2-laminar-raw-mpc-id.scn": {M7B.name, M8.name},
     "F3-flush-stale-mpc-id.scn": {M6.name, M7.name},
     "F4-extra-subflows-over-limit.scn": {M3.name, M5.name},

@@ -13,15 +13,16 @@
 # Exit: 1 reproduced, 0 not reproduced (e.g. a fixed kernel), 2 setup failure.
 #
 # Steps:
-#   1  connect 10.0.1.2 10.0.1.1
-#   2  ip mptcp endpoint add dead:beef:1::2 signal subflow
-#   3  ip mptcp endpoint delete id 1
+#   1  ip mptcp limits set add_addr_accepted 1
+#   2  connect 10.0.1.2 10.0.1.1 peer-deny-join-id0
+#   3  ip mptcp endpoint add 10.0.2.2 subflow laminar
+#   4  peer announce 10.0.2.1 id 1
 # The model predicts after the last step:
 #   result: ok
-#   endpoints: (none)
-#   limits: add_addr_accepted 0 subflows 2
-#   conn 1: subflows 0 signal 0 accepted 0 used 1 |
-#   10.0.1.2#0>10.0.1.1#0
+#   endpoints: 10.0.2.2 id 1 subflow laminar
+#   limits: add_addr_accepted 1 subflows 2
+#   conn 1: subflows 1 signal 0 accepted 1 used 2 |
+#   10.0.1.2#0>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1
 set -u
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 is needed" >&2; exit 2; }
@@ -66,40 +67,43 @@ PLAN = {'title': 'M2-used-within-endpoints: VIOLATED on the model of Linux 6.18'
              '{endp_signal_max, endp_subflow_max})',
  'why_not': "the model's trace needs a delivery order this testbed does not produce (the PM's "
             'default order does not violate)',
- 'steps': [('connect 10.0.1.2 10.0.1.1',
+ 'steps': [('ip mptcp limits set add_addr_accepted 1',
+            'LimitsSet',
+            'host',
+            {'subflows': None, 'add_addr_accepted': 1},
+            {'result': 'ok',
+             'endpoints': '(none)',
+             'limits': 'add_addr_accepted 1 subflows 2'}),
+           ('connect 10.0.1.2 10.0.1.1 peer-deny-join-id0',
             'Connect',
             'host',
             {'local': '10.0.1.2',
              'remote': '10.0.1.1',
              'port': 10000,
-             'deny_join_id0': False,
+             'deny_join_id0': True,
              'server': False},
             {'result': 'ok',
              'endpoints': '(none)',
-             'limits': 'add_addr_accepted 0 subflows 2',
+             'limits': 'add_addr_accepted 1 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('ip mptcp endpoint add dead:beef:1::2 signal subflow',
+           ('ip mptcp endpoint add 10.0.2.2 subflow laminar',
             'EndpointAdd',
             'host',
-            {'addr': 'dead:beef:1::2',
-             'family': 10,
-             'port': 0,
-             'dev': None,
-             'id': None,
-             'flags': 3},
+            {'addr': '10.0.2.2', 'family': 2, 'port': 0, 'dev': None, 'id': None, 'flags': 34},
             {'result': 'ok',
              'new_id': 1,
-             'endpoints': 'dead:beef:1::2 id 1 signal subflow',
-             'limits': 'add_addr_accepted 0 subflows 2',
-             'conn 1': 'subflows 0 signal 1 accepted 0 used 1 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('ip mptcp endpoint delete id 1',
-            'EndpointDelete',
+             'endpoints': '10.0.2.2 id 1 subflow laminar',
+             'limits': 'add_addr_accepted 1 subflows 2',
+             'conn 1': 'subflows 0 signal 0 accepted 0 used 1 | 10.0.1.2#0>10.0.1.1#0'}),
+           ('peer announce 10.0.2.1 id 1',
+            'PeerAnnounce',
             'host',
-            {'id': 1, 'addr': None, 'family': 0},
+            {'addr': '10.0.2.1', 'id': 1, 'port': 0, 'conn': None},
             {'result': 'ok',
-             'endpoints': '(none)',
-             'limits': 'add_addr_accepted 0 subflows 2',
-             'conn 1': 'subflows 0 signal 0 accepted 0 used 1 | 10.0.1.2#0>10.0.1.1#0'})]}
+             'endpoints': '10.0.2.2 id 1 subflow laminar',
+             'limits': 'add_addr_accepted 1 subflows 2',
+             'conn 1': 'subflows 1 signal 0 accepted 1 used 2 | 10.0.1.2#0>10.0.1.1#0 '
+                       '10.0.2.2#1>10.0.2.1#1'})]}
 """The runtime every standalone reproducer (`--trace-format sh`) embeds.
 
 A reproducer is one bash file: it builds two namespaces with iproute2 (as

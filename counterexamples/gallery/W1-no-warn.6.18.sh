@@ -14,8 +14,8 @@
 #
 # Steps:
 #   1  connect 10.0.1.2 10.0.1.1 peer-deny-join-id0
-#   2  ip mptcp endpoint add 10.0.2.2 subflow
-#   3  peer announce dead:beef:2::1 id 3
+#   2  ip mptcp endpoint add dead:beef:1::2 subflow
+#   3  peer announce 10.0.2.1 id 1
 #   4  ip mptcp endpoint delete id 1
 # The model predicts after the last step:
 #   result: ok
@@ -78,21 +78,26 @@ PLAN = {'title': 'W1-no-warn: VIOLATED on the model of Linux 6.18',
              'endpoints': '(none)',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('ip mptcp endpoint add 10.0.2.2 subflow',
+           ('ip mptcp endpoint add dead:beef:1::2 subflow',
             'EndpointAdd',
             'host',
-            {'addr': '10.0.2.2', 'family': 2, 'port': 0, 'dev': None, 'id': None, 'flags': 2},
+            {'addr': 'dead:beef:1::2',
+             'family': 10,
+             'port': 0,
+             'dev': None,
+             'id': None,
+             'flags': 2},
             {'result': 'ok',
              'new_id': 1,
-             'endpoints': '10.0.2.2 id 1 subflow',
+             'endpoints': 'dead:beef:1::2 id 1 subflow',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('peer announce dead:beef:2::1 id 3',
+           ('peer announce 10.0.2.1 id 1',
             'PeerAnnounce',
             'host',
-            {'addr': 'dead:beef:2::1', 'id': 3, 'port': 0, 'conn': None},
+            {'addr': '10.0.2.1', 'id': 1, 'port': 0, 'conn': None},
             {'result': 'ok',
-             'endpoints': '10.0.2.2 id 1 subflow',
+             'endpoints': 'dead:beef:1::2 id 1 subflow',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
            ('ip mptcp endpoint delete id 1',

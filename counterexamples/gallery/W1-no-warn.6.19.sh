@@ -14,12 +14,12 @@
 #
 # Steps:
 #   1  connect 10.0.1.2 10.0.1.1 peer-deny-join-id0
-#   2  ip mptcp endpoint add dead:beef:1::2 subflow
-#   3  peer announce 10.0.2.1 id 1
-#   4  ip mptcp endpoint change id 1 nobackup fullmesh
+#   2  ip mptcp endpoint add 10.0.2.2 subflow
+#   3  peer announce dead:beef:2::1 id 3
+#   4  ip mptcp endpoint delete id 1
 # The model predicts after the last step:
 #   result: ok
-#   endpoints: dead:beef:1::2 id 1 subflow fullmesh
+#   endpoints: (none)
 #   limits: add_addr_accepted 0 subflows 2
 #   conn 1: subflows 0 signal 0 accepted 0 used 0 |
 #   10.0.1.2#0>10.0.1.1#0
@@ -78,34 +78,29 @@ PLAN = {'title': 'W1-no-warn: VIOLATED on the model of Linux 6.19',
              'endpoints': '(none)',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('ip mptcp endpoint add dead:beef:1::2 subflow',
+           ('ip mptcp endpoint add 10.0.2.2 subflow',
             'EndpointAdd',
             'host',
-            {'addr': 'dead:beef:1::2',
-             'family': 10,
-             'port': 0,
-             'dev': None,
-             'id': None,
-             'flags': 2},
+            {'addr': '10.0.2.2', 'family': 2, 'port': 0, 'dev': None, 'id': None, 'flags': 2},
             {'result': 'ok',
              'new_id': 1,
-             'endpoints': 'dead:beef:1::2 id 1 subflow',
+             'endpoints': '10.0.2.2 id 1 subflow',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('peer announce 10.0.2.1 id 1',
+           ('peer announce dead:beef:2::1 id 3',
             'PeerAnnounce',
             'host',
-            {'addr': '10.0.2.1', 'id': 1, 'port': 0, 'conn': None},
+            {'addr': 'dead:beef:2::1', 'id': 3, 'port': 0, 'conn': None},
             {'result': 'ok',
-             'endpoints': 'dead:beef:1::2 id 1 subflow',
+             'endpoints': '10.0.2.2 id 1 subflow',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'}),
-           ('ip mptcp endpoint change id 1 nobackup fullmesh',
-            'EndpointChange',
+           ('ip mptcp endpoint delete id 1',
+            'EndpointDelete',
             'host',
-            {'id': 1, 'addr': None, 'family': 0, 'port': 0, 'flags': 8},
+            {'id': 1, 'addr': None, 'family': 0},
             {'result': 'ok',
-             'endpoints': 'dead:beef:1::2 id 1 subflow fullmesh',
+             'endpoints': '(none)',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 0 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0'})]}
 """The runtime every standalone reproducer (`--trace-format sh`) embeds.

