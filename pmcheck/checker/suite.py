@@ -6,8 +6,10 @@ into separate jobs, because `auto` proves them *together*: Houdini finds
 the largest jointly inductive subset, and on 6.18-stable with 2 slots P2,
 P4 and P5 are inductive only alongside the others (checked alone, each is
 HOLDS-TO-DEPTH 6 and not 3-inductive). Splitting would weaken verdicts, so
-jobs are property-set x kernel version x scope, and the job list of a full
-suite (`--kernel all`) has one job per version.
+jobs are property-set x kernel version x scope. The connection scope is the
+exception (`plan`): its properties that are not proved there are refuted or
+bounded by BMC one at a time, so each is its own job and `-j` spreads one
+version over the cores.
 
 `--shard K/N` keeps the jobs whose index in the sorted job list is K-1
 modulo N; `-j N` runs the jobs of a run in N processes; `pmcheck merge`
@@ -71,14 +73,27 @@ class Job:
 def plan(props: list[Property], scopes: list[Scope]) -> list[Job]:
     """The sorted job list: per scope, the properties checked at its version
     that belong to its kind (Property.scope_kind == Scope.kind: namespace,
-    connection, or two in-kernel PMs)."""
+    connection, or two in-kernel PMs).
+
+    A connection scope is split further, so `-j` helps inside one version:
+    the properties whose baseline is PROVED stay together (Houdini proves
+    them jointly), every other one is a job of its own (BMC looks at each
+    alone; k-induction there has never proved one, so nothing is lost)."""
     jobs = []
     for scope in scopes:
         names = tuple(
             p.name for p in props if p.applies(scope.version) and p.scope_kind == scope.kind
         )
-        if names:
+        if not names:
+            continue
+        if scope.kind != "connection":
             jobs.append(Job(scope, names))
+            continue
+        by_name = {p.name: p for p in props}
+        proved = tuple(n for n in names if by_name[n].expect(scope.version) == "PROVED")
+        if proved:
+            jobs.append(Job(scope, proved))
+        jobs += [Job(scope, (n,)) for n in names if n not in proved]
     return sorted(jobs, key=lambda j: j.id)
 
 
