@@ -318,3 +318,26 @@ def test_progress_lines_say_property_engine_depth(capsys: Any) -> None:
     assert all(x.startswith("[") and "\x1b" not in x for x in err), err
     assert main(["check", "P6", "--kernel", "6.19", "--slots", "1"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --- Bitwuzla where Z3 gives up ----------------------------------------------------
+
+
+def test_bitwuzla_proves_the_namespace_properties_when_z3_gives_up() -> None:
+    """Z3 starved (a tiny rlimit) gives up on every Houdini query; `auto`
+    then hands the namespace scope to Bitwuzla, whose proof counts only
+    after its per-property re-check (pmcheck.checker.bitwuzla_engine)."""
+    from pmcheck.checker import bitwuzla_engine
+
+    if not bitwuzla_engine.available():
+        pytest.skip("bitwuzla not installed (pip install '.[dev]')")
+    version = KernelVersion.V6_18_STABLE
+    props = [p for p in NETNS_PROPERTIES if p.applies(version) and p.scope_kind == "netns"]
+    starved = SolverLimits(rlimit=2000, timeout_s=60)
+    opts = Options(engine="auto", depth=3, limits=starved, witnesses=False)
+    results = check(props, Scope(version, endpoint_slots=2), opts)
+    assert {(r.verdict, r.engine) for r in results} == {(Verdict.PROVED, "bitwuzla")}, results
+    # A broken property is not proved that way: P2 on 6.18 is violated.
+    old = [p for p in NETNS_PROPERTIES if p.applies(KernelVersion.V6_18)]
+    broken = check(old, Scope(KernelVersion.V6_18, endpoint_slots=2), opts)
+    assert not any(r.engine == "bitwuzla" for r in broken if r.prop == "P2-id-bitmap")

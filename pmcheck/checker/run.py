@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from pmcheck.checker import progress
+from pmcheck.checker import bitwuzla_engine, progress
 from pmcheck.checker.engines import SolverLimits, bmc, houdini, k_induction, pdr, recheck_inductive
 from pmcheck.checker.scope import Scope, checked_scope
 from pmcheck.checker.system import System
@@ -62,13 +62,29 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
                     p.name, Verdict.UNKNOWN, "kind", 0.0, reason="certificate failed the re-check"
                 )
             inductive = []
+        engine, how = "kind", ""
+        if _bitwuzla_may_help(scope, dropped, props):
+            # Everything Houdini could not refute (a drop after a gave-up
+            # query may be spurious), else the proved ones and the gave-ups.
+            every = [q for q in props + lemmas_for(scope, props) if q.name not in dropped]
+            every += [q for q in props + lemmas_for(scope, props) if q.name in dropped]
+            gave_up = [q for q in every if "solver gave up" in dropped.get(q.name, "")]
+            for candidates in (every, [*inductive, *gave_up]):
+                progress.note(f"{len(candidates)} properties", "bitwuzla")
+                ok, how = bitwuzla_engine.prove_together(system, candidates, opts.limits)
+                if ok:
+                    inductive, engine = candidates, "bitwuzla"
+                    dropped = {n: w for n, w in dropped.items() if n not in cert_names(inductive)}
+                    break
         seconds = time.perf_counter() - t0
         cert = tuple(p.name for p in inductive)
         for p in inductive:
             if p in props:  # lemmas strengthen the proof but are not reported here
                 results[p.name] = Result(
-                    p.name, Verdict.PROVED, "kind", seconds, 1, certificate=cert
+                    p.name, Verdict.PROVED, engine, seconds, 1, certificate=cert, reason=how
                 )
+        if how and engine == "kind":  # Bitwuzla tried and did not prove: say why
+            dropped = {n: f"{why}; {how}" for n, why in dropped.items()}
         for p in props:
             if p.name in results:
                 continue
@@ -102,6 +118,19 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
             r = vacuity_gate(p, replace(r, witness=witness(system, p, opts)), opts.depth)
         out.append(r)
     return out
+
+
+def cert_names(props: list[Property]) -> set[str]:
+    return {p.name for p in props}
+
+
+def _bitwuzla_may_help(scope: Scope, dropped: dict[str, str], props: list[Property]) -> bool:
+    """A namespace scope where Houdini left a property unproved and Z3 gave
+    up on some query (at 8 slots it does; Bitwuzla proves them there:
+    pmcheck.checker.bitwuzla_engine), and Bitwuzla is installed."""
+    gave_up = any("solver gave up" in why for why in dropped.values())
+    unproved = any(p.name in dropped for p in props)
+    return scope.kind == "netns" and unproved and gave_up and bitwuzla_engine.available()
 
 
 def lemmas_for(scope: Scope, props: list[Property]) -> list[Property]:
