@@ -42,6 +42,26 @@ def test_shards_partition_the_job_list(n: int) -> None:
     ]  # deterministic
 
 
+def test_a_connection_scope_is_split_but_its_proved_properties_stay_together() -> None:
+    from pmcheck.checker.scope import connection_scope
+
+    props = list(catalog.all_properties().values())
+    version = KernelVersion.V6_18_STABLE
+    jobs = plan(props, [connection_scope(version)])
+    proved = [
+        p.name for p in props if p.scope_kind == "connection" and p.expect(version) == "PROVED"
+    ]
+    together = [j for j in jobs if len(j.props) > 1]
+    assert [sorted(j.props) for j in together] == [sorted(proved)]
+    alone = sorted(n for j in jobs if len(j.props) == 1 for n in j.props)
+    want = sorted(
+        p.name
+        for p in props
+        if p.scope_kind == "connection" and p.applies(version) and p.name not in proved
+    )
+    assert alone == want and len(want) > 5
+
+
 def test_the_job_list_does_not_depend_on_scope_order() -> None:
     props = list(catalog.all_properties().values())
     scopes = [Scope(v, endpoint_slots=1) for v in KernelVersion]
