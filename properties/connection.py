@@ -479,6 +479,11 @@ def backup_reflected(ops: Ops, st: State, c: Conn) -> Value:
     return ops.and_(*per)
 
 
+# A PM-created subflow has its B bit: the premise of X1 and X1b.
+_backup_subflow = _some_conn(
+    lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup) for s in c.sf))
+)
+
 X1 = register(
     Property(
         name="X1-backup-reflected",
@@ -488,9 +493,7 @@ X1 = register(
         "entry), mptcp_pm_nl_set_flags -> mptcp_pm_mp_prio_send_ack (F5: first "
         "matching subflow only)",
         holds=_per_conn(backup_reflected),
-        premise=_some_conn(
-            lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup) for s in c.sf))
-        ),
+        premise=_backup_subflow,
         expected=ALL,
         group="mixed",
         needs_connections=True,
@@ -505,9 +508,7 @@ X1B = register(
         "the endpoint that replaces its IMPLICIT entry",
         cites="mptcp_pm_nl_add_addr_doit (no MP_PRIO on add; only mptcp_pm_nl_set_flags sends one)",
         holds=_per_conn(backup_reflected),
-        premise=_some_conn(
-            lambda ops, st, c: ops.or_(*(ops.and_(_active(ops, s), s.backup) for s in c.sf))
-        ),
+        premise=_backup_subflow,
         expected=ALL,
         group="mixed",
         needs_connections=True,

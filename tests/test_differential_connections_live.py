@@ -62,9 +62,9 @@ def test_known_behaviour_reproduces_on_the_kernel(path: Path) -> None:
 
 
 @settings(
-    # 18 random scenarios next to the 40-odd fixed ones (examples/known,
+    # 12 random scenarios next to the 40-odd fixed ones (examples/known,
     # mixes, versions, sspi, laminar) that run every time.
-    max_examples=int(os.environ.get("PMCHECK_LIVE_CONN_EXAMPLES", "18")),
+    max_examples=int(os.environ.get("PMCHECK_LIVE_CONN_EXAMPLES", "12")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

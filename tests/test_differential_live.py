@@ -29,7 +29,7 @@ def _live() -> None:
 
 
 @settings(
-    max_examples=int(os.environ.get("PMCHECK_LIVE_EXAMPLES", "200")),
+    max_examples=int(os.environ.get("PMCHECK_LIVE_EXAMPLES", "140")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
