@@ -90,6 +90,8 @@ def _bmc_smt2(system: Any, prop: Any, depth: int) -> str:
     """ "Some state within `depth` steps violates `prop`", as SMT-LIB2."""
     import z3
 
+    from pmcheck.checker import bitwuzla_engine
+
     solver = z3.Solver()
     states = [system.state(0)]
     solver.add(system.init(states[0]))
@@ -98,33 +100,7 @@ def _bmc_smt2(system: Any, prop: Any, depth: int) -> str:
         solver.add(system.trans(states[k], system.inputs(k), system.choice(k), nxt))
         states.append(nxt)
     solver.add(z3.Or(*(z3.Not(system.holds(prop, s)) for s in states)))
-    return _portable(solver)
-
-
-def _consecution_smt2(system: Any, invariant: list[Any]) -> str:
-    """The certificate's consecution: from a state meeting every property, no
-    rule reaches one that breaks some property (UNSAT when it is inductive)."""
-    import z3
-
-    s0, s1 = system.state("c0"), system.state("c1")
-    solver = z3.Solver()
-    solver.add(system.trans(s0, system.inputs("c"), system.choice("c"), s1))
-    solver.add(*(system.holds(p, s0) for p in invariant))
-    solver.add(z3.Or(*(z3.Not(system.holds(p, s1)) for p in invariant)))
-    return _portable(solver)
-
-
-def _portable(solver: Any) -> str:
-    """SMT-LIB2 another solver accepts: Z3 prints `and`/`or` of one argument,
-    which strict parsers (Bitwuzla) refuse; its `simplify` removes them (and
-    both solvers then get the same simplified text)."""
-    import z3
-
-    goal = z3.Goal()
-    goal.add(*solver.assertions())
-    out = z3.Solver()
-    out.add(*z3.Tactic("simplify")(goal)[0])
-    return "(set-logic QF_BV)\n" + out.to_smt2()
+    return bitwuzla_engine.portable_smt2(list(solver.assertions()))
 
 
 SOLVE: dict[str, float] = {}  # the cell's seconds in the solver alone
@@ -143,22 +119,18 @@ def _z3_text(text: str, timeout: float) -> str:
 
 
 def _bitwuzla(text: str, timeout: float) -> str:
-    import bitwuzla as bw
+    from pmcheck.checker import bitwuzla_engine
 
-    tm = bw.TermManager()
-    opts = bw.Options()
-    opts.set(bw.Option.PRODUCE_MODELS, False)
-    opts.set(bw.Option.TIME_LIMIT_PER, int(timeout * 1000))
-    parser = bw.Parser(tm, opts)
-    parser.parse(text.replace("(check-sat)", ""), True, False)
+    solver = bitwuzla_engine.parsed(text, timeout)
     t0 = time.perf_counter()
-    r = parser.bitwuzla().check_sat()
+    r = solver.check_sat()
     SOLVE["s"] = time.perf_counter() - t0
-    return {bw.Result.SAT: "sat", bw.Result.UNSAT: "unsat"}.get(r, "unknown")
+    return bitwuzla_engine.answer(r)
 
 
 def _ns_cell(engine: str, slots: int, timeout: float) -> tuple[str, str]:
 
+    from pmcheck.checker import bitwuzla_engine
     from pmcheck.checker.engines import SolverLimits, houdini, recheck_inductive
     from pmcheck.checker.oracle import explore
     from pmcheck.checker.run import lemmas_for
@@ -184,7 +156,7 @@ def _ns_cell(engine: str, slots: int, timeout: float) -> tuple[str, str]:
         )
     if engine in ("z3-oneshot", "bitwuzla"):
         system = System(scope)
-        text = _consecution_smt2(system, props)
+        text = bitwuzla_engine.consecution_smt2(system, props, props, "c")
         r = _bitwuzla(text, timeout) if engine == "bitwuzla" else _z3_text(text, timeout)
         verdict = {"unsat": "PROVED", "sat": "not inductive"}.get(r, "UNKNOWN")
         return verdict, f"consecution of all {len(props)}: {r}"

@@ -42,21 +42,36 @@ def portable_smt2(assertions: list[Any]) -> str:
     return "(set-logic QF_BV)\n" + out.to_smt2()
 
 
-def solve(text: str, timeout_s: float) -> str:
-    """Bitwuzla's answer on an SMT-LIB2 text: "sat", "unsat" or "unknown"."""
+def parsed(text: str, timeout_s: float) -> Any:
+    """A Bitwuzla instance holding an SMT-LIB2 text's assertions, ready for
+    `check_sat()` within `timeout_s`."""
     import bitwuzla as bw
 
-    tm = bw.TermManager()
     opts = bw.Options()
     opts.set(bw.Option.PRODUCE_MODELS, False)
     opts.set(bw.Option.TIME_LIMIT_PER, max(1, int(timeout_s * 1000)))
-    parser = bw.Parser(tm, opts)
+    parser = bw.Parser(bw.TermManager(), opts)
     parser.parse(text.replace("(check-sat)", ""), True, False)
-    r = parser.bitwuzla().check_sat()
-    return {bw.Result.SAT: "sat", bw.Result.UNSAT: "unsat"}.get(r, "unknown")
+    return parser.bitwuzla()
 
 
-def _consecution(system: System, invariant: list[Property], goal: list[Property], tag: str) -> str:
+def answer(result: Any) -> str:
+    """A Bitwuzla result as "sat", "unsat" or "unknown"."""
+    import bitwuzla as bw
+
+    return {bw.Result.SAT: "sat", bw.Result.UNSAT: "unsat"}.get(result, "unknown")
+
+
+def solve(text: str, timeout_s: float) -> str:
+    """Bitwuzla's answer on an SMT-LIB2 text."""
+    return answer(parsed(text, timeout_s).check_sat())
+
+
+def consecution_smt2(
+    system: System, invariant: list[Property], goal: list[Property], tag: str
+) -> str:
+    """From a state meeting every property of `invariant`, some rule reaches
+    one that breaks a property of `goal` (UNSAT: no rule does)."""
     s0, s1 = system.state(f"{tag}0"), system.state(f"{tag}1")
     trans = system.trans(s0, system.inputs(tag), system.choice(tag), s1)
     hyps = [system.holds(p, s0) for p in invariant]
@@ -73,13 +88,11 @@ def prove_together(
     if not all(p.holds(CONCRETE, system.template) for p in invariant):
         return False, "false in the initial state"
     t0 = time.perf_counter()
-    r = solve(_consecution(system, invariant, invariant, "w"), limits.timeout_s)
+    r = solve(consecution_smt2(system, invariant, invariant, "w"), limits.timeout_s)
     if r != "unsat":
         return False, f"Bitwuzla: consecution {r}"
     for p in invariant:
-        if (
-            solve(_consecution(system, invariant, [p], f"v{p.name[:2]}"), limits.timeout_s)
-            != "unsat"
-        ):
+        again = consecution_smt2(system, invariant, [p], f"v{p.name[:2]}")
+        if solve(again, limits.timeout_s) != "unsat":
             return False, f"Bitwuzla proof, but the re-check of {p.name} failed"
     return True, f"Bitwuzla, re-checked per property ({time.perf_counter() - t0:.0f} s)"

@@ -64,17 +64,17 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
             inductive = []
         engine, how = "kind", ""
         if _bitwuzla_may_help(scope, dropped, props):
-            # Everything Houdini could not refute (a drop after a gave-up
-            # query may be spurious), else the proved ones and the gave-ups.
-            every = [q for q in props + lemmas_for(scope, props) if q.name not in dropped]
-            every += [q for q in props + lemmas_for(scope, props) if q.name in dropped]
+            # Every candidate (a drop after a gave-up query may be spurious),
+            # else the proved ones and those Z3 gave up on.
+            every = props + lemmas_for(scope, props)
             gave_up = [q for q in every if "solver gave up" in dropped.get(q.name, "")]
             for candidates in (every, [*inductive, *gave_up]):
                 progress.note(f"{len(candidates)} properties", "bitwuzla")
                 ok, how = bitwuzla_engine.prove_together(system, candidates, opts.limits)
                 if ok:
                     inductive, engine = candidates, "bitwuzla"
-                    dropped = {n: w for n, w in dropped.items() if n not in cert_names(inductive)}
+                    proved = {q.name for q in candidates}
+                    dropped = {n: w for n, w in dropped.items() if n not in proved}
                     break
         seconds = time.perf_counter() - t0
         cert = tuple(p.name for p in inductive)
@@ -118,10 +118,6 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
             r = vacuity_gate(p, replace(r, witness=witness(system, p, opts)), opts.depth)
         out.append(r)
     return out
-
-
-def cert_names(props: list[Property]) -> set[str]:
-    return {p.name for p in props}
 
 
 def _bitwuzla_may_help(scope: Scope, dropped: dict[str, str], props: list[Property]) -> bool:
