@@ -38,7 +38,7 @@ from pmcheck.model.subflows import (
     mptcp_pm_nl_check_work_pending,
     u8,
 )
-from pmcheck.model.topology import route_source
+from pmcheck.model.topology import reachable, route_source
 
 Remote = tuple[Value, Value, Value, Value]  # (valid, addr, id, port)
 
@@ -256,9 +256,12 @@ def mptcp_pm_nl_add_addr_received(k: Ctx, st: State, ci: int) -> State:
     created = ops.false()
     for loc in locals_:
         src = ops.ite(loc.any, route_source(ops, k.topo, raddr), loc.addr)
-        # An ADDR_ANY local's id is resolved once its socket exists
-        # (`subflow_chk_local_id`): not at all if the msk has no socket yet.
-        resolve = ops.and_(loc.valid, loc.any, st.conns[ci].attached)
+        # An ADDR_ANY local's id is resolved once its socket exists and
+        # routing found a way (`subflow_chk_local_id`, from `tcp_connect`):
+        # not at all if the msk has no socket yet or the route lookup fails.
+        resolve = ops.and_(
+            loc.valid, loc.any, st.conns[ci].attached, reachable(ops, k.topo, src, raddr)
+        )
         st, any_id, id_ok = mptcp_pm_get_local_id(k, st, ci, src, resolve)
         conn = st.conns[ci]
         local_id = ops.ite(loc.any, any_id, loc.id)

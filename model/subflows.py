@@ -19,7 +19,7 @@ from pmcheck.model.state import (
     Netns,
     Subflow,
 )
-from pmcheck.model.topology import host_has, is_v4
+from pmcheck.model.topology import host_has, is_v4, reachable
 
 
 def u8(ops: Ops, v: int) -> Value:
@@ -170,11 +170,18 @@ def __mptcp_subflow_connect(
     the host does not have it: `mptcp_pm_close_subflow` undoes the count.
     Otherwise the join SYN is out: a live subflow whose outcome (established
     / refused) is an environment event. An ADDR_ANY local (`any_local`)
-    always binds; its address and id were resolved by
-    the caller. Returns the connection and whether the call returned 0.
+    always binds; its address (routing's source) and id were resolved by
+    the caller. `kernel_connect` fails at once when no route leads from the
+    local to the remote address (`reachable`): the subflow is unlinked and
+    the count undone, as for a failed bind. Returns the connection and
+    whether the call returned 0.
     """
     ops = k.ops
-    bound = ops.and_(conn.attached, ops.or_(any_local, host_has(ops, k.topo, local_addr)))
+    bound = ops.and_(
+        conn.attached,
+        ops.or_(any_local, host_has(ops, k.topo, local_addr)),
+        reachable(ops, k.topo, local_addr, remote_addr),
+    )
     sf = Subflow(
         used=ops.true(),
         established=ops.false(),

@@ -32,6 +32,9 @@ class Topology:
     # holds its Host, the messages between the two are environment events,
     # and `mirror()` is the world as the peer sees it.
     peer_kernel: bool = False
+    # (local key, remote key) pairings with no route between them (`unreachable
+    # H P`): a connect between the two fails at once (ENETUNREACH).
+    unreachable: frozenset[tuple[int, int]] = frozenset()
     peer_route_src: tuple[tuple[int, int], ...] = ()  # (host key, peer source key)
     peer_default_src_v4: int = 0
     peer_default_src_v6: int = 0
@@ -49,6 +52,7 @@ class Topology:
             peer_route_src=self.route_src,
             peer_default_src_v4=self.default_src_v4,
             peer_default_src_v6=self.default_src_v6,
+            unreachable=frozenset((r, loc) for loc, r in self.unreachable),
         )
 
 
@@ -77,3 +81,15 @@ def route_source(ops: Ops, topo: Topology, remote: Value) -> Value:
     for dst, src in reversed(topo.route_src):
         result = ops.ite(ops.eq(remote, ops.const(dst, 8)), ops.const(src, 8), result)
     return result
+
+
+def reachable(ops: Ops, topo: Topology, local: Value, remote: Value) -> Value:
+    """Does a route lead from `local` to `remote`? `ip_route_connect` in
+    `tcp_v4_connect` / `tcp_v6_connect` fails with -ENETUNREACH for a pairing
+    the scenario declares unreachable (live: an `unreachable` policy rule),
+    before any SYN is built."""
+    cut = [
+        ops.and_(ops.eq(local, ops.const(a, 8)), ops.eq(remote, ops.const(b, 8)))
+        for a, b in sorted(topo.unreachable)
+    ]
+    return ops.not_(ops.or_(*cut)) if cut else ops.true()

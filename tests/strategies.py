@@ -110,11 +110,15 @@ command_st: st.SearchStrategy[Command] = st.one_of(
 )
 
 
-def scenario_of(commands: list[Command], kernel: str | None = None) -> Scenario:
+def scenario_of(
+    commands: list[Command],
+    kernel: str | None = None,
+    unreachable: tuple[tuple[str, str], ...] = (),
+) -> Scenario:
     steps = tuple(
         Step(Loc("random.scn", n + 1), render_command(c), c) for n, c in enumerate(commands)
     )
-    return Scenario(source="random.scn", kernel=kernel, steps=steps)
+    return Scenario(source="random.scn", kernel=kernel, steps=steps, unreachable=unreachable)
 
 
 scenario_st = st.lists(command_st, min_size=1, max_size=30).map(scenario_of)
@@ -254,7 +258,24 @@ def connection_scenario_st(draw: st.DrawFn, max_events: int = 12) -> Scenario:
     before = [c for c in first_cmds if c] + draw(st.lists(conn_netlink_st, max_size=5))
     first = draw(announce_first_st)
     after = draw(st.lists(st.one_of(event_st, event_st, conn_netlink_st), max_size=max_events))
-    return scenario_of([*before, connect, *realizable([*([first] if first else []), *after])])
+    events = realizable([*([first] if first else []), *after])
+    # Now and then a pairing without a route (`unreachable`), never the
+    # connection's own; a scripted join over it is an input error: dropped.
+    cut = draw(st.one_of(st.none(), st.none(), st.sampled_from(CUT_PAIRS)))
+    if cut is None or cut == (connect.local, connect.remote):
+        return scenario_of([*before, connect, *events])
+    events = [c for c in events if not (isinstance(c, PeerJoin) and (c.to, c.addr) == cut)]
+    return scenario_of([*before, connect, *events], unreachable=(cut,))
+
+
+# Wrong-interface and same-link pairings, and one of IPv6.
+CUT_PAIRS = [
+    ("10.0.2.2", "10.0.2.1"),
+    ("10.0.3.2", "10.0.2.1"),
+    ("10.0.2.2", "10.0.3.1"),
+    ("10.0.1.2", "10.0.2.1"),
+    ("dead:beef:2::2", "dead:beef:2::1"),
+]
 
 
 # --- two in-kernel PMs ---------------------------------------------------------

@@ -170,6 +170,7 @@ def run_connections_on_kernel(scn: Scenario) -> tuple[StepOutcome, ...]:
         extra_host_addrs=scn.host_addrs,
         extra_peer_addrs=scn.peer_addrs,
         peer_kernel_pm=scn.peer_kernel,
+        unreachable=scn.unreachable,
     ) as tb:
         ifnames = tb.host.call(prepare_devices, scn.devices())
         peer_devs = scn.devices(peer=True)

@@ -95,6 +95,7 @@ class LiveTestbed:
         peer_deny_join_id0: bool = False,
         accept_joins: bool = True,
         peer_kernel_pm: bool = False,
+        unreachable: Sequence[tuple[str, str]] = (),
         host_sysctls: Mapping[str, int | str] | None = None,
         peer_sysctls: Mapping[str, int | str] | None = None,
         quiet_ms: int = DEFAULT_QUIET_MS,
@@ -108,6 +109,7 @@ class LiveTestbed:
         self.extra_peer_addrs = tuple(extra_peer_addrs)
         self.peer_deny_join_id0 = peer_deny_join_id0
         self.peer_kernel_pm = peer_kernel_pm
+        self.unreachable = tuple(unreachable)  # (host address, peer address)
         self._accept_joins_at_start = accept_joins
         self.host_sysctls = dict(host_sysctls or {})
         self.peer_sysctls = dict(peer_sysctls or {})
@@ -171,6 +173,9 @@ class LiveTestbed:
         self.host_side = self.host.call(
             wiring.configure_side, HOST, self.links, self.extra_host_addrs
         )
+        if self.unreachable:
+            self.host.call(wiring.add_unreachable, self.unreachable)
+            self.peer.call(wiring.add_unreachable, [(p, h) for h, p in self.unreachable])
         if self._accept_joins_at_start:
             self._start_events()
 

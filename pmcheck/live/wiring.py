@@ -134,3 +134,26 @@ def _add_default_routes(ipr: IPRoute, role: str, n: int) -> None:
     metric = ROUTE_METRIC_BASE + n
     ipr.route("add", dst="0.0.0.0/0", gateway=gw4, oif=index, priority=metric)
     ipr.route("add", dst="::/0", gateway=gw6, oif=index, priority=metric, family=socket.AF_INET6)
+
+
+UNREACHABLE_RULE_PRIORITY = 50  # before the main table's rule (32766)
+
+
+def add_unreachable(state: AgentState, pairs: Sequence[tuple[str, str]]) -> None:
+    """`unreachable H P` on this side: a policy rule `from LOCAL to REMOTE
+    unreachable` per (local, remote) pair. A connect between the two then
+    fails in `ip_route_connect` with ENETUNREACH, before a SYN is built: the
+    behaviour the model gives the pairing (model.topology.reachable)."""
+    with IPRoute() as ipr:
+        for local, remote in pairs:
+            v6 = ":" in local
+            ipr.rule(
+                "add",
+                action="FR_ACT_UNREACHABLE",
+                src=local,
+                src_len=128 if v6 else 32,
+                dst=remote,
+                dst_len=128 if v6 else 32,
+                priority=UNREACHABLE_RULE_PRIORITY,
+                family=socket.AF_INET6 if v6 else socket.AF_INET,
+            )

@@ -243,7 +243,8 @@ class Step:
 class Scenario:
     """A parsed scenario: an optional `kernel V` line, extra addresses of the
     testbed (`host addr X`, `peer addr X`), which PM the peer runs (`peer pm
-    kernel`; the scripted peer by default), and the steps in order."""
+    kernel`; the scripted peer by default), the (host, peer) address pairings
+    with no route between them (`unreachable H P`), and the steps in order."""
 
     source: str
     kernel: str | None
@@ -251,6 +252,7 @@ class Scenario:
     host_addrs: tuple[str, ...] = ()
     peer_addrs: tuple[str, ...] = ()
     peer_pm: str = "scripted"
+    unreachable: tuple[tuple[str, str], ...] = ()
 
     @property
     def peer_kernel(self) -> bool:

@@ -86,6 +86,7 @@ def to_json(scn: Scenario) -> dict[str, Any]:
         "peer_pm": scn.peer_pm,
         "host_addrs": list(scn.host_addrs),
         "peer_addrs": list(scn.peer_addrs),
+        "unreachable": [list(pair) for pair in scn.unreachable],
         "steps": [command_to_json(s.command) for s in scn.steps],
     }
 
@@ -135,6 +136,15 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         ):
             raise ScenarioError(where, f'"{side}_addrs" must be a list of addresses')
         lines.extend(f"{side} addr {a}" for a in addrs)
+    pairs = data.get("unreachable", [])
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(_is_scalar(a) and isinstance(a, str) for a in pair)
+        for pair in pairs
+    ):
+        raise ScenarioError(where, '"unreachable" must be a list of [host, peer] address pairs')
+    lines.extend(f"unreachable {h} {p}" for h, p in pairs)
     for i, step in enumerate(steps):
         try:
             lines.append(_step_line(step))
@@ -146,7 +156,7 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         parsed = parse_text("\n".join(lines), file)
     except ScenarioError as e:
         idx = e.loc.line - 1 - offset
-        path = f"steps[{idx}]" if idx >= 0 else '"kernel"'
+        path = f"steps[{idx}]" if idx >= 0 else _header_key(lines[e.loc.line - 1])
         raise ScenarioError(Loc(file, 0, 0), f"{path}: {e.message}") from None
     if len(parsed.steps) != len(steps):  # one array entry, one step: never more, never fewer
         raise ScenarioError(
@@ -161,7 +171,17 @@ def from_json_text(text: str, file: str = "<json>") -> Scenario:
         host_addrs=parsed.host_addrs,
         peer_addrs=parsed.peer_addrs,
         peer_pm=parsed.peer_pm,
+        unreachable=parsed.unreachable,
     )
+
+
+def _header_key(line: str) -> str:
+    """The JSON key a generated header line came from."""
+    keys = (("unreachable", "unreachable"), ("host", "host_addrs"), ("peer", "peer_addrs"))
+    for word, key in keys:
+        if line.startswith(word + " ") and not line.startswith("peer pm"):
+            return f'"{key}"'
+    return '"kernel"'
 
 
 def _step_line(step: Any) -> str:
@@ -202,7 +222,16 @@ def _step_line(step: Any) -> str:
     return prefix + _line_for(cls, kwargs)
 
 
-TOP_KEYS = {"format", "version", "kernel", "peer_pm", "host_addrs", "peer_addrs", "steps"}
+TOP_KEYS = {
+    "format",
+    "version",
+    "kernel",
+    "peer_pm",
+    "host_addrs",
+    "peer_addrs",
+    "unreachable",
+    "steps",
+}
 INT_FIELDS = {"id", "port", "subflows", "add_addr_accepted", "conn"}
 OPTION_WORDS = {"id", "port", "dev"}  # a "flag" spelled so would become an option
 BOOL_FIELDS = {"deny_join_id0", "server"}

@@ -60,6 +60,7 @@ class Universe:
     peer: list[str] = field(default_factory=list)
     conns_opened: int = 0
     peer_kernel: bool = False  # `peer pm kernel`
+    unreachable: list[tuple[str, str]] = field(default_factory=list)  # (host, peer) bases
 
     def addr_key(self, addr: str) -> int:
         """IPv4 bases get keys below V6_KEY_BASE, IPv6 ones from it, so the
@@ -104,6 +105,9 @@ class Universe:
             default_src_v4=self._first(self.host, v6=False),
             default_src_v6=self._first(self.host, v6=True),
             peer_kernel=self.peer_kernel,
+            unreachable=frozenset(
+                (self.addr_key(h), self.addr_key(p)) for h, p in self.unreachable
+            ),
             peer_route_src=self._routes(self.peer, self.host),
             peer_default_src_v4=self._first(self.peer, v6=False),
             peer_default_src_v6=self._first(self.peer, v6=True),
@@ -142,6 +146,7 @@ class Universe:
             peer_kernel=scn.peer_kernel,
             host=[plain_address(a) for a in [*host, *scn.host_addrs]],
             peer=[plain_address(a) for a in [*peer, *scn.peer_addrs]],
+            unreachable=[(plain_address(h), plain_address(p)) for h, p in scn.unreachable],
         )
         for a in [*u.host, *u.peer]:
             u.addr_key(a)

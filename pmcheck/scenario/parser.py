@@ -396,12 +396,53 @@ def _check_connect_addresses(steps: list[Step], extra: dict[str, list[str]]) -> 
                 )
 
 
+def _check_unreachable(
+    steps: list[Step], extra: dict[str, list[str]], cut: list[tuple[str, str, Loc]]
+) -> tuple[tuple[str, str], ...]:
+    """`unreachable HOST PEER`: no route between a host address and a peer
+    address of the testbed, in either direction (live: an `unreachable`
+    policy rule in each namespace). A connect between them fails at once
+    with ENETUNREACH, so the pairing cannot carry the connection itself, nor
+    a scripted `peer join` (the userspace PM's connect fails the same way)."""
+    host, peer = testbed_addresses()
+    ends = {
+        "host": {plain_address(a) for a in (*host, *extra["host"])},
+        "peer": {plain_address(a) for a in (*peer, *extra["peer"])},
+    }
+    pairs: dict[tuple[str, str], None] = {}
+    for h, p, loc in cut:
+        for side, addr in (("host", h), ("peer", p)):
+            if plain_address(addr) not in ends[side]:
+                raise ScenarioError(
+                    loc,
+                    f"unreachable: {addr} is not a {side} address of the testbed "
+                    f"({', '.join(sorted(ends[side]))}; add one with '{side} addr {addr}')",
+                )
+        pairs[(h, p)] = None
+    down = {(plain_address(h), plain_address(p)) for h, p in pairs}
+    for step in steps:
+        cmd = step.command
+        pair = None
+        if isinstance(cmd, Connect):
+            pair = (cmd.local, cmd.remote)
+        elif isinstance(cmd, PeerJoin):
+            pair = (cmd.to, cmd.addr)
+        if pair and (plain_address(pair[0]), plain_address(pair[1])) in down:
+            raise ScenarioError(
+                step.loc,
+                f"{pair[0]} and {pair[1]} are declared unreachable: this connect would "
+                "fail at once (ENETUNREACH)",
+            )
+    return tuple(pairs)
+
+
 def parse_text(text: str, file: str = "<scenario>") -> Scenario:
     """Parse a scenario's text; raises ScenarioError on the first problem."""
     kernel: str | None = None
     peer_pm: str | None = None
     steps: list[Step] = []
     extra: dict[str, list[str]] = {"host": [], "peer": []}
+    cut: list[tuple[str, str, Loc]] = []
     opened = 0
     # Lines end at "\n" only (a CR before it is dropped): str.splitlines would
     # also end one at a form feed, NEL or U+2028 inside a comment, and every
@@ -450,6 +491,17 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             _end(t)
             extra[side].append(addr)
             continue
+        if t.peek() == "unreachable":
+            t.next("unreachable")
+            if steps:
+                raise t.error("'unreachable' must come before the first command", back=1)
+            host_end, fam1 = _address(t, 0)
+            peer_end, fam2 = _address(t, 0)
+            if fam1 != fam2:
+                raise t.error("an unreachable pairing's addresses must be of one family", back=1)
+            _end(t)
+            cut.append((host_end, peer_end, Loc(file, n, t.words[0][1])))
+            continue
         if t.peek() in EVENT_HEADS:
             command = _event(t, opened, peer_pm or "scripted")
             if isinstance(command, Connect):
@@ -460,12 +512,13 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
             raise t.error(
                 f"unknown statement {t.peek()!r} (expected 'ip mptcp ...', "
                 "'connect', 'peer ...', 'subflow close', 'host addr', "
-                "'peer addr', 'peer pm' or 'kernel V')"
+                "'peer addr', 'peer pm', 'unreachable' or 'kernel V')"
             )
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
         steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
     _check_connect_addresses(steps, extra)
+    unreachable = _check_unreachable(steps, extra, cut)
     return Scenario(
         source=file,
         kernel=kernel,
@@ -473,4 +526,5 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         host_addrs=tuple(extra["host"]),
         peer_addrs=tuple(extra["peer"]),
         peer_pm=peer_pm or "scripted",
+        unreachable=unreachable,
     )

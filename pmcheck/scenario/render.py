@@ -100,5 +100,6 @@ def render_scenario(scn: Scenario) -> str:
     lines.extend(f"peer addr {a}" for a in scn.peer_addrs)
     if scn.peer_kernel:
         lines.append("peer pm kernel")
+    lines.extend(f"unreachable {h} {p}" for h, p in scn.unreachable)
     lines.extend(render_command(s.command) for s in scn.steps)
     return "\n".join(lines) + "\n"
