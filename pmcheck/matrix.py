@@ -1,8 +1,9 @@
 """The mixed-endpoint matrix (docs/mixed-endpoints.md): endpoint types x events.
 
-    python -m pmcheck.matrix            # write examples/matrix/*.scn and the doc
-    python -m pmcheck.matrix --check    # exit 1 if either is out of date
-    python -m pmcheck.matrix --live     # also diff every cell on this kernel
+    python -m pmcheck.matrix            # write examples/matrix/*.scn and the doc,
+                                        # and the table matrix (pmcheck.tables)
+    python -m pmcheck.matrix --check    # exit 1 if any of them is out of date
+    python -m pmcheck.matrix --live     # also diff every cell of both on this kernel
 
 For each endpoint type a user can configure on the receiving side (the
 host under test, running the in-kernel PM) and each event that matters, a
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pmcheck import tables
 from pmcheck.interp import run_model
 from pmcheck.model.versions import KernelVersion
 from pmcheck.results import Run
@@ -680,6 +682,11 @@ the one exception: the peer connects (the host is the server) and joins
 10.0.2.1 -> 10.0.2.2, which creates the IMPLICIT entry. The same questions
 with a server that runs the in-kernel PM too, announcing its own signal
 endpoints, are in [With an in-kernel server](#with-an-in-kernel-server).
+Whole tables of endpoints of different kinds (pairs and triples, the MPC
+address among them), crossed with the peer, its C flag and the limits, are
+in [tables/served-by.md](tables/served-by.md),
+[tables/counters.md](tables/counters.md) and
+[tables/removal.md](tables/removal.md).
 
 **Columns.** Subflows are `local#local_id → remote#remote_id`, then `/B`
 when our B bit is set (request_bkup), `/b` for the peer's; `extra`,
@@ -806,34 +813,40 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     files, _ = generate()
+    table_files, _ = tables.generate()
+    n_types, n_tables = len(files) - 1, len(table_files) - len(tables.PAGES) - 1
+    files.update(table_files)
     stale = [
         path
         for path, text in files.items()
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
-    extra = sorted(set(SCN_DIR.glob("*.scn")) - set(files))
+    found = {*SCN_DIR.glob("*.scn"), *tables.SCN_DIR.glob("*.scn"), *tables.DOC_DIR.glob("*.md")}
+    extra = sorted(found - set(files))
     took = time.perf_counter() - t0
+    counted = f"{n_types} type cells and {n_tables} table cells"
     if args.check:
         for path in [*stale, *extra]:
             print(f"out of date: {path.relative_to(ROOT)}", file=sys.stderr)
         print(
-            f"matrix: {len(files) - 1} cells computed in {took:.1f} s; "
+            f"matrix: {counted} computed in {took:.1f} s; "
             f"{len(stale) + len(extra)} files out of date"
         )
         return 1 if stale or extra else 0
-    SCN_DIR.mkdir(parents=True, exist_ok=True)
+    for d in (SCN_DIR, tables.SCN_DIR, tables.DOC_DIR):
+        d.mkdir(parents=True, exist_ok=True)
     for path in stale:
         path.write_text(files[path], encoding="utf-8")
     for path in extra:
         path.unlink()
     print(
-        f"matrix: {len(files) - 1} cells on {len(VERSIONS)} kernel versions in {took:.1f} s; "
+        f"matrix: {counted} on {len(VERSIONS)} kernel versions in {took:.1f} s; "
         f"wrote {len(stale)} files, removed {len(extra)}"
     )
     if not args.live:
         return 0
     t1 = time.perf_counter()
-    cell_paths = sorted(path for path in files if path != DOC)
+    cell_paths = sorted(path for path in files if path.suffix == ".scn")
     problems = live_diff(cell_paths)
     for line in problems:
         print(line)

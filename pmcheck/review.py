@@ -8,7 +8,8 @@ with a shortest scenario that separates A from B:
   a property violated on one side only, or whose shortest trace on one side
   no longer violates on the other;
 - matrix cells: every mixed-endpoint cell scenario (docs/mixed-endpoints.md)
-  run on both concrete models; the cells whose outcome differs;
+  and every endpoint-table cell (docs/tables/) run on both concrete models;
+  the cells whose outcome differs;
 - ask outcomes: for each ask file (default examples/ask/), the outcomes
   that appear or disappear, by the explicit enumeration, and a shortest
   event sequence that separates the two.
@@ -23,6 +24,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from pmcheck import tables
 from pmcheck.model.versions import KernelVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +110,24 @@ def matrix_changes(a: KernelVersion, b: KernelVersion) -> list[str]:
         m = first_mismatch(ra, rb)
         where = f" (first at line {m.line} `{m.text}`: {m.field})" if m else ""
         out += _wrap(f"{c.rel}{where}", "  ")
+    return out + table_changes(a, b, tables.cells())
+
+
+def table_changes(a: KernelVersion, b: KernelVersion, cells: list[tables.Cell]) -> list[str]:
+    """The endpoint-table cells (docs/tables/) whose outcome differs."""
+    from pmcheck.diff import first_mismatch
+    from pmcheck.interp import run_model
+    from pmcheck.scenario.files import parse_file
+
+    out: list[str] = []
+    for t in cells:
+        scn = parse_file(t.path)
+        ra, rb = run_model(scn, a), run_model(scn, b)
+        if tables.outcome_of(ra) == tables.outcome_of(rb):
+            continue
+        m = first_mismatch(ra, rb)
+        where = f" (first at line {m.line} `{m.text}`: {m.field})" if m else ""
+        out += _wrap(f"{t.rel}{where}", "  ")
     return out
 
 
@@ -167,7 +187,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"\nVerdicts (BMC depth {args.depth}, default scopes):")
         print("\n".join(lines) if lines else "  no verdict changes")
     cells = matrix_changes(a, b)  # type: ignore[arg-type]
-    print("\nMixed-endpoint matrix cells whose outcome changes:")
+    print("\nMatrix cells (mixed endpoints, endpoint tables) whose outcome changes:")
     print("\n".join(cells) if cells else "  none")
     outcomes = ask_changes(a, b, asks)  # type: ignore[arg-type]
     print(f"\nAsk outcomes ({len(asks)} files):")

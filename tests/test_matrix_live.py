@@ -7,7 +7,10 @@ sample covers every event and every endpoint type (pmcheck.matrix.LIVE_SAMPLE),
 the in-kernel-server events too: there the peer namespace runs the in-kernel
 PM, and the comparison also covers its endpoints, limits and connections.
 Cells listed in pmcheck.matrix.KNOWN_GAPS are known model gaps: they must
-still differ (strict xfail), so a model fix shows up here.
+still differ (strict xfail), so a model fix shows up here. A sample of the
+endpoint-table matrix (pmcheck.tables.LIVE_SAMPLE: every noted cell, every
+endpoint kind and position, both peers, C on and off, every limits setting
+and every removal event) replays the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 
 import pytest
 
-from pmcheck import matrix
+from pmcheck import matrix, tables
 from pmcheck.diff import describe_value, first_mismatch
 from pmcheck.interp import run_model
 from pmcheck.model.versions import version_of_release
@@ -49,6 +52,20 @@ def test_matrix_cell_agrees_with_the_kernel(key: tuple[str, str]) -> None:
     m = first_mismatch(model, run_on_kernel(scn))
     assert m is None, (
         f"{path.name}:{m.line} `{m.text}`: {m.field}\n"
+        f"  model  {describe_value(m.field, m.left)}\n"
+        f"  kernel {describe_value(m.field, m.right)}"
+    )
+
+
+@pytest.mark.parametrize("cell", tables.LIVE_SAMPLE, ids=lambda c: c.path.stem)
+def test_table_cell_agrees_with_the_kernel(cell: tables.Cell) -> None:
+    from pmcheck.live.kernel_run import run_on_kernel
+
+    scn = parse_file(cell.path)
+    model = run_model(scn, version_of_release(os.uname().release))
+    m = first_mismatch(model, run_on_kernel(scn))
+    assert m is None, (
+        f"{cell.path.name}:{m.line} `{m.text}`: {m.field}\n"
         f"  model  {describe_value(m.field, m.left)}\n"
         f"  kernel {describe_value(m.field, m.right)}"
     )
