@@ -21,6 +21,7 @@ computed outcome, so a note can never outlive the behaviour it describes.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -758,8 +759,10 @@ the running kernel; the tests replay the {sample} cells marked ✓.
 """
 
 
+@functools.cache
 def generate() -> tuple[dict[Path, str], dict[tuple[str, str], Results]]:
-    """Every file's text, and the computed outcomes; raises if a note is false."""
+    """Every file's text, and the computed outcomes; raises if a note is false.
+    Cached: the model is fixed for a process (callers must not change the dicts)."""
     all_cells = cells()
     table = {(c.event.key, c.etype.key): compute(c) for c in all_cells if c.lines}
     for key, (text, check) in NOTES.items():

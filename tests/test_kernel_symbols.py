@@ -50,6 +50,13 @@ ALLOWLIST = {
     "list_del_rcu",
     # a bit of struct mptcp_subflow_context (net/mptcp/protocol.h), not a function
     "request_join",
+    # the connect path below __mptcp_subflow_connect where an unreachable
+    # pairing fails (net/socket.c, net/ipv4/tcp_ipv4.c, net/ipv6/tcp_ipv6.c,
+    # include/net/route.h): model.topology.reachable
+    "kernel_connect",
+    "tcp_v4_connect",
+    "tcp_v6_connect",
+    "ip_route_connect",
 }
 
 # Cited as kernel functions but not defined in the pinned (6.18.10) source.
