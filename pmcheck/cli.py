@@ -416,6 +416,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 [
                     r.prop,
                     rec.verdict_text(),
+                    scope.short(),
                     r.engine,
                     "cached" if rec.cached else f"{r.seconds:.1f}s",
                     f"expected {p.expect(version)}: {mark}",
@@ -425,7 +426,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(
             tabulate(
                 rows,
-                headers=["property", "verdict", "engine", "time", "baseline", "witness"],
+                headers=["property", "verdict", "scope", "engine", "time", "baseline", "witness"],
                 tablefmt="simple",
             )
         )
@@ -444,6 +445,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                     print(f"  {render_step(s)}")
             if r.reason and r.verdict.value == "UNKNOWN":
                 print(f"\n{r.prop}: UNKNOWN: {r.reason}")
+        holding = [r.prop for r in results if r.verdict.value in ("PROVED", "HOLDS-TO-DEPTH")]
+        if holding and scope.partial():
+            print(
+                f"holds only inside this scope ({'; '.join(scope.partial())}): "
+                + ", ".join(holding)
+            )
         emit_traces(args, props, scope, results)
         print()
     if run.shard:

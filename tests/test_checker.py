@@ -323,6 +323,40 @@ def test_progress_lines_say_property_engine_depth(capsys: Any) -> None:
 # --- Bitwuzla where Z3 gives up ----------------------------------------------------
 
 
+def test_from_four_slots_auto_asks_bitwuzla_before_houdini(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where Z3's Houdini is measured to give up (4 and 8 endpoint slots),
+    `auto` asks Bitwuzla first and reports its proof as such; below that,
+    and when Bitwuzla does not prove, Houdini runs as before. (The real
+    8-slot proof takes about a minute: benchmarks/bench_engines.py and
+    docs/checker.md.)"""
+    from pmcheck.checker import bitwuzla_engine, run
+
+    asked: list[int] = []
+
+    def fake(system, candidates, limits):  # type: ignore[no-untyped-def]
+        asked.append(system.scope.endpoint_slots)
+        return True, "Bitwuzla (stub)"
+
+    monkeypatch.setattr(bitwuzla_engine, "prove_together", fake)
+    monkeypatch.setattr(bitwuzla_engine, "available", lambda: True)
+    version = KernelVersion.V6_18_STABLE
+    props = [p for p in NETNS_PROPERTIES if p.applies(version) and p.scope_kind == "netns"]
+    opts = Options(engine="auto", depth=2, witnesses=False)
+    four = check(props[:2], Scope(version, endpoint_slots=4), opts)
+    assert asked == [4] and {(r.verdict, r.engine) for r in four} == {(Verdict.PROVED, "bitwuzla")}
+    two = check(props[:2], Scope(version, endpoint_slots=2), opts)
+    assert asked == [4] and {r.engine for r in two} == {"kind"}
+    monkeypatch.setattr(bitwuzla_engine, "prove_together", lambda *a: (False, "stub: sat"))
+    assert (
+        run._bitwuzla_first(
+            System(Scope(version, endpoint_slots=4)), Scope(version, endpoint_slots=4), props, opts
+        )
+        is None
+    )
+
+
 def test_bitwuzla_proves_the_namespace_properties_when_z3_gives_up() -> None:
     """Z3 starved (a tiny rlimit) gives up on every Houdini query; `auto`
     then hands the namespace scope to Bitwuzla, whose proof counts only

@@ -170,3 +170,26 @@ def test_namespaces_of_a_dead_run_are_swept() -> None:
     finally:
         remove_netns(stale)
         remove_netns(ours)
+
+
+def test_every_verdict_line_names_its_scope_and_a_partial_scope_is_said(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A PROVED for 2 endpoint slots is not a PROVED for the kernel's 8: the
+    verdict row names its scope, and the run says which verdicts hold only
+    inside it."""
+    assert main(["check", "P1", "P3"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("P1-") or line.startswith("P3-")]
+    assert len(rows) == 2 and all("netns, 2/8 slots" in r for r in rows)
+    assert "holds only inside this scope (2 of the kernel's 8 endpoints" in out
+    assert "P1-endpoint-count, P3-no-duplicate-address" in out
+
+
+def test_a_scope_at_the_kernels_size_says_only_what_is_left() -> None:
+    from pmcheck.checker.scope import Scope
+    from pmcheck.model.versions import KernelVersion
+
+    full = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=8)
+    assert full.short() == "netns, 8/8 slots"
+    assert not any("endpoints" in x for x in full.partial())

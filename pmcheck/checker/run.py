@@ -52,7 +52,10 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
     props = [p for p in props if p.applies(scope.version)]
     results: dict[str, Result] = {}
     progress.scope(f"{scope.version.value} {scope.kind}")
-    if opts.engine in ("auto", "kind"):
+    first = _bitwuzla_first(system, scope, props, opts) if opts.engine == "auto" else None
+    if first is not None:
+        results.update(first)
+    elif opts.engine in ("auto", "kind"):
         progress.note(f"{len(props)} properties", "houdini")
         t0 = time.perf_counter()
         inductive, dropped = houdini(system, props + lemmas_for(scope, props), opts.limits)
@@ -118,6 +121,35 @@ def _check_scope(props: list[Property], scope: Scope, opts: Options) -> list[Res
             r = vacuity_gate(p, replace(r, witness=witness(system, p, opts)), opts.depth)
         out.append(r)
     return out
+
+
+BITWUZLA_FIRST_SLOTS = 4  # from here on Z3's Houdini gives up (bench_engines.py)
+
+
+def _bitwuzla_first(
+    system: System, scope: Scope, props: list[Property], opts: Options
+) -> dict[str, Result] | None:
+    """At 4 or more endpoint slots Z3's Houdini spends its timeouts and
+    gives up (docs/checker.md, "Engines measured"), so a namespace scope
+    goes to Bitwuzla first: every property and lemma as one conjunction,
+    then the per-property re-check. PROVED results, or None (not proved
+    together: Houdini and the rest run as before)."""
+    if scope.kind != "netns" or scope.endpoint_slots < BITWUZLA_FIRST_SLOTS:
+        return None
+    if not bitwuzla_engine.available() or not props:
+        return None
+    candidates = props + lemmas_for(scope, props)
+    progress.note(f"{len(candidates)} properties", "bitwuzla")
+    t0 = time.perf_counter()
+    ok, how = bitwuzla_engine.prove_together(system, candidates, opts.limits)
+    if not ok:
+        return None
+    seconds = time.perf_counter() - t0
+    cert = tuple(p.name for p in candidates)
+    return {
+        p.name: Result(p.name, Verdict.PROVED, "bitwuzla", seconds, 1, certificate=cert, reason=how)
+        for p in props
+    }
 
 
 def _bitwuzla_may_help(scope: Scope, dropped: dict[str, str], props: list[Property]) -> bool:

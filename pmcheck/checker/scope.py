@@ -31,6 +31,7 @@ from pmcheck.model.constants import (
     FLAG_LAMINAR,
     FLAG_SIGNAL,
     FLAG_SUBFLOW,
+    MPTCP_PM_ADDR_MAX,
 )
 from pmcheck.model.environment import choice_of, pending_actions, quiescent
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS
@@ -173,6 +174,27 @@ class Scope:
             f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
             f"{set(self.limit_values)}, {conns}"
         )
+
+    def short(self) -> str:
+        """The scope in a verdict line: what a PROVED or HOLDS-TO-DEPTH covers."""
+        slots = f"{self.endpoint_slots}/{MPTCP_PM_ADDR_MAX} slots"
+        if self.kind == "netns":
+            return f"netns, {slots}"
+        text = f"{self.kind}, {slots}, {self.connections} conn"
+        return text + (f", ids<{self.bitmap_width // 2}" if self.bitmap_width < 256 else "")
+
+    def partial(self) -> list[str]:
+        """How this scope falls short of the kernel's own (8 endpoints,
+        ids 1..255, any number of connections): empty if it does not."""
+        out = []
+        if self.endpoint_slots < MPTCP_PM_ADDR_MAX:
+            out.append(f"{self.endpoint_slots} of the kernel's {MPTCP_PM_ADDR_MAX} endpoints")
+        out.append(f"explicit ids {{0, {', '.join(map(str, self.ids))}}} of 0..255 (auto ids: all)")
+        if self.bitmap_width < 256:
+            out.append(f"paths whose ids reach {self.bitmap_width // 2} cut")
+        if self.connections:
+            out.append(f"{self.connections} connection, {len(self.events)} kinds of event")
+        return out
 
     def initial_state(self) -> State:
         """The scope's first state: a fresh namespace with its slots."""
