@@ -195,8 +195,15 @@ MUTANTS = (
 TIERS = {
     "check": ["pmcheck", "check", "--kernel", "6.18-stable", "-j", "2", "--json"],
     "quick": ["pmcheck", "check", "--kernel", "6.18-stable", "-j", "2", "--depth", "4", "--json"],
-    "tests": ["python", "-m", "pytest", "-q", "-x", "-m", "not live", "-p", "no:cacheprovider"],
-    "live": ["python", "-m", "pytest", "-q", "-x", "-m", "live", "-p", "no:cacheprovider"],
+    # The README's test command (one worker per core), stopping at the first failure.
+    "tests": [
+        *("python", "-m", "pytest", "-q", "-x", "-n", "auto", "--dist", "loadfile"),
+        *("-m", "not live", "-p", "no:cacheprovider"),
+    ],
+    "live": [
+        *("python", "-m", "pytest", "-q", "-x", "-n", "auto", "--dist", "loadfile"),
+        *("-m", "live", "-p", "no:cacheprovider"),
+    ],
 }
 
 

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from pmcheck import tables
 from pmcheck.model.versions import KernelVersion
+from pmcheck.results import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 ASK_DIR = ROOT / "examples" / "ask"
@@ -94,40 +96,40 @@ def verdict_changes(
 
 
 def matrix_changes(a: KernelVersion, b: KernelVersion) -> list[str]:
+    """The mixed-endpoint cells (docs/mixed-endpoints.md), then the
+    endpoint-table cells (docs/tables/), whose outcome differs."""
     from pmcheck import matrix
-    from pmcheck.diff import first_mismatch
-    from pmcheck.interp import run_model
-    from pmcheck.scenario.files import parse_file
 
-    out: list[str] = []
-    for c in matrix.cells():
-        if not c.lines:
-            continue
-        scn = parse_file(c.path)
-        ra, rb = run_model(scn, a), run_model(scn, b)
-        if matrix.result_of(ra) == matrix.result_of(rb):
-            continue
-        m = first_mismatch(ra, rb)
-        where = f" (first at line {m.line} `{m.text}`: {m.field})" if m else ""
-        out += _wrap(f"{c.rel}{where}", "  ")
-    return out + table_changes(a, b, tables.cells())
+    cells = [(c.rel, c.path) for c in matrix.cells() if c.lines]
+    return _changed(a, b, cells, matrix.result_of) + table_changes(a, b, tables.cells())
 
 
 def table_changes(a: KernelVersion, b: KernelVersion, cells: list[tables.Cell]) -> list[str]:
     """The endpoint-table cells (docs/tables/) whose outcome differs."""
+    return _changed(a, b, [(c.rel, c.path) for c in cells], tables.outcome_of)
+
+
+def _changed(
+    a: KernelVersion,
+    b: KernelVersion,
+    cells: list[tuple[str, Path]],
+    outcome: Callable[[Run], object],
+) -> list[str]:
+    """Each cell scenario run on both models; a line per cell whose outcome
+    (as its page shows it) differs, with the first step that differs."""
     from pmcheck.diff import first_mismatch
     from pmcheck.interp import run_model
     from pmcheck.scenario.files import parse_file
 
     out: list[str] = []
-    for t in cells:
-        scn = parse_file(t.path)
+    for rel, path in cells:
+        scn = parse_file(path)
         ra, rb = run_model(scn, a), run_model(scn, b)
-        if tables.outcome_of(ra) == tables.outcome_of(rb):
+        if outcome(ra) == outcome(rb):
             continue
         m = first_mismatch(ra, rb)
         where = f" (first at line {m.line} `{m.text}`: {m.field})" if m else ""
-        out += _wrap(f"{t.rel}{where}", "  ")
+        out += _wrap(f"{rel}{where}", "  ")
     return out
 
 

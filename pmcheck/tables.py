@@ -210,14 +210,11 @@ REMOVAL_TEXT = {
 }
 
 
-def _wrap(text: str, width: int = 88) -> list[str]:
-    out, cur = [], "#"
-    for w in text.removeprefix("# ").split():
-        if len(cur) + 1 + len(w) > width:
-            out.append(cur)
-            cur = "#"
-        cur += " " + w
-    return [*out, cur]
+def _wrap(text: str) -> list[str]:
+    """A comment block of 88 columns, as the mixed-endpoint matrix writes them."""
+    from pmcheck.matrix import _wrap_comment  # pmcheck.matrix imports this module
+
+    return _wrap_comment([text])
 
 
 def cells() -> list[Cell]:
