@@ -119,8 +119,9 @@ def _tables() -> tuple[Table, ...]:
 TABLES = _tables()
 PEERS = ("scripted", "kernel")
 C_FLAGS = (False, True)
-# (add_addr_accepted, subflows); None: the kernel's defaults (0 and 2), no limits line.
-LIMITS: tuple[tuple[int, int] | None, ...] = (None, (1, 1), (2, 2), (8, 8))
+# (add_addr_accepted, subflows); None: the kernel's defaults (add_addr_accepted 0,
+# subflows 2), no limits line; (0, 0) is no room at all, set explicitly.
+LIMITS: tuple[tuple[int, int] | None, ...] = (None, (0, 0), (1, 1), (2, 2), (8, 8))
 REMOVALS = ("delete", "flush", "rm-addr")
 
 
@@ -417,6 +418,13 @@ def _notes() -> tuple[Note, ...]:
             "default; ledger CFLAG)",
             (_c(lam2, c=True, lim=None), _c(lam2, "kernel", c=True, lim=None)),
             _every(lambda o: _served("A#1", "B#2", "-")(o) and o.accepted == 2),
+        ),
+        Note(
+            "served-by",
+            "With limits 0/0 nothing is served, not even with the C flag: the C-flag case "
+            "needs room for one more subflow",
+            (_c(lam2, c=True, lim=(0, 0)), _c(lam2, "kernel", c=True, lim=(0, 0))),
+            _every(lambda o: _served("-", "-", "-")(o) and o.extra == 0),
         ),
         Note(
             "served-by",

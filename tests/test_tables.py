@@ -50,7 +50,7 @@ def test_the_axes_are_what_the_issue_asks() -> None:
     cfgs = tables.ANNOUNCE_CONFIGS
     assert {c.peer for c in cfgs} == {"scripted", "kernel"}
     assert {c.c_flag for c in cfgs} == {False, True}
-    assert {c.limits for c in cfgs} == {None, (1, 1), (2, 2), (8, 8)}
+    assert {c.limits for c in cfgs} == {None, (0, 0), (1, 1), (2, 2), (8, 8)}
     assert {c.removal for c in tables.REMOVAL_CONFIGS} == {"delete", "flush", "rm-addr"}
 
 
