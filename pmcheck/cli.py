@@ -446,7 +446,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if r.reason and r.verdict.value == "UNKNOWN":
                 print(f"\n{r.prop}: UNKNOWN: {r.reason}")
         holding = [r.prop for r in results if r.verdict.value in ("PROVED", "HOLDS-TO-DEPTH")]
-        if holding and scope.partial():
+        if holding:
             print(
                 f"holds only inside this scope ({'; '.join(scope.partial())}): "
                 + ", ".join(holding)

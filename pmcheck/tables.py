@@ -42,22 +42,14 @@ LIVE_VERSION = KernelVersion.V6_18_STABLE  # what this machine's 6.18.44 runs as
 # --- the axes ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Kind:
-    key: str
-    flags: str  # `ip mptcp endpoint add` flags
-
-
+# Endpoint kinds and their `ip mptcp endpoint add` flags.
 KINDS = {
-    k.key: k
-    for k in (
-        Kind("signal", "signal"),
-        Kind("subflow", "subflow"),
-        Kind("backup", "subflow backup"),
-        Kind("fullmesh", "fullmesh"),
-        Kind("laminar", "laminar"),
-        Kind("signal+subflow", "signal subflow"),
-    )
+    "signal": "signal",
+    "subflow": "subflow",
+    "backup": "subflow backup",
+    "fullmesh": "fullmesh",
+    "laminar": "laminar",
+    "signal+subflow": "signal subflow",
 }
 # Where an endpoint sits: two link addresses, the MPC address, and an IPv6
 # address (the connection is IPv4: an endpoint of the other family).
@@ -83,7 +75,7 @@ class Table:
         return " + ".join(f"{k}@{p}" for k, p in self.entries)
 
     def lines(self) -> list[str]:
-        return [f"ip mptcp endpoint add {POSITIONS[p]} {KINDS[k].flags}" for k, p in self.entries]
+        return [f"ip mptcp endpoint add {POSITIONS[p]} {KINDS[k]}" for k, p in self.entries]
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -292,9 +284,13 @@ def short_local(local: str) -> str:
     return f"{SHORT.get(addr, addr)}#{ident}"
 
 
+def served_by(o: Outcome) -> tuple[str, ...]:
+    """Per announced address, the locals serving it (`–`: nobody)."""
+    return tuple(" ".join(short_local(x) for x in s) or "–" for s in o.served)
+
+
 def served_text(o: Outcome) -> str:
-    parts = [" ".join(short_local(x) for x in s) or "–" for s in o.served]
-    text = " · ".join(parts)
+    text = " · ".join(served_by(o))
     if o.initial_joins:
         text += " · init " + " ".join(short_local(x) for x in o.initial_joins)
     if not o.initial_alive:
@@ -325,8 +321,10 @@ def _by_version(res: Results, project: Project) -> str:
     return "≠ " + "<br>".join(f"*{', '.join(vs)}*: {text}" for text, vs in groups.items())
 
 
-def _link(cell: Cell, text: str) -> str:
-    return f"{text} [↗](../../{cell.rel})"
+def _cell(cell: Cell, results: dict[Cell, Results], project: Project, marks: set[Cell]) -> str:
+    """A grid cell: its outcome per version, bold if a note cites it, and its scenario."""
+    text = _by_version(results[cell], project)
+    return f"{f'**{text}**' if cell in marks else text} [↗](../../{cell.rel})"
 
 
 def _config_head(cfg: Config) -> str:
@@ -336,7 +334,7 @@ def _config_head(cfg: Config) -> str:
 
 def _table_heading(t: Table) -> list[str]:
     ends = ", ".join(
-        f"`{POSITIONS[p]} {KINDS[k].flags}` (id {n})" for n, (k, p) in enumerate(t.entries, 1)
+        f"`{POSITIONS[p]} {KINDS[k]}` (id {n})" for n, (k, p) in enumerate(t.entries, 1)
     )
     return [f"### {t.label}", "", f"Endpoints {ends}.", ""]
 
@@ -348,26 +346,17 @@ def _grid(t: Table, results: dict[Cell, Results], project: Project, marks: set[C
         "|---|" + "---|" * len(cols),
     ]
     for lim in LIMITS:
-        row = []
-        for c in cols:
-            cell = Cell(t, Config(c.peer, c.c_flag, lim))
-            text = _by_version(results[cell], project)
-            row.append(_link(cell, f"**{text}**" if cell in marks else text))
+        row = [_cell(Cell(t, Config(c.peer, c.c_flag, lim)), results, project, marks) for c in cols]
         out.append(f"| {limits_label(lim)} | " + " | ".join(row) + " |")
     return [*out, ""]
 
 
 def _removal_grid(t: Table, results: dict[Cell, Results], marks: set[Cell]) -> list[str]:
     out = ["| event | scripted peer | in-kernel server |", "|---|---|---|"]
-    before = [Cell(t, Config(p, False, (8, 8))) for p in PEERS]
-    row = [_link(c, _by_version(results[c], removal_text)) for c in before]
-    out.append("| before (the 8/8, C off cell) | " + " | ".join(row) + " |")
+    before = [_cell(Cell(t, Config(p, False, (8, 8))), results, removal_text, set()) for p in PEERS]
+    out.append("| before (the 8/8, C off cell) | " + " | ".join(before) + " |")
     for r in REMOVALS:
-        row = []
-        for p in PEERS:
-            cell = Cell(t, Config(p, removal=r))
-            text = _by_version(results[cell], removal_text)
-            row.append(_link(cell, f"**{text}**" if cell in marks else text))
+        row = [_cell(Cell(t, Config(p, removal=r)), results, removal_text, marks) for p in PEERS]
         out.append(f"| {REMOVAL_TEXT[r]} | " + " | ".join(row) + " |")
     return [*out, ""]
 
@@ -384,12 +373,14 @@ class Note:
 
 
 def _c(
-    table: str, peer: str = "scripted", c: bool = False, lim: object = (8, 8), rm: str = ""
+    table: str,
+    peer: str = "scripted",
+    c: bool = False,
+    lim: tuple[int, int] | None = (8, 8),
+    rm: str = "",
 ) -> Cell:
     t = next(x for x in TABLES if x.key == table)
-    if rm:
-        return Cell(t, Config(peer, removal=rm))
-    return Cell(t, Config(peer, c, lim))  # type: ignore[arg-type]
+    return Cell(t, Config(peer, removal=rm) if rm else Config(peer, c, lim))
 
 
 def _every(pred: Callable[[Outcome], bool]) -> Callable[[list[Results]], bool]:
@@ -398,7 +389,7 @@ def _every(pred: Callable[[Outcome], bool]) -> Callable[[list[Results]], bool]:
 
 def _served(*want: str) -> Callable[[Outcome], bool]:
     """The announced addresses are served exactly by these (`-`: by nobody)."""
-    return lambda o: tuple(" ".join(short_local(x) for x in s) or "-" for s in o.served) == want
+    return lambda o: served_by(o) == tuple("–" if w == "-" else w for w in want)
 
 
 def _notes() -> tuple[Note, ...]:
@@ -578,9 +569,11 @@ PAGES = {
 }
 
 
+PAGE_NAMES = (*PAGES, "removal")
+
+
 def _page_links(current: str) -> str:
-    names = {"served-by": "served-by.md", "counters": "counters.md", "removal": "removal.md"}
-    return " · ".join(f"**{k}**" if k == current else f"[{k}]({v})" for k, v in names.items())
+    return " · ".join(f"**{k}**" if k == current else f"[{k}]({k}.md)" for k in PAGE_NAMES)
 
 
 def _setup_text() -> str:
@@ -716,6 +709,6 @@ def generate(jobs: int | None = None) -> tuple[dict[Path, str], dict[Cell, Resul
     results = compute_all(all_cells, jobs)
     check_notes(NOTES, results)
     files = {c.path: c.text() for c in all_cells}
-    for page in (*PAGES, "removal"):
+    for page in PAGE_NAMES:
         files[DOC_DIR / f"{page}.md"] = render_page(page, results)
     return files, results

@@ -185,7 +185,8 @@ class Scope:
 
     def partial(self) -> list[str]:
         """How this scope falls short of the kernel's own (8 endpoints,
-        ids 1..255, any number of connections): empty if it does not."""
+        ids 1..255, any number of connections). Never empty: a command may
+        name only the scope's few explicit ids."""
         out = []
         if self.endpoint_slots < MPTCP_PM_ADDR_MAX:
             out.append(f"{self.endpoint_slots} of the kernel's {MPTCP_PM_ADDR_MAX} endpoints")

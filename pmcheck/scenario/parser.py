@@ -373,52 +373,48 @@ def _event(t: _Tokens, opened: int, peer_pm: str) -> Command:
 EVENT_HEADS = ("connect", "peer", "subflow")
 
 
-def _check_connect_addresses(steps: list[Step], extra: dict[str, list[str]]) -> None:
+def _testbed_ends(extra: dict[str, list[str]]) -> dict[str, set[str]]:
+    """The testbed's host and peer addresses (links and `host/peer addr`)."""
+    host, peer = testbed_addresses()
+    return {
+        "host": {plain_address(a) for a in (*host, *extra["host"])},
+        "peer": {plain_address(a) for a in (*peer, *extra["peer"])},
+    }
+
+
+def _require_side(loc: Loc, ends: dict[str, set[str]], side: str, addr: str, what: str) -> None:
+    if plain_address(addr) not in ends[side]:
+        raise ScenarioError(
+            loc,
+            f"{what}{addr} is not a {side} address of the testbed "
+            f"({', '.join(sorted(ends[side]))}; add one with '{side} addr {addr}')",
+        )
+
+
+def _check_connect_addresses(steps: list[Step], ends: dict[str, set[str]]) -> None:
     """A connection runs between the testbed's two hosts: its host end must
     be a host address (a link's 10.0.N.2 / dead:beef:N::2, or a `host addr`),
     its peer end a peer address; else no interpreter can open it (the
     kernel's bind fails with EADDRNOTAVAIL)."""
-    host, peer = testbed_addresses()
-    ends = {
-        "host": {plain_address(a) for a in (*host, *extra["host"])},
-        "peer": {plain_address(a) for a in (*peer, *extra["peer"])},
-    }
     for step in steps:
         cmd = step.command
-        if not isinstance(cmd, Connect):
-            continue
-        for side, addr in (("host", cmd.local), ("peer", cmd.remote)):
-            if plain_address(addr) not in ends[side]:
-                raise ScenarioError(
-                    step.loc,
-                    f"{addr} is not a {side} address of the testbed "
-                    f"({', '.join(sorted(ends[side]))}; add one with '{side} addr {addr}')",
-                )
+        if isinstance(cmd, Connect):
+            _require_side(step.loc, ends, "host", cmd.local, "")
+            _require_side(step.loc, ends, "peer", cmd.remote, "")
 
 
 def _check_unreachable(
-    steps: list[Step], extra: dict[str, list[str]], cut: list[tuple[str, str, Loc]]
+    steps: list[Step], ends: dict[str, set[str]], cut: list[tuple[str, str, Loc]]
 ) -> tuple[tuple[str, str], ...]:
     """`unreachable HOST PEER`: no route between a host address and a peer
     address of the testbed, in either direction (live: an `unreachable`
     policy rule in each namespace). A connect between them fails at once
     with ENETUNREACH, so the pairing cannot carry the connection itself, nor
     a scripted `peer join` (the userspace PM's connect fails the same way)."""
-    host, peer = testbed_addresses()
-    ends = {
-        "host": {plain_address(a) for a in (*host, *extra["host"])},
-        "peer": {plain_address(a) for a in (*peer, *extra["peer"])},
-    }
-    pairs: dict[tuple[str, str], None] = {}
     for h, p, loc in cut:
-        for side, addr in (("host", h), ("peer", p)):
-            if plain_address(addr) not in ends[side]:
-                raise ScenarioError(
-                    loc,
-                    f"unreachable: {addr} is not a {side} address of the testbed "
-                    f"({', '.join(sorted(ends[side]))}; add one with '{side} addr {addr}')",
-                )
-        pairs[(h, p)] = None
+        _require_side(loc, ends, "host", h, "unreachable: ")
+        _require_side(loc, ends, "peer", p, "unreachable: ")
+    pairs = tuple(dict.fromkeys((h, p) for h, p, _ in cut))
     down = {(plain_address(h), plain_address(p)) for h, p in pairs}
     for step in steps:
         cmd = step.command
@@ -433,7 +429,7 @@ def _check_unreachable(
                 f"{pair[0]} and {pair[1]} are declared unreachable: this connect would "
                 "fail at once (ENETUNREACH)",
             )
-    return tuple(pairs)
+    return pairs
 
 
 def parse_text(text: str, file: str = "<scenario>") -> Scenario:
@@ -517,8 +513,9 @@ def parse_text(text: str, file: str = "<scenario>") -> Scenario:
         if len(steps) >= MAX_STEPS:
             raise t.error(f"too many steps (at most {MAX_STEPS})")
         steps.append(Step(Loc(file, n, t.words[0][1]), line.strip(), command))
-    _check_connect_addresses(steps, extra)
-    unreachable = _check_unreachable(steps, extra, cut)
+    ends = _testbed_ends(extra)
+    _check_connect_addresses(steps, ends)
+    unreachable = _check_unreachable(steps, ends, cut)
     return Scenario(
         source=file,
         kernel=kernel,
