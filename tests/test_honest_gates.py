@@ -178,7 +178,7 @@ def test_every_verdict_line_names_its_scope_and_a_partial_scope_is_said(
     """A PROVED for 2 endpoint slots is not a PROVED for the kernel's 8: the
     verdict row names its scope, and the run says which verdicts hold only
     inside it."""
-    assert main(["check", "P1", "P3"]) == 0
+    assert main(["check", "P1", "P3", "--slots", "2"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("P1-") or line.startswith("P3-")]
     assert len(rows) == 2 and all("netns, 2/8 slots" in r for r in rows)
@@ -190,6 +190,36 @@ def test_a_scope_at_the_kernels_size_says_only_what_is_left() -> None:
     from pmcheck.checker.scope import Scope
     from pmcheck.model.versions import KernelVersion
 
-    full = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=8)
-    assert full.short() == "netns, 8/8 slots"
-    assert not any("endpoints" in x for x in full.partial())
+    full = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=8, any_id=True)
+    assert full.short() == "netns, 8/8 slots, ids 0..255"
+    (left,) = full.partial()  # what stays a sample: the input choices
+    assert left.startswith("inputs from 4 addresses, ports {0, 1000}, 10 flag sets")
+    named = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=8)
+    assert "explicit ids {0, 1, 2, 255} of 0..255 (auto ids: all)" in named.partial()
+
+
+def test_every_id_is_a_free_input_of_the_namespace_scope() -> None:
+    """`any_id`: the symbolic engines leave an explicit id unconstrained, so
+    a command may name any of 0..255 (here 77, which no id list names), and
+    the oracle enumerates all 256; a narrowed bitmap cannot hold them."""
+    import z3
+
+    from pmcheck.checker.engines import SolverLimits, Unroll
+    from pmcheck.checker.scope import Scope
+    from pmcheck.checker.system import System
+    from pmcheck.model.versions import KernelVersion
+
+    scope = Scope(KernelVersion.V6_18_STABLE, endpoint_slots=1, any_id=True)
+    assert len({i.addr.id for i in scope.inputs("endpoint delete")}) == 256
+    system = System(scope)
+    solver = SolverLimits().solver()
+    path = Unroll(system, solver)
+    path.extend()
+    solver.add(system.inputs(0).addr.id == 77, path.states[1].netns.endpoints == 1)
+    assert solver.check() == z3.sat
+    (step,) = system.decode(solver.model(), 1)
+    assert step.rule == "endpoint add" and step.inputs.addr.id == 77
+    after = system.replay([step])[-1]
+    assert after.netns.endpoints == 1
+    with pytest.raises(ValueError, match="every id"):
+        Scope(KernelVersion.V6_18_STABLE, any_id=True, bitmap_width=32)

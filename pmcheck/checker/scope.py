@@ -43,6 +43,19 @@ from pmcheck.model.versions import KernelVersion
 Choice = dict[str, Any]  # "addr.family" -> value, ...
 Dimension = list[Choice]
 
+
+class _AnyId:
+    """An input value left free: the symbolic engines put no constraint on
+    the field (every id 0..255 at once), the oracle enumerates them all."""
+
+    values = range(256)
+
+    def __repr__(self) -> str:
+        return "0..255"
+
+
+ANY_ID = _AnyId()
+
 # Address keys: two IPv4 addresses (one also as v4-mapped IPv6) and one IPv6.
 # They are the keys the live testbed's universe gives 10.0.1.2, 10.0.2.2 and
 # dead:beef:1::2 (pmcheck.scenario.lower.Universe), so traces replay there.
@@ -106,6 +119,9 @@ class Scope:
     version: KernelVersion
     endpoint_slots: int = 8
     ids: tuple[int, ...] = (1, 2, 255)  # explicit ids an add/delete/change may name
+    # Every explicit id 0..255 instead of `ids` (a free input: the kernel's
+    # whole id range in one query; the namespace scope's default).
+    any_id: bool = False
     ports: tuple[int, ...] = (0, 1000)
     flag_sets: tuple[int, ...] = FLAG_SETS
     limit_values: tuple[int, ...] = (0, 2, 8, 9)
@@ -148,6 +164,8 @@ class Scope:
         return "connection" if self.connections else "netns"
 
     def __post_init__(self) -> None:
+        if self.bitmap_width < 256 and self.any_id:
+            raise ValueError(f"every id does not fit a {self.bitmap_width}-bit id bitmap")
         if self.bitmap_width < 256 and max(self.ids) >= self.bitmap_width // 2:
             raise ValueError(f"ids {self.ids} do not fit a {self.bitmap_width}-bit id bitmap")
 
@@ -158,8 +176,8 @@ class Scope:
             else (
                 f"{self.connections} connection, {self.subflow_slots} subflow slots, "
                 f"{self.anno_slots} announcement slots, {len(self.events)} events, "
-                "environment settled after each step, ids below "
-                f"{self.bitmap_width // 2}"
+                "environment settled after each step"
+                + (f", ids below {self.bitmap_width // 2}" if self.bitmap_width < 256 else "")
             )
         )
         if self.peer_kernel:
@@ -170,31 +188,44 @@ class Scope:
             )
         return (
             f"kernel {self.version.value}, {self.endpoint_slots} endpoint slots, "
-            f"{len(self.addrs)} addresses, ids {{auto, 0, {', '.join(map(str, self.ids))}}}, "
+            f"{len(self.addrs)} addresses, ids {self._ids_text()}, "
             f"ports {set(self.ports)}, {len(self.flag_sets)} flag sets, limits "
             f"{set(self.limit_values)}, {conns}"
         )
+
+    def _ids_text(self) -> str:
+        if self.any_id:
+            return "{auto, 0..255}"
+        return f"{{auto, 0, {', '.join(map(str, self.ids))}}}"
 
     def short(self) -> str:
         """The scope in a verdict line: what a PROVED or HOLDS-TO-DEPTH covers."""
         slots = f"{self.endpoint_slots}/{MPTCP_PM_ADDR_MAX} slots"
         if self.kind == "netns":
-            return f"netns, {slots}"
+            return f"netns, {slots}" + (", ids 0..255" if self.any_id else "")
         text = f"{self.kind}, {slots}, {self.connections} conn"
         return text + (f", ids<{self.bitmap_width // 2}" if self.bitmap_width < 256 else "")
 
     def partial(self) -> list[str]:
         """How this scope falls short of the kernel's own (8 endpoints,
-        ids 1..255, any number of connections). Never empty: a command may
-        name only the scope's few explicit ids."""
+        ids 1..255, any address, any number of connections). Never empty:
+        even at 8 slots with every id, a scope draws addresses, ports, flags
+        and limits from a few choices."""
         out = []
         if self.endpoint_slots < MPTCP_PM_ADDR_MAX:
             out.append(f"{self.endpoint_slots} of the kernel's {MPTCP_PM_ADDR_MAX} endpoints")
-        out.append(f"explicit ids {{0, {', '.join(map(str, self.ids))}}} of 0..255 (auto ids: all)")
+        if not self.any_id:
+            out.append(
+                f"explicit ids {{0, {', '.join(map(str, self.ids))}}} of 0..255 (auto ids: all)"
+            )
         if self.bitmap_width < 256:
             out.append(f"paths whose ids reach {self.bitmap_width // 2} cut")
         if self.connections:
             out.append(f"{self.connections} connection, {len(self.events)} kinds of event")
+        out.append(
+            f"inputs from {len(self.addrs)} addresses, ports {set(self.ports)}, "
+            f"{len(self.flag_sets)} flag sets, limits {set(self.limit_values)}"
+        )
         return out
 
     def initial_state(self) -> State:
@@ -261,10 +292,13 @@ class Scope:
         ids = [{"addr.has_id": False, "addr.id": 0}, {"addr.has_id": True, "addr.id": 0}] + [
             {"addr.has_id": True, "addr.id": i} for i in self.ids
         ]
+        plain_ids = [{"addr.id": i} for i in (0, *self.ids)]
+        if self.any_id:
+            ids = [{"addr.has_id": False, "addr.id": 0}, {"addr.has_id": True, "addr.id": ANY_ID}]
+            plain_ids = [{"addr.id": ANY_ID}]
         ports = [{"addr.port": p} for p in self.ports]
         flags = [{"addr.flags": f} for f in self.flag_sets]
         by_id_or_addr = [{"addr.family": 0, "addr.addr": 0}, *addrs]
-        plain_ids = [{"addr.id": i} for i in (0, *self.ids)]
         change_flags = [
             {"addr.flags": f} for f in (0, FLAG_BACKUP, FLAG_FULLMESH, FLAG_BACKUP | FLAG_FULLMESH)
         ]
@@ -339,7 +373,9 @@ class Scope:
             merged: Choice = {}
             for part in combo:
                 merged.update(part)
-            yield build_inputs(merged)
+            free = [k for k, v in merged.items() if v is ANY_ID]
+            for values in itertools.product(*(ANY_ID.values for _ in free)):
+                yield build_inputs({**merged, **dict(zip(free, values, strict=True))})
 
 
 def build_inputs(choice: Choice) -> Inputs:
@@ -352,12 +388,12 @@ def build_inputs(choice: Choice) -> Inputs:
 def default_scope(prop: Any, version: KernelVersion, endpoint_slots: int = 2) -> Scope:
     """Where `pmcheck check` checks a property by default: the two-PM scope
     for properties of the pair, the connection scope for the per-connection
-    properties, the namespace scope otherwise."""
+    properties, the namespace scope (every explicit id 0..255) otherwise."""
     if prop.scope_kind == "two-pm":
         return two_pm_scope(version)
     if prop.needs_connections:
         return connection_scope(version, endpoint_slots=endpoint_slots)
-    return Scope(version, endpoint_slots=endpoint_slots)
+    return Scope(version, endpoint_slots=endpoint_slots, any_id=True)
 
 
 def connection_scope(

@@ -19,7 +19,7 @@ from typing import Any
 
 import z3
 
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import ANY_ID, Scope
 from pmcheck.model import catalog  # noqa: F401  (registers the rules)
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.environment import choice_of, pending_actions
@@ -150,7 +150,12 @@ def in_domain(i: Inputs, dims: list[list[dict[str, Any]]]) -> z3.BoolRef:
     conj = []
     for dim in dims:
         conj.append(
-            z3.Or(*[z3.And(*[_field(i, k) == v for k, v in choice.items()]) for choice in dim])
+            z3.Or(
+                *[
+                    z3.And(*[_field(i, k) == v for k, v in choice.items() if v is not ANY_ID])
+                    for choice in dim
+                ]
+            )
         )
     return z3.And(*conj) if conj else z3.BoolVal(True)
 
