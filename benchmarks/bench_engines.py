@@ -5,6 +5,10 @@
 Queries (issue 19):
   ns-hold-N      the namespace properties proved at N endpoint slots (2, 4, 8)
                  on 6.18-stable: Houdini's certificate and its re-check;
+  ns-hold-8-any  the same at 8 slots with every explicit id 0..255 a free
+                 input (the default check's namespace scope);
+  conn-hold-8    P7 and L1 (the connection scope's jointly proved group) at
+                 8 endpoint slots with 256-bit id bitmaps (the default);
   defect-KEY     each ledger defect's property on 6.18-stable, to its shortest
                  violation (the property's own scope, its assumed fixes in);
   bmc10-PROP     a holding connection property, bounded to depth 10.
@@ -14,7 +18,7 @@ Engines (existing, well-kept ones only):
   z3-oneshot     the same BMC question as one SMT-LIB2 query ("a violation
                  within k steps"), so it can be put to another solver as is;
   bitwuzla       that SMT-LIB2 text, parsed and solved by Bitwuzla (PyPI
-                 `bitwuzla`, pip install '.[bench]'); the namespace rows put
+                 `bitwuzla`, a core dependency); the namespace rows put
                  the certificate's consecution query to it;
   explicit       breadth-first search of the concrete model with state
                  hashing (pmcheck.checker.oracle): no solver at all;
@@ -63,6 +67,8 @@ HOLDING = ("L1-same-family-subflows", 10)
 def queries() -> list[str]:
     return [
         *(f"ns-hold-{n}" for n in SLOTS),
+        "ns-hold-8-any",
+        "conn-hold-8",
         *(f"defect-{k}" for k in DEFECTS),
         f"bmc10-{HOLDING[0]}",
     ]
@@ -128,7 +134,7 @@ def _bitwuzla(text: str, timeout: float) -> str:
     return bitwuzla_engine.answer(r)
 
 
-def _ns_cell(engine: str, slots: int, timeout: float) -> tuple[str, str]:
+def _ns_cell(engine: str, slots: int, timeout: float, any_id: bool = False) -> tuple[str, str]:
 
     from pmcheck.checker import bitwuzla_engine
     from pmcheck.checker.engines import SolverLimits, houdini, recheck_inductive
@@ -140,10 +146,18 @@ def _ns_cell(engine: str, slots: int, timeout: float) -> tuple[str, str]:
     from pmcheck.properties.netns import NETNS_PROPERTIES
 
     stable = KernelVersion.V6_18_STABLE
-    scope = Scope(stable, endpoint_slots=slots)
-    # As `pmcheck check` does: the namespace properties, and P7 as a lemma
-    # (Property.lemma_in; P4's proof needs it).
-    props = [p for p in NETNS_PROPERTIES if p.applies(stable) and p.scope_kind == "netns"]
+    if slots < 0:  # conn-hold-8: the connection scope's proved group
+        from pmcheck.checker.scope import connection_scope
+        from pmcheck.properties.catalog import all_properties
+
+        scope = connection_scope(stable, endpoint_slots=-slots, bitmap_width=256)
+        registry = all_properties()
+        props = [registry["P7-implicit-entries"], registry["L1-same-family-subflows"]]
+    else:
+        scope = Scope(stable, endpoint_slots=slots, any_id=any_id)
+        # As `pmcheck check` does: the namespace properties, and P7 as a
+        # lemma (Property.lemma_in; P4's proof needs it).
+        props = [p for p in NETNS_PROPERTIES if p.applies(stable) and p.scope_kind == "netns"]
     props += lemmas_for(scope, props)
     limits = SolverLimits(rlimit=10**11, timeout_s=timeout)
     if engine == "z3":
@@ -196,6 +210,10 @@ def cell(engine: str, query: str, timeout: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     if engine == "abc":
         verdict, note = "not run", "needs an AIGER export of the model"
+    elif query == "ns-hold-8-any":
+        verdict, note = _ns_cell(engine, 8, timeout, any_id=True)
+    elif query == "conn-hold-8":
+        verdict, note = _ns_cell(engine, -8, timeout)
     elif query.startswith("ns-hold-"):
         verdict, note = _ns_cell(engine, int(query.removeprefix("ns-hold-")), timeout)
     else:
@@ -218,7 +236,7 @@ def run_cell(engine: str, query: str, timeout: float) -> dict[str, Any]:
         try:
             import bitwuzla  # noqa: F401
         except ImportError:
-            return {"verdict": "not run", "note": "pip install '.[bench]'", "seconds": None}
+            return {"verdict": "not run", "note": "pip install bitwuzla", "seconds": None}
     if engine == "abc":
         return cell(engine, query, timeout) | {"seconds": None}
     cmd = [sys.executable, __file__, "--cell", engine, query, "--timeout", str(timeout)]

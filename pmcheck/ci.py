@@ -23,6 +23,21 @@ if TYPE_CHECKING:
 CACHE_ENV = "PMCHECK_CACHE"
 
 
+JOBS_ENV = "PMCHECK_JOBS"
+
+
+def default_jobs() -> int:
+    """-j without the option: $PMCHECK_JOBS, else one job per core (a
+    version's connection properties are separate jobs, so both cores of a
+    2-core machine work on the default check)."""
+    text = os.environ.get(JOBS_ENV)
+    if text is None:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if not text.strip().isdigit() or int(text) < 1:
+        raise CIError(f"${JOBS_ENV}={text!r}: need a whole number of jobs, at least 1")
+    return int(text)
+
+
 class CIError(Exception):
     """Bad CI input: one line, exit code 2."""
 
@@ -34,9 +49,10 @@ def add_check_arguments(ck: argparse.ArgumentParser) -> None:
         "-j",
         "--jobs",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="run up to N jobs (kernel versions x scopes) in parallel processes",
+        help="run up to N jobs (kernel versions x scopes x property groups) in "
+        f"parallel processes (default: ${JOBS_ENV}, else one per core)",
     )
     g.add_argument(
         "--shard",
@@ -122,6 +138,8 @@ def run_check(
     """Plan, shard and run `pmcheck check` (validates the CI options first)."""
     from pmcheck.checker import suite
 
+    if args.jobs is None:
+        args.jobs = default_jobs()
     if args.jobs < 1:
         raise CIError(f"-j {args.jobs}: need at least 1")
     _check_writable("--junit", args.junit)
@@ -131,7 +149,7 @@ def run_check(
     except suite.SuiteError as e:
         raise CIError(str(e)) from None
     cache = open_cache(args)
-    jobs = suite.plan(chosen, scopes)
+    jobs = suite.plan(chosen, scopes, proof_slots=getattr(args, "conn_proof_slots", None))
     ids = [j.id for j in jobs]
     mine = suite.shard(jobs, *spec) if spec else jobs
     return suite.run_suite(

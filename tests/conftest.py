@@ -4,6 +4,7 @@ run, which CI on a machine with the kernel must not accept)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 
 import pytest
@@ -21,3 +22,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Gener
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"live test skipped under {REQUIRE_ENV}=1: {reason}"
+
+
+# `pmcheck check` runs one job per core by default (pmcheck.ci.default_jobs);
+# under xdist every worker would start a process pool of its own. Tests
+# that mean to run jobs in parallel say -j.
+os.environ.setdefault("PMCHECK_JOBS", "1")

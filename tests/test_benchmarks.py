@@ -37,4 +37,5 @@ def test_the_engine_queries_name_known_properties() -> None:
     props = all_properties()
     for name, depth in (*engines.DEFECTS.values(), engines.HOLDING):
         assert name in props and depth >= 1, name
-    assert len(engines.queries()) == len(engines.SLOTS) + len(engines.DEFECTS) + 1
+    # the slot counts, the 8-slot any-id and connection proofs, defects, bmc10
+    assert len(engines.queries()) == len(engines.SLOTS) + 2 + len(engines.DEFECTS) + 1

@@ -361,10 +361,6 @@ def test_bitwuzla_proves_the_namespace_properties_when_z3_gives_up() -> None:
     """Z3 starved (a tiny rlimit) gives up on every Houdini query; `auto`
     then hands the namespace scope to Bitwuzla, whose proof counts only
     after its per-property re-check (pmcheck.checker.bitwuzla_engine)."""
-    from pmcheck.checker import bitwuzla_engine
-
-    if not bitwuzla_engine.available():
-        pytest.skip("bitwuzla not installed (pip install '.[dev]')")
     version = KernelVersion.V6_18_STABLE
     props = [p for p in NETNS_PROPERTIES if p.applies(version) and p.scope_kind == "netns"]
     starved = SolverLimits(rlimit=2000, timeout_s=60)
@@ -375,3 +371,22 @@ def test_bitwuzla_proves_the_namespace_properties_when_z3_gives_up() -> None:
     old = [p for p in NETNS_PROPERTIES if p.applies(KernelVersion.V6_18)]
     broken = check(old, Scope(KernelVersion.V6_18, endpoint_slots=2), opts)
     assert not any(r.engine == "bitwuzla" for r in broken if r.prop == "P2-id-bitmap")
+
+
+def test_a_wide_connection_scope_proves_its_proved_group_with_bitwuzla() -> None:
+    """From 4 endpoint slots the connection scope's jointly proved group
+    (P7, L1) goes to Bitwuzla first (Z3's re-check of Houdini's certificate
+    gives up at 8); a group with any other baseline does not."""
+    from pmcheck.checker.run import _bitwuzla_first
+    from pmcheck.checker.scope import connection_scope
+    from pmcheck.properties import catalog
+
+    version = KernelVersion.V6_18_STABLE
+    registry = catalog.all_properties()
+    group = [registry["P7-implicit-entries"], registry["L1-same-family-subflows"]]
+    scope = connection_scope(version, endpoint_slots=4)
+    opts = Options(engine="auto", depth=3, witnesses=False)
+    results = check(group, scope, opts)
+    assert {(r.verdict, r.engine) for r in results} == {(Verdict.PROVED, "bitwuzla")}, results
+    violated = [registry["M5-accept-addr-gate"]]
+    assert _bitwuzla_first(System(scope), scope, violated, opts) is None

@@ -62,6 +62,51 @@ def test_a_connection_scope_is_split_but_its_proved_properties_stay_together() -
     assert alone == want and len(want) > 5
 
 
+def test_the_proved_group_is_checked_at_the_proof_slots_and_the_rest_at_the_bmc_slots() -> None:
+    from pmcheck.checker.scope import connection_scope
+
+    props = list(catalog.all_properties().values())
+    jobs = plan(props, [connection_scope(KernelVersion.V6_18_STABLE)], proof_slots=8)
+    slots = {len(j.props) > 1: (j.scope.endpoint_slots, j.scope.bitmap_width) for j in jobs}
+    assert slots == {True: (8, 256), False: (2, 32)}
+
+
+def test_the_costliest_jobs_are_submitted_first_and_ties_keep_the_job_order() -> None:
+    from pmcheck.checker.scope import connection_scope
+    from pmcheck.checker.suite import expected_cost, longest_first
+
+    registry = catalog.all_properties()
+    props = list(registry.values())
+    version = KernelVersion.V6_18_STABLE
+    jobs = plan(props, [Scope(version, endpoint_slots=8), connection_scope(version)])
+    order = longest_first(jobs, registry)
+    costs = [expected_cost(j, registry) for j in order]
+    assert costs == sorted(costs, reverse=True) and sorted(map(id, order)) == sorted(map(id, jobs))
+    assert order[0].scope.kind == "netns"  # the 8-slot namespace proof
+    assert len(order[-1].props) > 1  # the jointly proved group: cheap
+    same = [j.id for j in order if expected_cost(j, registry) == 60]
+    assert same == sorted(same)
+
+
+def test_jobs_default_to_one_per_core_and_a_bad_environment_value_is_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from pmcheck.ci import JOBS_ENV, default_jobs
+
+    monkeypatch.delenv(JOBS_ENV, raising=False)
+    assert default_jobs() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv(JOBS_ENV, "3")
+    assert default_jobs() == 3
+    for bad in ("0", "two", ""):
+        monkeypatch.setenv(JOBS_ENV, bad)
+        assert main(["check", "P6", "--slots", "1"]) == 2
+        err = capsys.readouterr().err
+        assert f"${JOBS_ENV}={bad!r}: need a whole number of jobs" in err
+        assert "Traceback" not in err
+
+
 def test_the_job_list_does_not_depend_on_scope_order() -> None:
     props = list(catalog.all_properties().values())
     scopes = [Scope(v, endpoint_slots=1) for v in KernelVersion]

@@ -7,8 +7,9 @@ and the one-shot query alike). So `auto` hands a namespace scope to it
 when Houdini leaves properties unproved because Z3 gave up: the query goes
 over as SMT-LIB2 text (the same Z3 terms), and a proof counts only after a
 re-check by fresh queries, one per property (other variable names, the
-same standard as Z3's certificates). Optional: without the `bitwuzla`
-package nothing changes (pip install '.[dev]' brings it).
+same standard as Z3's certificates). A core dependency: the default
+check's 8-slot namespace proof needs it; should the package be missing,
+`auto` is Z3 alone and says UNKNOWN where Z3 gives up.
 """
 
 from __future__ import annotations
