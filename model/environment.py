@@ -12,7 +12,8 @@ With the scripted peer the order is fixed: per connection the worker first
 (the msk's work runs before the replies to what it sent), then the peer's
 answers to active joins (it completes a join to one of its addresses on a
 port it listens on and resets the others; a join to an address nobody has
-stays in SYN_SENT), then its echoes of our ADD_ADDRs.
+stays in SYN_SENT), then its echoes of our ADD_ADDRs, then an RM_ADDR it
+sent while no subflow could carry it.
 
 With an in-kernel peer (model/wire.py) every pending action may go next:
 the `environment` rule's input names the one to run (`choice_of`), and a
@@ -39,13 +40,13 @@ from pmcheck.model.backend import Ops, Value, first_true, same, select
 from pmcheck.model.concrete_ops import CONCRETE
 from pmcheck.model.inputs import NO_ADDR, NO_EVENT, NO_LIMITS, EventInput, Outcome
 from pmcheck.model.patching import patchable
-from pmcheck.model.pm_events import echo_due, syn_sent, worker_due
+from pmcheck.model.pm_events import echo_due, peer_rm_due, syn_sent, worker_due
 from pmcheck.model.rules import RULES, Ctx, Inputs, rule
 from pmcheck.model.state import Conn, State, Subflow, mirror
 from pmcheck.model.subflows import u8
 from pmcheck.model.topology import Topology, peer_has
 
-SCRIPTED_RULES = ("worker", "join result", "add_addr echo")
+SCRIPTED_RULES = ("worker", "join result", "add_addr echo", "peer rm_addr")
 
 
 class Action(NamedTuple):
@@ -77,6 +78,7 @@ def scripted_actions(ops: Ops, st: State, topo: Topology) -> list[Action]:
             out.append(Action(answered, "join result", ev._replace(slot=u8(ops, i), flag=flag)))
         for i in range(len(c.anno)):
             out.append(Action(echo_due(ops, c, i), "add_addr echo", ev._replace(slot=u8(ops, i))))
+        out.append(Action(peer_rm_due(ops, c), "peer rm_addr", ev))
     return out
 
 

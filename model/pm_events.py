@@ -184,6 +184,7 @@ def open_side(k: Ctx, st: State, ci: int, ev: EventInput) -> State:
         w_rm_addr=ops.false(),
         rm_rx=ops.const(0, 256),
         rm_tx=ops.const(0, 256),
+        peer_rm_tx=ops.const(0, 256),
         warned=ops.false(),
         overflow=ops.false(),
         anno=tuple(empty_anno(ops) for _ in conn.anno),
@@ -368,19 +369,58 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[S
 
 @rule(
     "peer remove",
-    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr")),
+    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr", "peer_rm_tx")),
     reads_inputs=("event",),
     kernel="mptcp_pm_rm_addr_received",
 )
 @patchable
 def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
-    """The scripted peer sends RM_ADDR for one id: `mptcp_pm_rm_addr_received`."""
+    """The scripted peer sends RM_ADDR for one id: `mptcp_pm_rm_addr_received`.
+    With no established subflow to carry it, the peer's own
+    `mptcp_pm_remove_addr` keeps it pending (one at a time: another while
+    one is pending is refused there) and `peer rm_addr` delivers it later."""
+    ops = k.ops
 
     def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
-        return mptcp_pm_rm_addr_received(k, st, ci, rm_list(k.ops, inp.event.rid))
+        ids = rm_list(ops, inp.event.rid)
+        st, arrived = mptcp_pm_rm_addr_received(k, st, ci, ids)
+        c = st.conns[ci]
+        wait = ops.and_(c.used, ops.not_(arrived), ops.eq(c.peer_rm_tx, ops.const(0, 256)))
+        note(ops, wait, "mptcp_pm_remove_addr: no subflow carries it yet; pending")
+        return ops.ite(wait, set_conn(st, ci, c._replace(peer_rm_tx=ids)), st), arrived
 
     st, applied = for_conn(k, st, inp, one)
-    return st, outcome(k.ops, applied)
+    return st, outcome(ops, applied)
+
+
+def peer_rm_due(ops: Ops, conn: Conn) -> Value:
+    """The scripted peer's pending RM_ADDR can go out: a subflow carries it."""
+    return ops.and_(has_path(ops, conn), ops.not_(ops.eq(conn.peer_rm_tx, ops.const(0, 256))))
+
+
+@rule(
+    "peer rm_addr",
+    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr", "peer_rm_tx")),
+    reads_inputs=("event",),
+    kernel="mptcp_pm_remove_addr",
+)
+@patchable
+def peer_rm_addr(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
+    """The scripted peer's pending RM_ADDR (`mptcp_pm_remove_addr` left it
+    in addr_signal) rides the first packet of an established subflow, e.g.
+    a join's: `mptcp_pm_rm_addr_received` here, so a join from an id the
+    peer removed meanwhile is closed by the worker as soon as it is up."""
+    ops = k.ops
+
+    def one(k: Ctx, st: State, ci: int) -> tuple[State, Value]:
+        c = st.conns[ci]
+        due = peer_rm_due(ops, c)
+        sent = set_conn(st, ci, c._replace(peer_rm_tx=ops.const(0, 256)))
+        after, _ = mptcp_pm_rm_addr_received(k, sent, ci, c.peer_rm_tx)
+        return ops.ite(due, after, st), due
+
+    st, applied = for_conn(k, st, inp, one)
+    return st, outcome(ops, applied)
 
 
 # --- joins ---------------------------------------------------------------------------

@@ -134,6 +134,10 @@ class Conn(NamedTuple):
     pm_remote_port: Value
     rm_rx: Value  # 256-bit: the ids of rm_list_rx
     rm_tx: Value  # 256-bit, in-kernel peer only: the ids of an RM_ADDR on its way
+    # 256-bit, scripted peer only: the ids of an RM_ADDR the peer sent while
+    # no subflow could carry it (its `mptcp_pm_remove_addr` leaves the
+    # signal pending; it goes out on the next established subflow).
+    peer_rm_tx: Value
     warned: Value  # Bool: a kernel WARN_ON_ONCE fired on this connection
     overflow: Value  # Bool: more live subflows than the scope's slots (scope error)
     anno: tuple[Anno, ...]
@@ -216,12 +220,13 @@ WIDTHS: dict[str, int] = {
     "pm_remote_port": 16,
     "rm_rx": 256,
     "rm_tx": 256,
+    "peer_rm_tx": 256,
     "warned": BOOL,
     "overflow": BOOL,
 }
 
 # The 256-bit id sets (indexed by address id): a checker scope may narrow them.
-ID_SET_FIELDS = ("id_bitmap", "id_avail", "rm_rx", "rm_tx")
+ID_SET_FIELDS = ("id_bitmap", "id_avail", "rm_rx", "rm_tx", "peer_rm_tx")
 
 SUBFLOW_KIND_MPC, SUBFLOW_KIND_ACTIVE, SUBFLOW_KIND_PASSIVE = 0, 1, 2
 NO_TWIN = 255  # Subflow.twin of a join whose SYN has not been answered
@@ -265,6 +270,7 @@ def empty_conn(subflow_slots: int = DEFAULT_SUBFLOW_SLOTS, anno_slots: int = ANN
         pm_remote_port=0,
         rm_rx=0,
         rm_tx=0,
+        peer_rm_tx=0,
         warned=False,
         overflow=False,
         anno=(EMPTY_ANNO,) * anno_slots,

@@ -124,3 +124,19 @@ def test_join_to_an_unknown_address_on_a_full_table_is_refused(version: KernelVe
     assert last.errno == 0 and len(last.endpoints) == 8
     assert all(r.remote_id == 0 for r in last.conns[0].table)  # only the initial subflow
     assert last.conns[0].subflows == 0
+
+
+def test_a_peer_rm_addr_without_a_subflow_waits_for_the_next_one() -> None:
+    """The peer's RM_ADDR id 2, sent while the host had closed its only
+    subflow, is not lost: it arrives on the peer's next join (also id 2),
+    which the worker then closes. A join from id 3 stays."""
+    from pmcheck.scenario.parser import parse_text
+
+    after = conns_after("peer-rm-addr-pending.scn", KernelVersion.V6_18_STABLE)
+    removed, joined = after[3][0], after[4][0]
+    assert removed.subflows == 0 and removed.table == ()
+    assert joined.subflows == 0 and joined.table == ()
+    text = (KNOWN / "peer-rm-addr-pending.scn").read_text()
+    other = text.replace("to 10.0.3.2 id 2", "to 10.0.3.2 id 3")
+    kept = run_model(parse_text(other, "join-id-3.scn"), KernelVersion.V6_18_STABLE)
+    assert kept.outcomes[-1].conns[0].table == (SubflowRow("10.0.3.2", 1, "10.0.2.1", 3),)
