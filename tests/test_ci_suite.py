@@ -67,8 +67,11 @@ def test_the_proved_group_is_checked_at_the_proof_slots_and_the_rest_at_the_bmc_
 
     props = list(catalog.all_properties().values())
     jobs = plan(props, [connection_scope(KernelVersion.V6_18_STABLE)], proof_slots=8)
-    slots = {len(j.props) > 1: (j.scope.endpoint_slots, j.scope.bitmap_width) for j in jobs}
-    assert slots == {True: (8, 256), False: (2, 32)}
+    slots = {
+        len(j.props) > 1: (j.scope.endpoint_slots, j.scope.bitmap_width, j.scope.any_id)
+        for j in jobs
+    }
+    assert slots == {True: (8, 256, True), False: (2, 32, False)}
 
 
 def test_the_costliest_jobs_are_submitted_first_and_ties_keep_the_job_order() -> None:

@@ -79,8 +79,8 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
     the properties whose baseline is PROVED stay together (Houdini proves
     them jointly), every other one is a job of its own (BMC looks at each
     alone; k-induction there has never proved one, so nothing is lost).
-    The PROVED group is checked with `proof_slots` endpoint slots and full
-    256-bit id bitmaps when given (`--conn-proof-slots`, default the
+    The PROVED group is checked with `proof_slots` endpoint slots, full
+    256-bit id bitmaps and every explicit id when given (`--conn-proof-slots`, default the
     kernel's 8): an induction proof looks at one step whatever the table
     size, where BMC's depth-6 paths grow with every slot and id bit."""
     jobs = []
@@ -99,7 +99,7 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
             wide = (
                 scope
                 if proof_slots is None
-                else replace(scope, endpoint_slots=proof_slots, bitmap_width=256)
+                else replace(scope, endpoint_slots=proof_slots, bitmap_width=256, any_id=True)
             )
             jobs.append(Job(wide, proved))
         jobs += [Job(scope, (n,)) for n in names if n not in proved]
