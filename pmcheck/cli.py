@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=MPTCP_PM_ADDR_MAX,
         help="endpoint slots of the namespace scope (default 8, the kernel's "
         "MPTCP_PM_ADDR_MAX: P1-P6 proved for every table the kernel allows, "
-        "every id 0..255, in ~95 s with Bitwuzla; 2 slots take ~12 s)",
+        "every id 0..255, in ~100 s with Bitwuzla; 2 slots take ~12 s)",
     )
     ck.add_argument(
         "--conn-slots",
