@@ -367,9 +367,13 @@ def mptcp_pm_rm_addr_received(k: Ctx, st: State, ci: int, ids: Value) -> tuple[S
     return ops.ite(take, set_conn(st, ci, c._replace(w_rm_addr=ops.true(), rm_rx=ids)), st), arrives
 
 
+# What an RM_ADDR from the scripted peer writes, now or when it goes out.
+_RM_RECEIVED = on_both_sides(*conn_fields("rm_rx", "w_rm_addr", "peer_rm_tx"))
+
+
 @rule(
     "peer remove",
-    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr", "peer_rm_tx")),
+    writes=_RM_RECEIVED,
     reads_inputs=("event",),
     kernel="mptcp_pm_rm_addr_received",
 )
@@ -400,7 +404,7 @@ def peer_rm_due(ops: Ops, conn: Conn) -> Value:
 
 @rule(
     "peer rm_addr",
-    writes=on_both_sides(*conn_fields("rm_rx", "w_rm_addr", "peer_rm_tx")),
+    writes=_RM_RECEIVED,
     reads_inputs=("event",),
     kernel="mptcp_pm_remove_addr",
 )
