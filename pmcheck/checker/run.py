@@ -134,10 +134,10 @@ def _bitwuzla_first(
     goes to Bitwuzla first: every property and lemma as one conjunction,
     then the per-property re-check. A connection scope that wide does too
     when every property asked has a PROVED baseline (the jointly proved
-    group: at 8 slots Z3's re-check of Houdini's certificate gives up,
-    Bitwuzla proves P7 and L1 in 19 s, 52 s with
-    256-bit id bitmaps). PROVED results, or None (not proved
-    together: Houdini and the rest run as before)."""
+    group: at 8 slots Z3's re-check of Houdini's certificate gives up;
+    Bitwuzla proves P7 and L1 in 19 s, in 52 s with 256-bit id bitmaps).
+    PROVED results, or None (not proved together: Houdini and the rest
+    run as before)."""
     if scope.endpoint_slots < BITWUZLA_FIRST_SLOTS:
         return None
     if scope.kind == "connection":

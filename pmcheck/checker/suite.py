@@ -80,9 +80,10 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
     them jointly), every other one is a job of its own (BMC looks at each
     alone; k-induction there has never proved one, so nothing is lost).
     The PROVED group is checked with `proof_slots` endpoint slots, full
-    256-bit id bitmaps and every explicit id when given (`--conn-proof-slots`, default the
-    kernel's 8): an induction proof looks at one step whatever the table
-    size, where BMC's depth-6 paths grow with every slot and id bit."""
+    256-bit id bitmaps and every explicit id when given
+    (`--conn-proof-slots`, default the kernel's 8): an induction proof
+    looks at one step whatever the table size, where BMC's depth-6 paths
+    grow with every slot and id bit."""
     jobs = []
     for scope in scopes:
         names = tuple(
