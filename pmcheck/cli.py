@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=MPTCP_PM_ADDR_MAX,
         help="endpoint slots of the connection scope for the properties proved "
-        "there by induction (P7, L1; default 8, the kernel's MPTCP_PM_ADDR_MAX)",
+        "there by induction (P7, L1; default 8, the kernel's MPTCP_PM_ADDR_MAX; "
+        "with 2 connections, every id)",
     )
     ck.add_argument(
         "--bitmap-width",

@@ -68,10 +68,15 @@ def test_the_proved_group_is_checked_at_the_proof_slots_and_the_rest_at_the_bmc_
     props = list(catalog.all_properties().values())
     jobs = plan(props, [connection_scope(KernelVersion.V6_18_STABLE)], proof_slots=8)
     slots = {
-        len(j.props) > 1: (j.scope.endpoint_slots, j.scope.bitmap_width, j.scope.any_id)
+        len(j.props) > 1: (
+            j.scope.endpoint_slots,
+            j.scope.connections,
+            j.scope.bitmap_width,
+            j.scope.any_id,
+        )
         for j in jobs
     }
-    assert slots == {True: (8, 256, True), False: (2, 32, False)}
+    assert slots == {True: (8, 2, 256, True), False: (2, 1, 32, False)}
 
 
 def test_the_costliest_jobs_are_submitted_first_and_ties_keep_the_job_order() -> None:
@@ -81,12 +86,18 @@ def test_the_costliest_jobs_are_submitted_first_and_ties_keep_the_job_order() ->
     registry = catalog.all_properties()
     props = list(registry.values())
     version = KernelVersion.V6_18_STABLE
-    jobs = plan(props, [Scope(version, endpoint_slots=8), connection_scope(version)])
+    scopes = [Scope(version, endpoint_slots=8), connection_scope(version)]
+    jobs = plan(props, scopes, proof_slots=8)
     order = longest_first(jobs, registry)
     costs = [expected_cost(j, registry) for j in order]
     assert costs == sorted(costs, reverse=True) and sorted(map(id, order)) == sorted(map(id, jobs))
-    assert order[0].scope.kind == "netns"  # the 8-slot namespace proof
-    assert len(order[-1].props) > 1  # the jointly proved group: cheap
+    # the two 8-slot proofs first: the namespace's and the connection group's
+    assert {(j.scope.kind, len(j.props) > 1) for j in order[:2]} == {
+        ("netns", True),
+        ("connection", True),
+    }
+    small = plan(props, [connection_scope(version)])  # the proved group at 2 slots: cheap
+    assert len(longest_first(small, registry)[-1].props) > 1
     same = [j.id for j in order if expected_cost(j, registry) == 60]
     assert same == sorted(same)
 

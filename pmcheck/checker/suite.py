@@ -25,7 +25,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import z3
@@ -46,7 +46,7 @@ from pmcheck.checker.records import (
     scope_to_json,
 )
 from pmcheck.checker.run import Options
-from pmcheck.checker.scope import Scope
+from pmcheck.checker.scope import Scope, proof_variant
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.properties.base import Property
 
@@ -79,11 +79,9 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
     the properties whose baseline is PROVED stay together (Houdini proves
     them jointly), every other one is a job of its own (BMC looks at each
     alone; k-induction there has never proved one, so nothing is lost).
-    The PROVED group is checked with `proof_slots` endpoint slots, full
-    256-bit id bitmaps and every explicit id when given
-    (`--conn-proof-slots`, default the kernel's 8): an induction proof
-    looks at one step whatever the table size, where BMC's depth-6 paths
-    grow with every slot and id bit."""
+    The PROVED group is checked in `scope.proof_variant` with
+    `proof_slots` endpoint slots when given (`--conn-proof-slots`, default
+    the kernel's 8): two connections, every id, no id cut."""
     jobs = []
     for scope in scopes:
         names = tuple(
@@ -97,11 +95,7 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
         by_name = {p.name: p for p in props}
         proved = tuple(n for n in names if by_name[n].expect(scope.version) == "PROVED")
         if proved:
-            wide = (
-                scope
-                if proof_slots is None
-                else replace(scope, endpoint_slots=proof_slots, bitmap_width=256, any_id=True)
-            )
+            wide = scope if proof_slots is None else proof_variant(scope, proof_slots)
             jobs.append(Job(wide, proved))
         jobs += [Job(scope, (n,)) for n in names if n not in proved]
     return sorted(jobs, key=lambda j: j.id)
@@ -110,17 +104,19 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
 def expected_cost(job: Job, registry: dict[str, Property]) -> int:
     """A rough rank of a job's solver time, for scheduling only (results
     and their order never depend on it). Measured on the 2-core machine
-    (docs/checker.md): the namespace proof at 4+ slots (Bitwuzla, ~95 s at
-    8) and each connection property that BMC must take to depth 6 (a
-    violation or HOLDS-TO-DEPTH; 2-140 s) dwarf the jointly proved groups
-    (~3-12 s)."""
+    (docs/checker.md): the proofs at 4+ slots (Bitwuzla: the namespace's
+    ~100 s at 8, the connection group's ~110 s at 8 with 2 connections)
+    and each connection property that BMC must take to depth 6 (a
+    violation or HOLDS-TO-DEPTH; 2-150 s) dwarf the small proofs
+    (~3-13 s)."""
     scope = job.scope
+    wide = scope.endpoint_slots >= 4
     if scope.kind == "netns":
-        return 90 if scope.endpoint_slots >= 4 else 10
+        return 90 if wide else 10
     if scope.kind == "two-pm":
         return 25
     if all(registry[n].expect(scope.version) == "PROVED" for n in job.props):
-        return 5
+        return 90 if wide else 5
     return 60
 
 
