@@ -390,3 +390,29 @@ def test_a_wide_connection_scope_proves_its_proved_group_with_bitwuzla() -> None
     assert {(r.verdict, r.engine) for r in results} == {(Verdict.PROVED, "bitwuzla")}, results
     violated = [registry["M5-accept-addr-gate"]]
     assert _bitwuzla_first(System(scope), scope, violated, opts) is None
+
+
+def test_the_pair_goes_to_bitwuzla_from_two_slots_a_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured (bench: two-PM, 2 addresses and slots a side): Houdini
+    159 s, Bitwuzla 23 s; at 1 slot Houdini stays."""
+    from pmcheck.checker import bitwuzla_engine
+    from pmcheck.checker.run import _bitwuzla_first
+    from pmcheck.checker.scope import two_pm_proof_variant, two_pm_scope
+    from pmcheck.properties import catalog
+
+    asked: list[int] = []
+
+    def fake(system, candidates, limits):  # type: ignore[no-untyped-def]
+        asked.append(system.scope.endpoint_slots)
+        return True, "Bitwuzla (stub)"
+
+    monkeypatch.setattr(bitwuzla_engine, "prove_together", fake)
+    registry = catalog.all_properties()
+    pair = [registry["X2-joins-accepted"], registry["X4-ids-agree"]]
+    opts = Options(engine="auto", depth=2, witnesses=False)
+    small = two_pm_scope(KernelVersion.V6_18_STABLE)
+    assert _bitwuzla_first(System(small), small, pair, opts) is None
+    wide = two_pm_proof_variant(small)
+    got = _bitwuzla_first(System(wide), wide, pair, opts)
+    assert asked == [2] and got is not None
+    assert {(r.verdict, r.engine) for r in got.values()} == {(Verdict.PROVED, "bitwuzla")}

@@ -79,6 +79,18 @@ def test_the_proved_group_is_checked_at_the_proof_slots_and_the_rest_at_the_bmc_
     assert slots == {True: (8, 2, 256, True), False: (2, 1, 32, False)}
 
 
+def test_the_pair_is_proved_with_two_addresses_and_slots_a_side() -> None:
+    from pmcheck.checker.scope import two_pm_scope
+
+    props = list(catalog.all_properties().values())
+    (job,) = plan(props, [two_pm_scope(KernelVersion.V6_18_STABLE)], proof_slots=8)
+    scope = job.scope
+    assert (scope.endpoint_slots, scope.peer_endpoint_slots) == (2, 2)
+    assert (len(scope.addrs), len(scope.peer_addrs)) == (2, 2)
+    (small,) = plan(props, [two_pm_scope(KernelVersion.V6_18_STABLE)])
+    assert (small.scope.endpoint_slots, len(small.scope.addrs)) == (1, 1)
+
+
 def test_the_costliest_jobs_are_submitted_first_and_ties_keep_the_job_order() -> None:
     from pmcheck.checker.scope import connection_scope
     from pmcheck.checker.suite import expected_cost, longest_first

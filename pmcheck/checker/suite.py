@@ -46,7 +46,7 @@ from pmcheck.checker.records import (
     scope_to_json,
 )
 from pmcheck.checker.run import Options
-from pmcheck.checker.scope import Scope, proof_variant
+from pmcheck.checker.scope import Scope, proof_variant, two_pm_proof_variant
 from pmcheck.checker.verdict import Result, Verdict
 from pmcheck.properties.base import Property
 
@@ -81,7 +81,9 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
     alone; k-induction there has never proved one, so nothing is lost).
     The PROVED group is checked in `scope.proof_variant` with
     `proof_slots` endpoint slots when given (`--conn-proof-slots`, default
-    the kernel's 8): two connections, every id, no id cut."""
+    the kernel's 8): two connections, every id, no id cut. Then too, a
+    two-PM scope whose properties are all PROVED by baseline is checked in
+    `scope.two_pm_proof_variant` (two addresses and slots a side)."""
     jobs = []
     for scope in scopes:
         names = tuple(
@@ -89,11 +91,14 @@ def plan(props: list[Property], scopes: list[Scope], proof_slots: int | None = N
         )
         if not names:
             continue
+        by_name = {p.name: p for p in props}
+        proved = tuple(n for n in names if by_name[n].expect(scope.version) == "PROVED")
+        if scope.kind == "two-pm" and proof_slots is not None and proved == names:
+            jobs.append(Job(two_pm_proof_variant(scope), names))
+            continue
         if scope.kind != "connection":
             jobs.append(Job(scope, names))
             continue
-        by_name = {p.name: p for p in props}
-        proved = tuple(n for n in names if by_name[n].expect(scope.version) == "PROVED")
         if proved:
             wide = scope if proof_slots is None else proof_variant(scope, proof_slots)
             jobs.append(Job(wide, proved))
