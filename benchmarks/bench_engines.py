@@ -134,30 +134,38 @@ def _bitwuzla(text: str, timeout: float) -> str:
     return bitwuzla_engine.answer(r)
 
 
-def _ns_cell(engine: str, slots: int, timeout: float, any_id: bool = False) -> tuple[str, str]:
+def _proof_query(query: str) -> tuple[Any, list[Any]]:
+    """The scope and properties of an induction query (ns-hold-N,
+    ns-hold-8-any, conn-hold-8), as `pmcheck check` puts them (lemmas are
+    added by the caller)."""
+    from pmcheck.checker.scope import Scope, connection_scope
+    from pmcheck.model.versions import KernelVersion
+    from pmcheck.properties.catalog import all_properties
+    from pmcheck.properties.netns import NETNS_PROPERTIES
+
+    stable = KernelVersion.V6_18_STABLE
+    if query == "conn-hold-8":  # the connection scope's jointly proved group
+        registry = all_properties()
+        scope = connection_scope(stable, endpoint_slots=8, bitmap_width=256)
+        return scope, [registry["P7-implicit-entries"], registry["L1-same-family-subflows"]]
+    if query == "ns-hold-8-any":
+        scope = Scope(stable, endpoint_slots=8, any_id=True)
+    else:
+        scope = Scope(stable, endpoint_slots=int(query.removeprefix("ns-hold-")))
+    # The namespace properties, and P7 as a lemma (Property.lemma_in; P4's
+    # proof needs it).
+    return scope, [p for p in NETNS_PROPERTIES if p.applies(stable) and p.scope_kind == "netns"]
+
+
+def _ns_cell(engine: str, query: str, timeout: float) -> tuple[str, str]:
 
     from pmcheck.checker import bitwuzla_engine
     from pmcheck.checker.engines import SolverLimits, houdini, recheck_inductive
     from pmcheck.checker.oracle import explore
     from pmcheck.checker.run import lemmas_for
-    from pmcheck.checker.scope import Scope
     from pmcheck.checker.system import System
-    from pmcheck.model.versions import KernelVersion
-    from pmcheck.properties.netns import NETNS_PROPERTIES
 
-    stable = KernelVersion.V6_18_STABLE
-    if slots < 0:  # conn-hold-8: the connection scope's proved group
-        from pmcheck.checker.scope import connection_scope
-        from pmcheck.properties.catalog import all_properties
-
-        scope = connection_scope(stable, endpoint_slots=-slots, bitmap_width=256)
-        registry = all_properties()
-        props = [registry["P7-implicit-entries"], registry["L1-same-family-subflows"]]
-    else:
-        scope = Scope(stable, endpoint_slots=slots, any_id=any_id)
-        # As `pmcheck check` does: the namespace properties, and P7 as a
-        # lemma (Property.lemma_in; P4's proof needs it).
-        props = [p for p in NETNS_PROPERTIES if p.applies(stable) and p.scope_kind == "netns"]
+    scope, props = _proof_query(query)
     props += lemmas_for(scope, props)
     limits = SolverLimits(rlimit=10**11, timeout_s=timeout)
     if engine == "z3":
@@ -210,12 +218,8 @@ def cell(engine: str, query: str, timeout: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     if engine == "abc":
         verdict, note = "not run", "needs an AIGER export of the model"
-    elif query == "ns-hold-8-any":
-        verdict, note = _ns_cell(engine, 8, timeout, any_id=True)
-    elif query == "conn-hold-8":
-        verdict, note = _ns_cell(engine, -8, timeout)
-    elif query.startswith("ns-hold-"):
-        verdict, note = _ns_cell(engine, int(query.removeprefix("ns-hold-")), timeout)
+    elif query.startswith(("ns-hold-", "conn-hold-")):
+        verdict, note = _ns_cell(engine, query, timeout)
     else:
         verdict, note = _path_cell(engine, query, timeout)
     total = time.perf_counter() - t0

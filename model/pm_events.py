@@ -399,7 +399,7 @@ def peer_remove(k: Ctx, st: State, inp: Inputs) -> tuple[State, Outcome]:
 
 def peer_rm_due(ops: Ops, conn: Conn) -> Value:
     """The scripted peer's pending RM_ADDR can go out: a subflow carries it."""
-    return ops.and_(has_path(ops, conn), ops.not_(ops.eq(conn.peer_rm_tx, ops.const(0, 256))))
+    return ops.and_(has_path(ops, conn), ops.ne(conn.peer_rm_tx, ops.const(0, 256)))
 
 
 @rule(

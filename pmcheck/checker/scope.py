@@ -203,10 +203,9 @@ class Scope:
 
     def short(self) -> str:
         """The scope in a verdict line: what a PROVED or HOLDS-TO-DEPTH covers."""
-        slots = f"{self.endpoint_slots}/{MPTCP_PM_ADDR_MAX} slots"
-        if self.kind == "netns":
-            return f"netns, {slots}" + (", ids 0..255" if self.any_id else "")
-        text = f"{self.kind}, {slots}, {self.connections} conn"
+        text = f"{self.kind}, {self.endpoint_slots}/{MPTCP_PM_ADDR_MAX} slots"
+        if self.connections:
+            text += f", {self.connections} conn"
         if self.any_id:
             return text + ", ids 0..255"
         return text + (f", ids<{self.bitmap_width // 2}" if self.bitmap_width < 256 else "")
